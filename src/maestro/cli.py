@@ -1,0 +1,164 @@
+"""The ``maestro`` command line (a contract: see docs/architecture.md).
+
+Exit codes: 0 ok, 1 a failure the message explains, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from maestro import __version__
+from maestro.errors import MaestroError, NotAvailableError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _not_yet(what: str) -> Command:
+    def command(args: argparse.Namespace) -> int:
+        raise NotAvailableError(f"not available yet: {what}")
+
+    return command
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from maestro.sandbox.app import create_app
+    from maestro.sandbox.state import DEFAULT_CLIENTS, DEFAULT_REDIRECT_URIS
+
+    if args.token_ttl < 1:
+        raise MaestroError("--token-ttl must be at least 1 second")
+    clients = tuple(args.allow_client or DEFAULT_CLIENTS)
+    app = create_app(
+        allowed_clients=clients,
+        redirect_uris=tuple(args.redirect_uri or DEFAULT_REDIRECT_URIS),
+        token_ttl=args.token_ttl,
+    )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Spotify sandbox on http://{host}:{args.port} (allowlisted clients: {', '.join(clients)})")
+    print(f"  accounts: http://{host}:{args.port}   web api: http://{host}:{args.port}/v1")
+    sys.stdout.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="maestro",
+        description="Offline voice (and NFC) remote for Spotify Connect.",
+    )
+    parser.add_argument("--version", action="version", version=f"maestro {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_text: str, handler: Command) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    add(
+        "demo",
+        "sandbox + pairing + a short voice session, no account needed",
+        _not_yet("maestro demo (the voice and daemon issues build it)"),
+    )
+    add("run", "the daemon: voice, NFC, display", _not_yet("maestro run (the daemon issue builds it)"))
+    pair = add(
+        "pair",
+        "device-flow sign-in; speaks and shows the code",
+        _not_yet("maestro pair (the device-flow issue builds it)"),
+    )
+    pair.add_argument("--bridge", metavar="URL", help="use a Maestro bridge's endpoints")
+    add("logout", "forget the Spotify sign-in", _not_yet("maestro logout (the device-flow issue)"))
+    say = add(
+        "say",
+        "parse and carry out one command as if spoken",
+        _not_yet("maestro say (the player issue builds it)"),
+    )
+    say.add_argument("text", nargs="+")
+    say.add_argument("--json", action="store_true")
+    parse = add(
+        "parse",
+        "parse only; one JSON object per line",
+        _not_yet("maestro parse (the intent engine issue builds it)"),
+    )
+    parse.add_argument("text", nargs="+", help="the utterance, or - to read one per line from stdin")
+    parse.add_argument("--library", metavar="FILE")
+    parse.add_argument("--json", action="store_true")
+    listen = add(
+        "listen", "wake + ASR + parse on a WAV file", _not_yet("maestro listen (the voice issue builds it)")
+    )
+    listen.add_argument("--wav", metavar="FILE", required=True)
+    listen.add_argument("--no-wake", action="store_true")
+    listen.add_argument("--library", metavar="FILE")
+    listen.add_argument("--json", action="store_true")
+    add("devices", "list Spotify Connect devices", _not_yet("maestro devices (the player issue)"))
+    tags = add(
+        "tags", "NFC tag mappings: list|add|remove|learn", _not_yet("maestro tags (the NFC issue builds it)")
+    )
+    tags.add_argument("action", nargs="*")
+    models = add(
+        "models", "speech models: list | get NAME", _not_yet("maestro models (the voice issue builds it)")
+    )
+    models.add_argument("action", nargs="*")
+    add(
+        "doctor",
+        "check audio, speech, display, NFC, config, sign-in",
+        _not_yet("maestro doctor (the daemon issue builds it)"),
+    )
+    display = add(
+        "display",
+        "display tools: preview SCREEN --png FILE",
+        _not_yet("maestro display (the OLED issue builds it)"),
+    )
+    display.add_argument("action", nargs="*")
+
+    bridge = sub.add_parser("bridge", help="the device-flow bridge for non-allowlisted Spotify apps")
+    bridge_sub = bridge.add_subparsers(dest="bridge_command", metavar="COMMAND", required=True)
+    serve = bridge_sub.add_parser("serve", help="run the bridge")
+    serve.set_defaults(handler=_not_yet("maestro bridge serve (the bridge issue builds it)"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8766)
+    serve.add_argument("--db", metavar="FILE")
+
+    sandbox = sub.add_parser("sandbox", help="a local stand-in for Spotify (tests and the demo)")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="COMMAND", required=True)
+    sserve = sandbox_sub.add_parser(
+        "serve",
+        help="serve the sandbox on loopback",
+        description="Serve Spotify's accounts service and Web API "
+        "subset on loopback, with test controls under /sandbox/.",
+    )
+    sserve.set_defaults(handler=cmd_sandbox_serve)
+    sserve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; anything else only when named)",
+    )
+    sserve.add_argument("--port", type=int, default=8765)
+    sserve.add_argument(
+        "--allow-client",
+        action="append",
+        metavar="ID",
+        help="client id allowed the device flow (repeatable; default maestro-sandbox)",
+    )
+    sserve.add_argument(
+        "--redirect-uri",
+        action="append",
+        metavar="URI",
+        help="registered redirect URI (repeatable; default http://127.0.0.1:8766/callback)",
+    )
+    sserve.add_argument("--token-ttl", type=int, default=3600, metavar="SECONDS")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except MaestroError as exc:
+        print(f"maestro: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,1 @@
+"""A local stand-in for Spotify's accounts service and Web API (tests and the demo)."""

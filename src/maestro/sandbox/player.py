@@ -1,0 +1,402 @@
+"""One user's Connect devices and playback, moving with (sandbox) time.
+
+Playback is stored as an anchor (position at an instant) and settled lazily:
+every read or command first brings the state up to "now", advancing through the
+context's tracks, the queue, repeat and shuffle, exactly as far as the elapsed
+time reaches. Nothing ticks in the background.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from maestro.sandbox.catalog import Catalog, Track
+
+RepeatState = Literal["off", "track", "context"]
+#: A paused device goes inactive after this long, as real Connect devices do.
+IDLE_TIMEOUT_S = 15 * 60
+
+
+class PlayerCommandError(Exception):
+    """A Web API error: status, message and Spotify's ``reason`` where it gives one."""
+
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason
+
+
+def no_active_device() -> PlayerCommandError:
+    return PlayerCommandError(404, "Player command failed: No active device found", "NO_ACTIVE_DEVICE")
+
+
+@dataclass
+class Device:
+    id: str
+    name: str
+    type: str
+    volume_percent: int = 40
+    supports_volume: bool = True
+    is_active: bool = False
+    is_restricted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "is_active": self.is_active,
+            "is_private_session": False,
+            "is_restricted": self.is_restricted,
+            "name": self.name,
+            "type": self.type,
+            "volume_percent": self.volume_percent if self.supports_volume else None,
+            "supports_volume": self.supports_volume,
+        }
+
+
+# Ids match ../shared/eval/library.json, so the dev set's device names line up.
+DEFAULT_DEVICES: list[tuple[str, str, str, bool]] = [
+    ("c7b60f3edf3318e80575d5e28c1ce24aa99a9025", "Living Room", "AVR", True),
+    ("018618c0e1e71a7995c1470d7258dd8963728818", "Kitchen", "Speaker", True),
+    ("f69fecd63088c8027fb29bb73dad8e0fd4c62d22", "Bedroom", "Speaker", True),
+    # A TV that lets Spotify play but keeps volume to its own remote.
+    ("9a1f2c7e4b0d4e58b6b3f0e1d2c3a4b5c6d7e8f9", "Den TV", "TV", False),
+]
+
+
+@dataclass
+class Playback:
+    device_id: str
+    context_uri: str | None
+    order: list[Track]
+    index: int
+    position_ms: int
+    anchor: float
+    is_playing: bool
+    shuffle: bool = False
+    repeat: RepeatState = "off"
+    #: When the current track began being the current one (for the `timestamp` field).
+    changed_at: float = 0.0
+
+    @property
+    def track(self) -> Track:
+        return self.order[self.index]
+
+
+@dataclass
+class UserPlayer:
+    """Devices, playback and queue for one user; every method takes ``now`` (seconds)."""
+
+    catalog: Catalog
+    devices: dict[str, Device] = field(default_factory=dict)
+    playback: Playback | None = None
+    queue: list[Track] = field(default_factory=list)
+    rng: random.Random = field(default_factory=lambda: random.Random(8628))
+
+    @classmethod
+    def with_default_devices(cls, catalog: Catalog) -> UserPlayer:
+        devices = {
+            dev_id: Device(dev_id, name, kind, supports_volume=volume)
+            for dev_id, name, kind, volume in DEFAULT_DEVICES
+        }
+        return cls(catalog, devices)
+
+    # -- time ---------------------------------------------------------------
+
+    def settle(self, now: float) -> None:
+        """Advance playback to ``now``: position, track changes, queue, idling out."""
+        pb = self.playback
+        if pb is None:
+            return
+        if not pb.is_playing:
+            if now - pb.anchor > IDLE_TIMEOUT_S:
+                self._deactivate()
+            return
+        position = pb.position_ms + int((now - pb.anchor) * 1000)
+        instant = pb.anchor
+        while position >= pb.track.duration_ms:
+            position -= pb.track.duration_ms
+            instant = now - position / 1000
+            if not self._advance(instant, by_user=False):
+                pb.is_playing = False
+                position = 0
+                break
+        pb.position_ms, pb.anchor = position, now
+
+    def _advance(self, now: float, *, by_user: bool) -> bool:
+        """Move to the next track; False when the context ends (repeat off)."""
+        pb = self.playback
+        assert pb is not None
+        if self.queue:
+            queued = self.queue.pop(0)
+            pb.order.insert(pb.index + 1, queued)
+            pb.index += 1
+        elif pb.repeat == "track" and not by_user:
+            pass
+        elif pb.index + 1 < len(pb.order):
+            pb.index += 1
+        elif pb.repeat != "off":
+            pb.index = 0
+        else:
+            return False
+        pb.position_ms, pb.anchor, pb.changed_at = 0, now, now
+        return True
+
+    def _deactivate(self) -> None:
+        for device in self.devices.values():
+            device.is_active = False
+        self.playback = None
+
+    # -- reads ----------------------------------------------------------------
+
+    def state_json(self, now: float, *, with_device: bool = True) -> dict[str, Any] | None:
+        self.settle(now)
+        pb = self.playback
+        if pb is None:
+            return None
+        context = None
+        if pb.context_uri:
+            _, kind, item_id = pb.context_uri.split(":", 2)
+            context = {
+                "type": kind,
+                "href": f"https://api.spotify.com/v1/{kind}s/{item_id}",
+                "external_urls": {"spotify": f"https://open.spotify.com/{kind}/{item_id}"},
+                "uri": pb.context_uri,
+            }
+        state: dict[str, Any] = {
+            "timestamp": int(pb.changed_at * 1000),
+            "context": context,
+            "progress_ms": pb.position_ms,
+            "is_playing": pb.is_playing,
+            "item": pb.track.full(),
+            "currently_playing_type": "track",
+            "actions": {"disallows": {"resuming": True} if pb.is_playing else {"pausing": True}},
+        }
+        if with_device:
+            state = {
+                "device": self.devices[pb.device_id].to_json(),
+                "repeat_state": pb.repeat,
+                "shuffle_state": pb.shuffle,
+                **state,
+            }
+        return state
+
+    def queue_json(self, now: float) -> dict[str, Any]:
+        self.settle(now)
+        pb = self.playback
+        upcoming = list(self.queue)
+        if pb is not None:
+            upcoming += pb.order[pb.index + 1 :]
+        return {
+            "currently_playing": pb.track.full() if pb else None,
+            "queue": [t.full() for t in upcoming[:20]],
+        }
+
+    # -- commands -------------------------------------------------------------
+
+    def device(self, device_id: str) -> Device:
+        try:
+            return self.devices[device_id]
+        except KeyError:
+            raise PlayerCommandError(404, "Device not found") from None
+
+    def _target(self, device_id: str | None) -> Device:
+        """The device a command acts on: the one named, else the active one."""
+        if device_id:
+            return self.device(device_id)
+        if self.playback is None:
+            raise no_active_device()
+        return self.devices[self.playback.device_id]
+
+    def _activate(self, device: Device) -> None:
+        for other in self.devices.values():
+            other.is_active = other.id == device.id
+        if device.is_restricted:
+            raise PlayerCommandError(
+                403, "Player command failed: Restriction violated", "DEVICE_NOT_CONTROLLABLE"
+            )
+
+    def transfer(self, now: float, device_ids: list[str], play: bool | None) -> None:
+        if len(device_ids) != 1:
+            raise PlayerCommandError(400, "Only one device_id is supported")
+        device = self.device(device_ids[0])
+        self.settle(now)
+        self._activate(device)
+        pb = self.playback
+        if pb is None:
+            return  # the device is active but has nothing to play yet
+        pb.device_id = device.id
+        if play is True and not pb.is_playing:
+            pb.is_playing, pb.anchor = True, now
+
+    def play(
+        self,
+        now: float,
+        device_id: str | None,
+        context_uri: str | None = None,
+        uris: list[str] | None = None,
+        offset: dict[str, Any] | None = None,
+        position_ms: int | None = None,
+    ) -> None:
+        self.settle(now)
+        device = self._target(device_id)
+        if context_uri is None and uris is None:
+            if self.playback is None:
+                raise no_active_device()
+            self._activate(device)
+            self.playback.device_id = device.id
+            if position_ms is not None:
+                self.playback.position_ms = position_ms
+            self.playback.is_playing, self.playback.anchor = True, now
+            return
+        order, index = self._resolve_tracks(context_uri, uris, offset)
+        self._activate(device)
+        previous = self.playback
+        self.playback = Playback(
+            device_id=device.id,
+            context_uri=context_uri,
+            order=order,
+            index=index,
+            position_ms=position_ms or 0,
+            anchor=now,
+            is_playing=True,
+            shuffle=previous.shuffle if previous else False,
+            repeat=previous.repeat if previous else "off",
+            changed_at=now,
+        )
+        if self.playback.shuffle:
+            self._shuffle_upcoming()
+
+    def _resolve_tracks(
+        self, context_uri: str | None, uris: list[str] | None, offset: dict[str, Any] | None
+    ) -> tuple[list[Track], int]:
+        if context_uri is not None and uris is not None:
+            raise PlayerCommandError(400, "Can't have both context_uri and uris")
+        if context_uri is not None:
+            tracks = self.catalog.context_tracks(context_uri)
+            if tracks is None:
+                raise PlayerCommandError(400, "Invalid context uri")
+        else:
+            tracks = []
+            for uri in uris or []:
+                track = self.catalog.by_uri.get(uri)
+                if not isinstance(track, Track):
+                    raise PlayerCommandError(400, "Invalid track uri: " + uri)
+                tracks.append(track)
+            if not tracks:
+                raise PlayerCommandError(400, "No tracks to play")
+        index = 0
+        if offset:
+            if "position" in offset:
+                position = offset["position"]
+                if not isinstance(position, int) or not 0 <= position < len(tracks):
+                    raise PlayerCommandError(400, "Invalid offset")
+                index = position
+            elif "uri" in offset:
+                matches = [i for i, t in enumerate(tracks) if t.uri == offset["uri"]]
+                if not matches:
+                    raise PlayerCommandError(400, "Invalid offset")
+                index = matches[0]
+            else:
+                raise PlayerCommandError(400, "Invalid offset")
+        return tracks, index
+
+    def _active(self, now: float, device_id: str | None) -> Playback:
+        self.settle(now)
+        if device_id:
+            self.device(device_id)
+        if self.playback is None or (device_id and self.playback.device_id != device_id):
+            raise no_active_device()
+        return self.playback
+
+    def pause(self, now: float, device_id: str | None) -> None:
+        pb = self._active(now, device_id)
+        if not pb.is_playing:
+            raise PlayerCommandError(403, "Player command failed: Restriction violated", "ALREADY_PAUSED")
+        pb.is_playing, pb.anchor = False, now
+
+    def next(self, now: float, device_id: str | None) -> None:
+        pb = self._active(now, device_id)
+        if not self._advance(now, by_user=True):
+            # Past the last track with repeat off: Spotify stops at the start of it.
+            pb.position_ms, pb.anchor, pb.is_playing = 0, now, False
+
+    def previous(self, now: float, device_id: str | None) -> None:
+        pb = self._active(now, device_id)
+        # Like the apps: past the first three seconds "previous" restarts the track.
+        if pb.position_ms < 3000 and pb.index > 0:
+            pb.index -= 1
+            pb.changed_at = now
+        pb.position_ms, pb.anchor = 0, now
+
+    def seek(self, now: float, device_id: str | None, position_ms: int) -> None:
+        pb = self._active(now, device_id)
+        if position_ms < 0:
+            raise PlayerCommandError(400, "position_ms must be non-negative")
+        if position_ms >= pb.track.duration_ms:
+            self.next(now, device_id)
+            return
+        pb.position_ms, pb.anchor = position_ms, now
+
+    def set_repeat(self, now: float, device_id: str | None, state: str) -> None:
+        if state not in ("off", "track", "context"):
+            raise PlayerCommandError(400, "Invalid repeat state")
+        self._active(now, device_id).repeat = state  # type: ignore[assignment]
+
+    def set_shuffle(self, now: float, device_id: str | None, state: bool) -> None:
+        pb = self._active(now, device_id)
+        if state and not pb.shuffle:
+            pb.shuffle = True
+            self._shuffle_upcoming()
+        pb.shuffle = state
+
+    def _shuffle_upcoming(self) -> None:
+        pb = self.playback
+        assert pb is not None
+        upcoming = pb.order[pb.index + 1 :]
+        self.rng.shuffle(upcoming)
+        pb.order[pb.index + 1 :] = upcoming
+
+    def set_volume(self, now: float, device_id: str | None, volume: int) -> None:
+        if not 0 <= volume <= 100:
+            raise PlayerCommandError(400, "Invalid volume value")
+        self.settle(now)
+        device = self._target(device_id)
+        if not device.supports_volume:
+            raise PlayerCommandError(
+                403, "Player command failed: Cannot control device volume", "VOLUME_CONTROL_DISALLOW"
+            )
+        device.volume_percent = volume
+
+    def add_to_queue(self, now: float, device_id: str | None, uri: str) -> None:
+        self._active(now, device_id)
+        track = self.catalog.by_uri.get(uri)
+        if not isinstance(track, Track):
+            raise PlayerCommandError(400, "Invalid track uri: " + uri)
+        self.queue.append(track)
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """The test-control view: everything, in plain names and URIs."""
+        self.settle(now)
+        pb = self.playback
+        return {
+            "devices": [d.to_json() for d in self.devices.values()],
+            "playback": None
+            if pb is None
+            else {
+                "device_id": pb.device_id,
+                "device_name": self.devices[pb.device_id].name,
+                "context_uri": pb.context_uri,
+                "track_uri": pb.track.uri,
+                "track_name": pb.track.name,
+                "artist_name": pb.track.artist.name,
+                "album_name": pb.track.album.name,
+                "progress_ms": pb.position_ms,
+                "is_playing": pb.is_playing,
+                "shuffle_state": pb.shuffle,
+                "repeat_state": pb.repeat,
+            },
+            "queue": [t.uri for t in self.queue],
+        }
