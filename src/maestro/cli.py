@@ -22,6 +22,33 @@ def _not_yet(what: str) -> Command:
     return command
 
 
+def cmd_parse(args: argparse.Namespace) -> int:
+    import json
+
+    from maestro.intents import Matcher, StaticLibrary, load_spec
+
+    spec = load_spec(args.intents)
+    library = StaticLibrary.from_file(args.library) if args.library else None
+    matcher = Matcher(spec, library)
+    texts = sys.stdin if args.text == ["-"] else [" ".join(args.text)]
+    for line in texts:
+        text = line.rstrip("\n")
+        if args.text == ["-"] and not text.strip():
+            continue
+        recognition = matcher.match(text)
+        if args.json:
+            print(json.dumps(recognition.to_json(), ensure_ascii=False), flush=True)
+        elif recognition.intent is None:
+            print(f"(no intent)  score {recognition.score:.2f}")
+        else:
+            slots = " ".join(
+                f"{k}={v.get('name') if isinstance(v, dict) else v}"
+                for k, v in recognition.slots_json().items()
+            )
+            print(" ".join(filter(None, [recognition.intent, slots, f"(score {recognition.score:.2f})"])))
+    return 0
+
+
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -77,14 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     say.add_argument("text", nargs="+")
     say.add_argument("--json", action="store_true")
-    parse = add(
-        "parse",
-        "parse only; one JSON object per line",
-        _not_yet("maestro parse (the intent engine issue builds it)"),
-    )
+    parse = add("parse", "parse only; one JSON object per line", cmd_parse)
     parse.add_argument("text", nargs="+", help="the utterance, or - to read one per line from stdin")
-    parse.add_argument("--library", metavar="FILE")
-    parse.add_argument("--json", action="store_true")
+    parse.add_argument(
+        "--library", metavar="FILE", help="names to resolve (JSON/YAML, like eval/library.json)"
+    )
+    parse.add_argument(
+        "--intents", metavar="FILE", help="intents.yaml to use (default: yours, else the built-in)"
+    )
+    parse.add_argument(
+        "--json", action="store_true", help='one object per line: {"text", "intent", "slots", "score"}'
+    )
     listen = add(
         "listen", "wake + ASR + parse on a WAV file", _not_yet("maestro listen (the voice issue builds it)")
     )

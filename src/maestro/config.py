@@ -118,13 +118,16 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def config_dir() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME))
-
-
 def config_path(env: typing.Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    return Path(env["MAESTRO_CONFIG"]) if env.get("MAESTRO_CONFIG") else config_dir() / "config.toml"
+    if env.get("MAESTRO_CONFIG"):
+        return Path(env["MAESTRO_CONFIG"])
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def config_dir(env: typing.Mapping[str, str] | None = None) -> Path:
+    """Where the user's files live: beside config.toml (intents.yaml, tags.yaml)."""
+    return config_path(env).parent
 
 
 def state_dir(env: typing.Mapping[str, str] | None = None) -> Path:

@@ -1,0 +1,425 @@
+"""Text -> :class:`Recognition`: which intent, with which typed slots, how sure.
+
+Matching runs in stages, cheapest and surest first:
+
+1. the utterance, normalised, with fillers ("um", "uh") dropped, against every
+   template (articles in templates optional). Templates are walked as trees,
+   listing every way the words fit; the words a template must contain and the
+   words each part can start with prune the walk, and rules such as <play> are
+   walked once per utterance, not once per template;
+2. the same with polite or wake-word prefixes and suffixes stripped
+   ("hey maestro could you ... please");
+3. tolerant: words the templates do not know are replaced by the closest word
+   they do know (rapidfuzz), for what ASR mishears ("skipp", "volum").
+
+Each template match resolves its slots (numbers, enums, library and device
+names with rapidfuzz, free text); a match whose required name does not resolve
+is dropped. Candidates are ranked by score, then resolved names, then literal
+words in the template (specificity), then file order: deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from maestro.intents.library import EmptyLibrary, LibraryProvider, NameIndex, strip_generic_suffix
+from maestro.intents.normalize import normalize
+from maestro.intents.numbers import NUMBER_WORDS, parse_number
+from maestro.intents.spec import IntentSpec, SlotDef, Template
+from maestro.intents.templates import OPTIONAL_WORDS, Alt, Node, Opt, RuleRef, Seq, Slot, Word, literal_words
+
+#: rapidfuzz cut-off (0..100) for a name to count as that library item or device.
+NAME_CUTOFF = 80.0
+#: Score multiplier for a free-text slot, or a name that resolved to nothing.
+UNRESOLVED = 0.9
+SUBSTITUTION_PENALTY = 0.12
+#: Enough readings of one utterance by one template; more only costs time.
+MAX_PARSES = 64
+
+#: (slot name, slot definition name, start word, end word) for each slot filled.
+_Captures = tuple[tuple[str, str, int, int], ...]
+#: (id of a template node, start word) -> its (end, captures) spans, for one utterance.
+_Memo = dict[tuple[int, int], list[tuple[int, _Captures]]]
+
+
+@dataclass(frozen=True)
+class NameValue:
+    """A library or device slot: the resolved name and URI (device id), or the raw text."""
+
+    name: str
+    uri: str | None
+    kind: str
+
+    def to_json(self) -> dict[str, Any]:
+        if self.kind == "device":
+            return {"name": self.name, "id": self.uri}
+        return {"name": self.name, "uri": self.uri}
+
+
+@dataclass
+class Recognition:
+    """What the matcher made of one utterance."""
+
+    #: The utterance as given.
+    text: str
+    #: Intent name, or None when nothing scored above the threshold.
+    intent: str | None
+    #: Slot name -> int (number), str (enum, text) or NameValue (library, device).
+    slots: dict[str, Any] = field(default_factory=dict)
+    #: 0..1; 1 is an exact template match with every name found exactly.
+    score: float = 0.0
+    #: The template that matched (for debugging and `--json` consumers).
+    template: str | None = None
+    #: Problems the reply should mention ("volume goes from 0 to 100").
+    problems: list[str] = field(default_factory=list)
+
+    def slots_json(self) -> dict[str, Any]:
+        return {k: v.to_json() if isinstance(v, NameValue) else v for k, v in self.slots.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "text": self.text,
+            "intent": self.intent,
+            "slots": self.slots_json(),
+            "score": round(self.score, 3),
+        }
+        if self.problems:
+            body["problems"] = self.problems
+        return body
+
+
+@dataclass
+class _Compiled:
+    template: Template
+    #: Words every match must contain: a cheap test before walking the template.
+    anchors: frozenset[str]
+    specificity: int
+
+
+@dataclass
+class _Candidate:
+    compiled: _Compiled
+    slots: dict[str, Any]
+    score: float
+    resolved: int
+    problems: list[str]
+
+    def rank(self) -> tuple[float, int, int, int]:
+        t = self.compiled
+        return (round(self.score, 6), self.resolved, t.specificity, -t.template.order)
+
+
+class Matcher:
+    def __init__(self, spec: IntentSpec, library: LibraryProvider | None = None) -> None:
+        self.spec = spec
+        self._first_sets: dict[int, tuple[frozenset[str], bool, bool]] = {}
+        self.compiled = [self._compile(t) for t in spec.templates]
+        # What a number slot's words may be (besides digits), or an enum's phrases.
+        self._slot_words = {
+            name: NUMBER_WORDS | {w for unit in slot.units for w in unit.split()}
+            if slot.type == "number"
+            else frozenset(s for values in slot.values.values() for s in values)
+            for name, slot in spec.slots.items()
+        }
+        self.vocabulary = self._vocabulary()
+        # Never "correct" a word into a number: "then" is not "ten".
+        self._fuzzy_targets = [w for w in self.vocabulary if w not in NUMBER_WORDS]
+        self.set_library(library or EmptyLibrary())
+
+    # -- set up ---------------------------------------------------------------
+
+    def set_library(self, library: LibraryProvider) -> None:
+        """Use new names (the library refreshes in the background)."""
+        self.library = library
+        self._indexes: dict[str, NameIndex] = {}
+        self._library_words: frozenset[str] | None = None
+
+    def index(self, kind: str) -> NameIndex:
+        if kind not in self._indexes:
+            self._indexes[kind] = NameIndex(self.library.items(kind))
+        return self._indexes[kind]
+
+    def library_words(self) -> frozenset[str]:
+        if self._library_words is None:
+            words: set[str] = set()
+            for kind in ("album", "artist", "playlist", "track", "device"):
+                for key in self.index(kind).keys:
+                    words.update(key.split())
+            self._library_words = frozenset(words)
+        return self._library_words
+
+    def _compile(self, template: Template) -> _Compiled:
+        return _Compiled(template, self._anchors(template.node), literal_words(template.node))
+
+    def _anchors(self, node: Node) -> frozenset[str]:
+        if isinstance(node, Word):
+            return frozenset() if node.text in OPTIONAL_WORDS else frozenset({node.text})
+        if isinstance(node, Seq):
+            return frozenset().union(*(self._anchors(item) for item in node.items))
+        if isinstance(node, Alt):
+            return frozenset.intersection(*(self._anchors(option) for option in node.options))
+        if isinstance(node, RuleRef):
+            return self._anchors(self.spec.rules[node.name])
+        return frozenset()  # optional parts and slots promise no particular word
+
+    def _vocabulary(self) -> list[str]:
+        words: set[str] = set(NUMBER_WORDS)
+        for text in [t.text for t in self.spec.templates] + [*self.spec.prefixes, *self.spec.suffixes]:
+            words.update(w for w in re.split(r"[^a-z0-9]+", normalize(text)) if w)
+        for slot in self.spec.slots.values():
+            for synonyms in slot.values.values():
+                for synonym in synonyms:
+                    words.update(synonym.split())
+            words.update(w for unit in slot.units for w in unit.split())
+        return sorted(words)
+
+    # -- matching ---------------------------------------------------------------
+
+    def match(self, text: str) -> Recognition:
+        words = self._drop_fillers(normalize(text).split())
+        best = self._best(words, penalty=0.0)
+        stripped = self._strip_edges(words)
+        if stripped != words and (best is None or best.score < 1.0):
+            best = _better(best, self._best(stripped, penalty=0.0))
+        if best is None or best.score < self.spec.threshold:
+            fixed, changes = self._substitute(stripped)
+            if changes:
+                best = _better(best, self._best(fixed, penalty=SUBSTITUTION_PENALTY * changes))
+        if best is None:
+            return Recognition(text, None)
+        template = best.compiled.template
+        score = max(0.0, min(1.0, best.score))
+        if score < self.spec.threshold:
+            return Recognition(text, None, score=score)
+        return Recognition(text, template.intent, best.slots, score, template.text, best.problems)
+
+    def _drop_fillers(self, words: list[str]) -> list[str]:
+        fillers = set(self.spec.fillers)
+        return [w for w in words if w not in fillers]
+
+    def _strip_edges(self, words: list[str]) -> list[str]:
+        """Drop wake words and politeness at either end, repeatedly."""
+        changed = True
+        while changed and words:
+            changed = False
+            for phrase in self.spec.prefixes:
+                parts = phrase.split()
+                if words[: len(parts)] == parts and len(words) > len(parts):
+                    words, changed = words[len(parts) :], True
+                    break
+            for phrase in self.spec.suffixes:
+                parts = phrase.split()
+                if words[-len(parts) :] == parts and len(words) > len(parts):
+                    words, changed = words[: -len(parts)], True
+                    break
+        return words
+
+    def _substitute(self, words: list[str]) -> tuple[list[str], int]:
+        """Replace words no template knows by the closest one they do (ASR slips)."""
+        known = set(self.vocabulary)
+        names = self.library_words()
+        out, changes = [], 0
+        for word in words:
+            if word in known or word in names or len(word) < 4 or word.isdigit():
+                out.append(word)
+                continue
+            found = process.extractOne(word, self._fuzzy_targets, scorer=fuzz.ratio, score_cutoff=80)
+            if found is None:
+                out.append(word)
+            else:
+                out.append(found[0])
+                changes += 1
+        return out, changes
+
+    def _best(self, words: list[str], penalty: float) -> _Candidate | None:
+        if not words:
+            return None
+        present = frozenset(words)
+        best: _Candidate | None = None
+        memo: _Memo = {}  # shared by all templates: rules like <play> are walked once
+        for compiled in self.compiled:
+            if not compiled.anchors <= present:
+                continue
+            # Every way the words fit, not just the first: the first fit may put
+            # words in a slot that do not resolve ("play some X": is "some" part of X?).
+            for captures in self._parses(compiled.template.node, words, memo):
+                candidate = self._candidate(compiled, words, captures, 1.0 - penalty)
+                if candidate is not None and (best is None or candidate.rank() > best.rank()):
+                    best = candidate
+        return best
+
+    def _first(self, node: Node) -> tuple[frozenset[str], bool, bool]:
+        """(words a match can start with, can it match nothing, can it start with any word)."""
+        key = id(node)
+        if key not in self._first_sets:
+            self._first_sets[key] = self._compute_first(node)
+        return self._first_sets[key]
+
+    def _compute_first(self, node: Node) -> tuple[frozenset[str], bool, bool]:
+        if isinstance(node, Word):
+            return frozenset({node.text}), node.text in OPTIONAL_WORDS, False
+        if isinstance(node, Slot):
+            return frozenset(), False, True
+        if isinstance(node, RuleRef):
+            return self._first(self.spec.rules[node.name])
+        if isinstance(node, Opt):
+            first, _, open_start = self._first(node.item)
+            return first, True, open_start
+        if isinstance(node, Alt):
+            parts = [self._first(option) for option in node.options]
+            return (
+                frozenset().union(*(p[0] for p in parts)),
+                any(p[1] for p in parts),
+                any(p[2] for p in parts),
+            )
+        assert isinstance(node, Seq)
+        first: frozenset[str] = frozenset()
+        open_start = False
+        for item in node.items:
+            item_first, item_nullable, item_open = self._first(item)
+            first, open_start = first | item_first, open_start or item_open
+            if not item_nullable:
+                return first, False, open_start
+        return first, True, open_start
+
+    def _parses(self, node: Node, words: list[str], memo: _Memo) -> list[_Captures]:
+        """Every way ``words`` fit the template: the slot captures of each complete parse."""
+        complete = [caps for end, caps in self._spans(node, words, 0, memo) if end == len(words)]
+        return list(dict.fromkeys(complete))[:MAX_PARSES]
+
+    def _spans(self, node: Node, words: list[str], pos: int, memo: _Memo) -> list[tuple[int, _Captures]]:
+        """(end, captures) for each way ``node`` can match words[pos:end]; memoised per utterance."""
+        key = (id(node), pos)
+        if key in memo:
+            return memo[key]
+        first, nullable, open_start = self._first(node)
+        if not open_start and (pos >= len(words) or words[pos] not in first):
+            # This part cannot start here: it can only be skipped, if optional.
+            memo[key] = [(pos, ())] if nullable else []
+            return memo[key]
+        out: list[tuple[int, _Captures]] = []
+        if isinstance(node, Word):
+            if pos < len(words) and words[pos] == node.text:
+                out.append((pos + 1, ()))
+            if node.text in OPTIONAL_WORDS:
+                out.append((pos, ()))
+        elif isinstance(node, Seq):
+            states: list[tuple[int, _Captures]] = [(pos, ())]
+            for item in node.items:
+                states = list(
+                    dict.fromkeys(
+                        (end, caps + more)
+                        for start, caps in states
+                        for end, more in self._spans(item, words, start, memo)
+                    )
+                )[:MAX_PARSES]
+                if not states:
+                    break
+            out = states
+        elif isinstance(node, Alt):
+            for option in node.options:
+                out.extend(self._spans(option, words, pos, memo))
+        elif isinstance(node, Opt):
+            out = [*self._spans(node.item, words, pos, memo), (pos, ())]
+        elif isinstance(node, RuleRef):
+            out = self._spans(self.spec.rules[node.name], words, pos, memo)
+        else:
+            slot = self.spec.slots[node.source]
+            for end in range(pos + 1, len(words) + 1):
+                if slot.type == "number":
+                    word = words[end - 1]
+                    if not (word.isdigit() or word in self._slot_words[node.source]):
+                        break  # a number is a run of number words: no longer span can be one
+                elif slot.type == "enum" and " ".join(words[pos:end]) not in self._slot_words[node.source]:
+                    continue
+                out.append((end, ((node.name, node.source, pos, end),)))
+        memo[key] = out
+        return out
+
+    def _candidate(
+        self, compiled: _Compiled, words: list[str], captures: _Captures, score: float
+    ) -> _Candidate | None:
+        raw = {
+            name: (" ".join(words[start:end]), self.spec.slots[source])
+            for name, source, start, end in captures
+        }
+        slots: dict[str, Any] = dict(compiled.template.fixed)
+        problems: list[str] = []
+        resolved = 0
+        # Resolve the artist first: "X by Y" looks for X among Y's items.
+        order = sorted(raw, key=lambda name: name != "artist")
+        for name in order:
+            text, slot = raw[name]
+            artist = slots.get("artist")
+            artist_name = artist.name if isinstance(artist, NameValue) and artist.uri else ""
+            outcome = self._resolve_slot(name, slot, text, artist_name)
+            if outcome is None:
+                return None
+            value, factor, problem = outcome
+            slots[name] = value
+            score *= factor
+            if isinstance(value, NameValue) and value.uri:
+                resolved += 1
+            if problem:
+                problems.append(problem)
+        in_order = {name: slots[name] for name in [*compiled.template.fixed, *raw]}
+        return _Candidate(compiled, in_order, score, resolved, problems)
+
+    def _resolve_slot(
+        self, name: str, slot: SlotDef, text: str, artist: str
+    ) -> tuple[Any, float, str | None] | None:
+        if slot.type == "number":
+            value = _parse_quantity(text, slot.units)
+            if value is None:
+                return None
+            problem = None
+            if (slot.min is not None and value < slot.min) or (slot.max is not None and value > slot.max):
+                problem = f"{name} must be between {slot.min} and {slot.max}"
+            return value, 1.0, problem
+        if slot.type == "enum":
+            for canonical, synonyms in slot.values.items():
+                if text in synonyms:
+                    return canonical, 1.0, None
+            return None
+        if slot.type == "text":
+            return (text, UNRESOLVED, None) if text else None
+        # library or device
+        index = self.index(slot.kind)
+        tries = [text]
+        if slot.kind in ("device", "playlist"):
+            tries.append(strip_generic_suffix(text))
+        for attempt in dict.fromkeys(tries):
+            found = index.resolve(attempt, NAME_CUTOFF, artist if slot.kind in ("album", "track") else "")
+            if found is None and artist:
+                found = index.resolve(attempt, NAME_CUTOFF)
+            if found is not None:
+                value = NameValue(found.item.name, found.item.uri, slot.kind)
+                return value, 0.8 + 0.2 * found.score / 100, None
+        if slot.require_match:
+            return None
+        return NameValue(text, None, slot.kind), UNRESOLVED, None
+
+
+def _better(a: _Candidate | None, b: _Candidate | None) -> _Candidate | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b.rank() > a.rank() else a
+
+
+def _parse_quantity(text: str, units: dict[str, int]) -> int | None:
+    """A number, optionally with a unit word: "thirty seconds" -> 30, "a minute" -> 60."""
+    words = text.split()
+    for unit in sorted(units, key=lambda u: -len(u.split())):
+        parts = unit.split()
+        if len(words) > len(parts) and words[-len(parts) :] == parts:
+            number = parse_number(" ".join(words[: -len(parts)]))
+            if number is None and words[: -len(parts)] in (["a"], ["an"], ["one"]):
+                number = 1
+            return None if number is None else number * units[unit]
+    return parse_number(text)
