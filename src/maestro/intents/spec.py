@@ -204,7 +204,7 @@ class _Builder:
         }
         raw_rules = self.mapping(data.get("rules") or {}, "rules")
         rules = {str(name): self.template(body, f"rule {name}") for name, body in raw_rules.items()}
-        self.check_rules(rules, raw_rules)
+        self.check_rules(rules, raw_rules, slots)
         intents: dict[str, IntentDef] = {}
         order = 0
         for name, body in self.mapping(data["intents"], "intents").items():
@@ -274,9 +274,11 @@ class _Builder:
             slot.require_match = bool(body.get("require_match", False))
         return slot
 
-    def check_rules(self, rules: dict[str, Node], raw: dict[Any, Any]) -> None:
+    def check_rules(self, rules: dict[str, Node], raw: dict[Any, Any], slots: dict[str, SlotDef]) -> None:
         def visit(name: str, trail: tuple[str, ...]) -> None:
             for ref in references(rules[name]):
+                if isinstance(ref, Slot) and ref.source not in slots:
+                    raise self.fail(raw[name], f"rule {name}: unknown slot {{{ref.source}}}")
                 if isinstance(ref, RuleRef):
                     if ref.name not in rules:
                         raise self.fail(raw[name], f"rule {name}: unknown rule <{ref.name}>")

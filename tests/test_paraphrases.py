@@ -1,0 +1,36 @@
+"""Our own phrasings (not the dev set): a regression net for the templates."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from maestro.intents import Matcher, load_spec
+from maestro.intents.normalize import normalize
+from maestro.intents.spec import default_intents_path
+from tests.test_matcher import catalog_library
+
+ROWS = list(csv.reader((Path(__file__).parent / "data" / "paraphrases.tsv").open(), delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_spec(default_intents_path()), catalog_library())
+
+
+def simple(slots: dict) -> dict:
+    out = {}
+    for key, value in slots.items():
+        value = value["name"] if isinstance(value, dict) else value
+        out[key] = normalize(value) if isinstance(value, str) else value
+    return out
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), ROWS, ids=[row[0] for row in ROWS])
+def test_paraphrase(matcher: Matcher, text: str, intent: str, slots: str) -> None:
+    result = matcher.match(text)
+    assert result.intent == (None if intent == "null" else intent)
+    assert simple(result.slots_json()) == simple(json.loads(slots))
