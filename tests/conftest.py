@@ -7,6 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from maestro.sandbox.app import create_app
+from tests.live import LiveSandbox, running_sandbox
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 LIVING_ROOM = "c7b60f3edf3318e80575d5e28c1ce24aa99a9025"
@@ -52,3 +53,16 @@ def bearer(tokens: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def auth(sandbox: TestClient) -> dict[str, str]:
     return bearer(sign_in(sandbox))
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveSandbox]:
+    with running_sandbox() as live:
+        yield live
+
+
+@pytest.fixture
+def live(live_server: LiveSandbox) -> LiveSandbox:
+    live_server.control("reset")
+    live_server.state.clock.offset = 0.0
+    return live_server

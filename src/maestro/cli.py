@@ -49,6 +49,46 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_say(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from maestro.session import Session
+
+    text = " ".join(args.text)
+
+    async def run() -> int:
+        async with Session.open() as session:
+            await session.ensure_library()
+            recognition, reply = await session.handle(text)
+        if args.json:
+            print(json.dumps({**recognition.to_json(), "reply": reply.to_json()}, ensure_ascii=False))
+        else:
+            print(reply.speech)
+        return reply.exit_code
+
+    return asyncio.run(run())
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from maestro.session import Session
+
+    async def run() -> int:
+        async with Session.open() as session:
+            devices = await session.player.devices()
+        if not devices:
+            print("No Spotify Connect devices are visible. Open Spotify on a speaker to wake it.")
+        for device in devices:
+            volume = f"{device.volume_percent}%" if device.supports_volume else "fixed volume"
+            active = "*" if device.is_active else " "
+            print(f"{active} {device.name:<20} {device.type:<10} {volume:<13} {device.id}")
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -100,10 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     say = add(
         "say",
         "parse and carry out one command as if spoken",
-        _not_yet("maestro say (the player issue builds it)"),
+        cmd_say,
     )
     say.add_argument("text", nargs="+")
-    say.add_argument("--json", action="store_true")
+    say.add_argument("--json", action="store_true", help="the parse and the reply as one JSON object")
     parse = add("parse", "parse only; one JSON object per line", cmd_parse)
     parse.add_argument("text", nargs="+", help="the utterance, or - to read one per line from stdin")
     parse.add_argument(
@@ -122,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--no-wake", action="store_true")
     listen.add_argument("--library", metavar="FILE")
     listen.add_argument("--json", action="store_true")
-    add("devices", "list Spotify Connect devices", _not_yet("maestro devices (the player issue)"))
+    add("devices", "list Spotify Connect devices", cmd_devices)
     tags = add(
         "tags", "NFC tag mappings: list|add|remove|learn", _not_yet("maestro tags (the NFC issue builds it)")
     )

@@ -1,13 +1,23 @@
 """Maestro's exception tree.
 
-    MaestroError                 a failure the message explains (exit 1)
-    ├── UsageError               bad usage or bad input (exit 2)
-    │   └── ConfigError          a broken config.toml or MAESTRO_* variable
-    └── NotAvailableError        a command a later release fills in (exit 2)
+    MaestroError                    a failure the message explains (exit 1)
+    ├── UsageError                  bad usage or bad input (exit 2)
+    │   └── ConfigError             a broken config.toml or MAESTRO_* variable
+    ├── NotAvailableError           a command a later release fills in (exit 2)
+    ├── AuthError                   signing in, or staying signed in
+    │   ├── NotPairedError          no tokens yet: pair first
+    │   └── SignInExpiredError      refresh refused (revoked, six months old): pair again
+    └── SpotifyError                the Web API said no, or could not be reached
+        ├── SpotifyUnavailableError network faults and 5xx, after retries
+        ├── RateLimitedError        429 with a Retry-After too long to wait
+        ├── PremiumRequiredError    403 PREMIUM_REQUIRED
+        ├── RestrictedError         403 with another reason (device, volume, ...)
+        ├── NoActiveDeviceError     404 NO_ACTIVE_DEVICE, and no device to wake
+        └── SpotifyRequestError     any other 4xx
 
 Library errors (httpx, vosk, pocketsphinx, nfcpy, ...) are translated into this
-tree where they cross an edge, with ``raise ... from exc``. Messages never carry
-tokens, client secrets or device codes.
+tree where they cross an edge, with ``raise ... from exc``. Every message is fit
+to be spoken to the user, and none carries a token, client secret or device code.
 """
 
 from __future__ import annotations
@@ -33,3 +43,54 @@ class NotAvailableError(MaestroError):
     """A command of the contract that this build does not provide yet."""
 
     exit_code = 2
+
+
+class AuthError(MaestroError):
+    """Signing in to Spotify, or staying signed in, failed."""
+
+
+class NotPairedError(AuthError):
+    def __init__(self, message: str = "Maestro is not connected to Spotify yet. Say 'sign in', "
+                 "or run 'maestro pair'.") -> None:  # fmt: skip
+        super().__init__(message)
+
+
+class SignInExpiredError(AuthError):
+    def __init__(self, message: str = "Spotify ended Maestro's sign-in. Please pair again: say "
+                 "'sign in', or run 'maestro pair'.") -> None:  # fmt: skip
+        super().__init__(message)
+
+
+class SpotifyError(MaestroError):
+    """The Web API refused a request or could not be reached."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class SpotifyUnavailableError(SpotifyError):
+    pass
+
+
+class RateLimitedError(SpotifyError):
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, status=429)
+        self.retry_after = retry_after
+
+
+class PremiumRequiredError(SpotifyError):
+    pass
+
+
+class RestrictedError(SpotifyError):
+    pass
+
+
+class NoActiveDeviceError(SpotifyError):
+    pass
+
+
+class SpotifyRequestError(SpotifyError):
+    pass

@@ -393,9 +393,9 @@ class Matcher:
         if slot.kind in ("device", "playlist"):
             tries.append(strip_generic_suffix(text))
         for attempt in dict.fromkeys(tries):
+            # With a known artist ("X by Y"), X must be one of Y's: "something by Queen"
+            # is not the Beatles' "Something".
             found = index.resolve(attempt, NAME_CUTOFF, artist if slot.kind in ("album", "track") else "")
-            if found is None and artist:
-                found = index.resolve(attempt, NAME_CUTOFF)
             if found is not None:
                 value = NameValue(found.item.name, found.item.uri, slot.kind)
                 return value, 0.8 + 0.2 * found.score / 100, None

@@ -92,6 +92,8 @@ class UserPlayer:
     catalog: Catalog
     devices: dict[str, Device] = field(default_factory=dict)
     playback: Playback | None = None
+    #: Playback of a device that idled out: a transfer wakes it where it was.
+    dormant: Playback | None = None
     queue: list[Track] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(8628))
 
@@ -147,7 +149,7 @@ class UserPlayer:
     def _deactivate(self) -> None:
         for device in self.devices.values():
             device.is_active = False
-        self.playback = None
+        self.dormant, self.playback = self.playback, None
 
     # -- reads ----------------------------------------------------------------
 
@@ -224,6 +226,9 @@ class UserPlayer:
         device = self.device(device_ids[0])
         self.settle(now)
         self._activate(device)
+        if self.playback is None and self.dormant is not None:
+            self.playback, self.dormant = self.dormant, None
+            self.playback.anchor = now
         pb = self.playback
         if pb is None:
             return  # the device is active but has nothing to play yet

@@ -94,8 +94,14 @@ def _premium(user: User) -> None:
         raise PlayerCommandError(403, "Player command failed: Premium required", "PREMIUM_REQUIRED")
 
 
+def _own_base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/v1"
+
+
 def paging(request: Request, items: list[Any], limit: int, offset: int) -> dict[str, Any]:
-    base = API + request.url.path.removeprefix("/v1")
+    # Links point at this server (as Spotify's point at api.spotify.com), so a
+    # client that follows `next` stays on the sandbox.
+    base = _own_base(request) + request.url.path.removeprefix("/v1")
     params = dict(request.query_params)
 
     def link(new_offset: int) -> str:
@@ -412,7 +418,7 @@ async def followed_artists(request: Request, state: SandboxState, user: User) ->
     start = ids.index(after) + 1 if after in ids else 0
     chunk = ids[start : start + limit]
     more = start + limit < len(ids)
-    base = f"{API}/me/following?type=artist&limit={limit}"
+    base = f"{_own_base(request)}/me/following?type=artist&limit={limit}"
     return JSONResponse(
         {
             "artists": {
@@ -425,6 +431,22 @@ async def followed_artists(request: Request, state: SandboxState, user: User) ->
             }
         }
     )
+
+
+@authed
+async def top_items(request: Request, state: SandboxState, user: User) -> Response:
+    """The user's top artists or tracks: here, followed artists and saved tracks by popularity."""
+    kind = request.path_params["kind"]
+    limit = _int_param(request, "limit", 20, 1, 50)
+    offset = _int_param(request, "offset", 0, 0, 100_000)
+    if kind == "artists":
+        items = [state.catalog.artists[a].full() for a in user.followed_artists]
+    elif kind == "tracks":
+        items = [state.catalog.tracks[t].full() for t, _ in user.saved_tracks]
+    else:
+        raise BadRequest("Unsupported type")
+    items.sort(key=lambda i: -i["popularity"])
+    return JSONResponse(paging(request, items, limit, offset))
 
 
 @authed
@@ -468,5 +490,6 @@ routes = [
     Route("/v1/me/tracks/contains", tracks_contains),
     Route("/v1/me/library", save_to_library, methods=["PUT"]),
     Route("/v1/me/following", followed_artists),
+    Route("/v1/me/top/{kind:str}", top_items),
     Route("/v1/{kind:str}/{id:str}", get_item),
 ]

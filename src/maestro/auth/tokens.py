@@ -1,0 +1,207 @@
+"""The token store: ``tokens.json`` in the state dir, mode 0600, written atomically.
+
+It hands out a fresh access token (refreshing a minute before expiry, or when
+the Web API answers 401), saves a rotated refresh token *before* the new access
+token is used, collapses concurrent refreshes into one request, moves a corrupt
+file aside (never deletes it), and turns ``invalid_grant`` into "pair again".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from maestro.errors import AuthError, NotPairedError, SignInExpiredError, SpotifyUnavailableError
+from maestro.fsutil import atomic_write_text
+
+log = logging.getLogger(__name__)
+REFRESH_MARGIN_S = 60
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    #: Unix time the access token stops working.
+    expires_at: float
+    scope: str
+    #: Where to refresh: the token endpoint the tokens came from (Spotify or a bridge).
+    token_url: str
+    client_id: str
+
+    def __repr__(self) -> str:  # never print secrets, even in a traceback
+        return f"Tokens(expires_at={self.expires_at:.0f}, scope={self.scope!r}, token_url={self.token_url!r})"
+
+    @classmethod
+    def from_response(
+        cls,
+        body: dict[str, Any],
+        *,
+        token_url: str,
+        client_id: str,
+        now: float,
+        previous: Tokens | None = None,
+    ) -> Tokens:
+        """Tokens from a token endpoint's JSON; keeps the old refresh token when none is sent."""
+        try:
+            access = str(body["access_token"])
+            expires_in = float(body.get("expires_in", 3600))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AuthError("The token endpoint sent an answer Maestro cannot read.") from exc
+        refresh = body.get("refresh_token") or (previous.refresh_token if previous else "")
+        if not refresh:
+            raise AuthError("The token endpoint sent no refresh token.")
+        scope = str(body.get("scope") or (previous.scope if previous else ""))
+        return cls(access, str(refresh), now + expires_in, scope, token_url, client_id)
+
+
+class TokenStore:
+    def __init__(
+        self,
+        path: Path,
+        http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_problem: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.http = http
+        self.clock = clock
+        #: Told (in words fit to speak) when the file was corrupt and moved aside.
+        self.on_problem = on_problem or (lambda message: log.warning("%s", message))
+        self._tokens: Tokens | None = None
+        self._loaded = False
+        self._lock = asyncio.Lock()
+
+    # -- the file ---------------------------------------------------------------
+
+    def load(self) -> Tokens | None:
+        """The saved tokens, or None; a corrupt file is moved aside with a message."""
+        self._loaded = True
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self._tokens = None
+            return None
+        except OSError as exc:
+            self._set_aside(f"could not be read ({exc.strerror})")
+            return None
+        try:
+            data = json.loads(text)
+            self._tokens = Tokens(
+                access_token=str(data["access_token"]),
+                refresh_token=str(data["refresh_token"]),
+                expires_at=float(data["expires_at"]),
+                scope=str(data.get("scope", "")),
+                token_url=str(data["token_url"]),
+                client_id=str(data.get("client_id", "")),
+            )
+        except (ValueError, KeyError, TypeError):
+            self._set_aside("was damaged")
+            return None
+        return self._tokens
+
+    def _set_aside(self, what: str) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self.clock())}")
+        try:
+            self.path.rename(aside)
+            where = f"; it was moved to {aside}"
+        except OSError:
+            where = ""
+        self._tokens = None
+        self.on_problem(f"The saved Spotify sign-in {what}{where}. Please pair again.")
+
+    def save(self, tokens: Tokens) -> None:
+        atomic_write_text(self.path, json.dumps(asdict(tokens), indent=2) + "\n", mode=0o600)
+        self._tokens = tokens
+        self._loaded = True
+
+    def clear(self) -> bool:
+        """Forget the sign-in. True when there was one."""
+        self._tokens, self._loaded = None, True
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    @property
+    def tokens(self) -> Tokens | None:
+        if not self._loaded:
+            self.load()
+        return self._tokens
+
+    # -- handing out access tokens ------------------------------------------------
+
+    async def access_token(self) -> str:
+        """A token good for at least another minute (refreshing first if needed)."""
+        tokens = self.tokens
+        if tokens is None:
+            raise NotPairedError()
+        if tokens.expires_at - self.clock() > REFRESH_MARGIN_S:
+            return tokens.access_token
+        return await self.refresh(tokens.access_token)
+
+    async def refresh(self, failed_token: str | None = None) -> str:
+        """Refresh once, however many callers ask at the same time (single flight).
+
+        ``failed_token`` is the token the caller saw fail: when someone else has
+        already replaced it, that newer token is returned without a request.
+        """
+        async with self._lock:
+            tokens = self.tokens
+            if tokens is None:
+                raise NotPairedError()
+            fresh_enough = tokens.expires_at - self.clock() > REFRESH_MARGIN_S
+            if failed_token is not None and tokens.access_token != failed_token and fresh_enough:
+                return tokens.access_token
+            new = await self._request_refresh(tokens)
+            self.save(new)  # the rotated refresh token is on disk before anyone uses `new`
+            return new.access_token
+
+    async def _request_refresh(self, tokens: Tokens) -> Tokens:
+        data = {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens.refresh_token,
+            "client_id": tokens.client_id,
+        }
+        try:
+            response = await self.http.post(tokens.token_url, data=data, timeout=10)
+        except httpx.HTTPError as exc:
+            raise SpotifyUnavailableError("I can't reach Spotify's sign-in service right now.") from exc
+        if response.status_code == 200:
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise AuthError("Spotify's sign-in service sent an answer Maestro cannot read.") from exc
+            return Tokens.from_response(
+                body,
+                token_url=tokens.token_url,
+                client_id=tokens.client_id,
+                now=self.clock(),
+                previous=tokens,
+            )
+        error = _oauth_error(response)
+        if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
+            raise SignInExpiredError()
+        if response.status_code >= 500 or response.status_code == 429:
+            raise SpotifyUnavailableError(
+                "Spotify's sign-in service is having trouble. Try again in a moment."
+            )
+        raise AuthError(f"Spotify refused to refresh the sign-in ({error or response.status_code}).")
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""

@@ -1,0 +1,88 @@
+"""Wiring for one process: settings -> HTTP client -> tokens -> Spotify -> matcher -> actions.
+
+``maestro say``, ``devices``, ``pair`` and the daemon all start from a
+:class:`Session`, so there is exactly one ``httpx.AsyncClient`` per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from maestro import config
+from maestro.actions import Actions
+from maestro.auth.tokens import TokenStore
+from maestro.errors import MaestroError
+from maestro.intents import Matcher, Recognition, load_spec
+from maestro.intents.spec import IntentSpec
+from maestro.messages import Reply
+from maestro.spotify.client import SpotifyClient
+from maestro.spotify.library import SpotifyLibrary
+from maestro.spotify.player import Player, PlayerMemory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Session:
+    settings: config.Settings
+    state_dir: Path
+    http: httpx.AsyncClient
+    tokens: TokenStore
+    client: SpotifyClient
+    player: Player
+    library: SpotifyLibrary
+    spec: IntentSpec
+    matcher: Matcher
+    actions: Actions
+
+    @classmethod
+    def open(
+        cls,
+        settings: config.Settings | None = None,
+        *,
+        state_dir: Path | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        intents: Path | None = None,
+    ) -> Session:
+        settings = settings or config.load()
+        state_dir = state_dir or config.state_dir()
+        http = httpx.AsyncClient(transport=transport, follow_redirects=False)
+        tokens = TokenStore(state_dir / "tokens.json", http)
+        client = SpotifyClient(settings.spotify.api_url, tokens, http)
+        player = Player(
+            client,
+            preferred_device=settings.player.default_device,
+            memory=PlayerMemory.load(state_dir / "player.json"),
+        )
+        spec = load_spec(intents)
+        library = SpotifyLibrary(player, state_dir / "library.json")
+        matcher = Matcher(spec, library)
+        library.on_change = lambda: matcher.set_library(library)
+        return cls(
+            settings, state_dir, http, tokens, client, player, library, spec, matcher, Actions(player, spec)
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def ensure_library(self) -> None:
+        """Fetch the library names when there are none yet or they are stale (short-lived commands)."""
+        if self.library.stale and self.tokens.tokens is not None:
+            try:
+                await self.library.refresh()
+            except MaestroError as exc:  # names are a nicety; the command still runs without them
+                log.warning("library refresh failed: %s", exc)
+
+    async def handle(self, text: str) -> tuple[Recognition, Reply]:
+        recognition = self.matcher.match(text)
+        return recognition, await self.actions.run(recognition)

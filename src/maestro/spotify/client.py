@@ -1,0 +1,222 @@
+"""The Web API transport: bearer auth, timeouts, retries, Spotify's errors as ours.
+
+    401            refresh the token once (single flight in the store), retry
+    429            wait Retry-After when it is short, retry; else RateLimitedError
+    5xx, network   exponential backoff with jitter, at most ~3 s of waiting in all
+                   (a timed-out POST is not repeated), then SpotifyUnavailableError
+    403            PremiumRequiredError or RestrictedError, with a reason fit to speak
+    404            NoActiveDeviceError (the player recovers) or SpotifyRequestError
+    other 4xx      SpotifyRequestError
+
+Log lines name the method, path and status only: never a header or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from maestro.errors import (
+    AuthError,
+    NoActiveDeviceError,
+    PremiumRequiredError,
+    RateLimitedError,
+    RestrictedError,
+    SpotifyRequestError,
+    SpotifyUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+#: Timeouts on every call: a remote control that hangs is worse than one that says so.
+DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+
+RESTRICTION_MESSAGES = {
+    "VOLUME_CONTROL_DISALLOW": "That speaker doesn't let Spotify change its volume.",
+    "DEVICE_NOT_CONTROLLABLE": "That speaker can't be controlled from here.",
+    "ALREADY_PAUSED": "It's already paused.",
+    "NOT_PAUSED": "It's already playing.",
+    "NO_PREV_TRACK": "There's no previous song.",
+    "NO_NEXT_TRACK": "There's no next song.",
+    "UNKNOWN": "Spotify won't allow that right now.",
+}
+
+
+class TokenSource(Protocol):
+    async def access_token(self) -> str: ...
+
+    async def refresh(self, failed_token: str | None = None) -> str: ...
+
+
+class StaticToken:
+    """A fixed access token (scripts, tests): nothing to refresh."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def access_token(self) -> str:
+        return self._token
+
+    async def refresh(self, failed_token: str | None = None) -> str:
+        raise AuthError("The Spotify access token was refused, and there is no way to refresh it.")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    #: Longest total wait for backoff on 5xx and network faults.
+    budget_s: float = 3.0
+    #: First backoff step; doubles each time, half of it jittered.
+    base_s: float = 0.25
+    #: A Retry-After longer than this is not waited for: the user hears why instead.
+    max_rate_limit_wait_s: float = 5.0
+    max_attempts: int = 6
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class SpotifyClient:
+    def __init__(
+        self,
+        api_url: str,
+        tokens: TokenSource,
+        http: httpx.AsyncClient,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.tokens = tokens
+        self.http = http
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+        self.jitter = jitter
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.request("GET", path, params=params or None)
+
+    async def request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+    ) -> Any:
+        """The parsed JSON body, or None for 204/empty answers; our errors otherwise."""
+        url = path if path.startswith("http") else f"{self.api_url}/{path.lstrip('/')}"
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        token = await self.tokens.access_token()
+        refreshed = False
+        waited = 0.0  # seconds of backoff so far, against the policy's budget
+        backoff_attempt = 0
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                response = await self.http.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=DEFAULT_TIMEOUT,
+                )
+            except httpx.TransportError as exc:
+                log.info("%s %s: %s", method, path, type(exc).__name__)
+                # A POST that timed out may have happened ("next" twice skips two songs):
+                # only retry what is safe to repeat, or what never reached Spotify.
+                repeatable = method in IDEMPOTENT or isinstance(
+                    exc, httpx.ConnectError | httpx.ConnectTimeout
+                )
+                delay = self._delay(backoff_attempt)
+                if (
+                    not repeatable
+                    or waited + delay > self.policy.budget_s
+                    or attempt == self.policy.max_attempts
+                ):
+                    raise SpotifyUnavailableError(
+                        "I can't reach Spotify right now. Check the network."
+                    ) from exc
+                await self.sleep(delay)
+                waited, backoff_attempt = waited + delay, backoff_attempt + 1
+                continue
+            status = response.status_code
+            log.debug("%s %s -> %s", method, path, status)
+            if status < 300:
+                return _json_or_none(response)
+            if status == 401 and not refreshed:
+                token, refreshed = await self.tokens.refresh(token), True
+                continue
+            if status == 429:
+                wait = _retry_after(response)
+                if wait <= self.policy.max_rate_limit_wait_s and attempt < self.policy.max_attempts:
+                    await self.sleep(wait)
+                    continue
+                raise RateLimitedError(
+                    f"Spotify asks Maestro to slow down. Try again in {max(1, round(wait))} seconds.",
+                    retry_after=wait,
+                )
+            if status >= 500:
+                delay = self._delay(backoff_attempt)
+                if waited + delay <= self.policy.budget_s and attempt < self.policy.max_attempts:
+                    await self.sleep(delay)
+                    waited, backoff_attempt = waited + delay, backoff_attempt + 1
+                    continue
+                raise SpotifyUnavailableError(
+                    "Spotify isn't answering properly right now. Try again soon.", status=status
+                )
+            raise _error_for(response)
+        raise SpotifyUnavailableError("Spotify isn't answering properly right now. Try again soon.")
+
+    def _delay(self, attempt: int) -> float:
+        """Exponential backoff, half of each step jittered so clients don't retry in step."""
+        step = self.policy.base_s * (2**attempt)
+        return step / 2 + self.jitter() * step / 2
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    if response.status_code == 204 or not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None  # some player endpoints answer 200 with a non-JSON body
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _error_body(response: httpx.Response) -> tuple[str, str | None]:
+    try:
+        error = response.json().get("error", {})
+    except (ValueError, AttributeError):
+        return "", None
+    if not isinstance(error, dict):
+        return str(error), None
+    return str(error.get("message", "")), error.get("reason")
+
+
+def _error_for(response: httpx.Response) -> Exception:
+    status = response.status_code
+    message, reason = _error_body(response)
+    if status == 401:
+        return AuthError("Spotify refused Maestro's sign-in. Please pair again.")
+    if status == 403:
+        if reason == "PREMIUM_REQUIRED":
+            return PremiumRequiredError(
+                "Spotify only lets Premium accounts control playback.", status=status, reason=reason
+            )
+        text = RESTRICTION_MESSAGES.get(reason or "", "Spotify won't allow that on this speaker.")
+        return RestrictedError(text, status=status, reason=reason)
+    if status == 404 and reason == "NO_ACTIVE_DEVICE":
+        return NoActiveDeviceError("No speaker is playing Spotify right now.", status=status, reason=reason)
+    if status == 404:
+        return SpotifyRequestError("Spotify couldn't find that.", status=status, reason=reason)
+    detail = f": {message}" if message else ""
+    return SpotifyRequestError(f"Spotify refused the request{detail}.", status=status, reason=reason)

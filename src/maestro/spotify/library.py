@@ -1,0 +1,133 @@
+"""The matcher's names from the user's Spotify library, cached on disk.
+
+Built from the user's playlists, saved albums, followed and top artists, saved
+and top tracks (plus the artists of those albums and tracks) and Connect
+devices. The cache (``library.json`` in the state dir, written atomically) is
+used at once at start-up, so recognition never waits for the network; it is
+refreshed in the background when older than ``max_age_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from maestro.errors import MaestroError
+from maestro.fsutil import atomic_write_text
+from maestro.intents.library import KINDS, LibraryItem
+from maestro.spotify.player import Item, Player
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_AGE_S = 6 * 3600
+
+
+class SpotifyLibrary:
+    def __init__(
+        self,
+        player: Player,
+        cache_path: Path,
+        *,
+        max_age_s: float = DEFAULT_MAX_AGE_S,
+        clock: Callable[[], float] = time.time,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.player = player
+        self.cache_path = Path(cache_path)
+        self.max_age_s = max_age_s
+        self.clock = clock
+        #: Called after a refresh changed the names (the matcher rebuilds its indexes).
+        self.on_change = on_change
+        self.fetched_at = 0.0
+        self._items: dict[str, list[LibraryItem]] = {kind: [] for kind in KINDS}
+        self._task: asyncio.Task[None] | None = None
+        self.load_cache()
+
+    def items(self, kind: str) -> Sequence[LibraryItem]:
+        return self._items.get(kind, [])
+
+    @property
+    def stale(self) -> bool:
+        return self.clock() - self.fetched_at > self.max_age_s
+
+    def load_cache(self) -> bool:
+        try:
+            data = json.loads(self.cache_path.read_text(encoding="utf-8"))
+            self.fetched_at = float(data["fetched_at"])
+            self._items = {
+                kind: [
+                    LibraryItem(kind, i["name"], i["uri"], i.get("artist", ""))
+                    for i in data["items"].get(kind, [])
+                ]
+                for kind in KINDS
+            }
+            return True
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            log.warning("library cache %s unreadable; it will be rebuilt", self.cache_path)
+            return False
+
+    async def refresh(self) -> None:
+        player = self.player
+        playlists, albums, followed, tracks, devices = await asyncio.gather(
+            player.playlists(), player.saved_albums(), player.followed_artists(), player.saved_tracks(),
+            player.devices(),
+        )  # fmt: skip
+        top_artists, top_tracks = await self._top()
+        items: dict[str, list[LibraryItem]] = {kind: [] for kind in KINDS}
+        seen: set[tuple[str, str]] = set()
+
+        def add(kind: str, name: str, uri: str, artist: str = "") -> None:
+            if name and uri and (kind, uri) not in seen:
+                seen.add((kind, uri))
+                items[kind].append(LibraryItem(kind, name, uri, artist))
+
+        for p in playlists:
+            add("playlist", p.name, p.uri)
+        for a in albums:
+            add("album", a.name, a.uri, a.artist)
+        for t in [*tracks, *top_tracks]:
+            add("track", t.name, t.uri, t.artist)
+        for a in [*followed, *top_artists]:
+            add("artist", a.name, a.uri)
+        for d in devices:
+            add("device", d.name, d.id)
+        self._items, self.fetched_at = items, self.clock()
+        body = {
+            "fetched_at": self.fetched_at,
+            "items": {
+                k: [{"name": i.name, "uri": i.uri, "artist": i.artist} for i in v] for k, v in items.items()
+            },
+        }
+        atomic_write_text(self.cache_path, json.dumps(body, ensure_ascii=False) + "\n")
+        if self.on_change:
+            self.on_change()
+
+    async def _top(self) -> tuple[list[Item], list[Item]]:
+        async def page(kind: str) -> list[Item]:
+            body: dict[str, Any] = await self.player.client.get(f"me/top/{kind}", limit=50) or {}
+            return [Item.from_json(i) for i in body.get("items", [])]
+
+        try:
+            artists, tracks = await asyncio.gather(page("artists"), page("tracks"))
+        except MaestroError:  # optional extras: a missing scope must not cost the library
+            return [], []
+        return artists, tracks
+
+    def refresh_in_background(self) -> asyncio.Task[None] | None:
+        """Start a refresh when the cache is stale and none is running."""
+        if not self.stale or (self._task and not self._task.done()):
+            return self._task
+        self._task = asyncio.create_task(self._refresh_quietly())
+        return self._task
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except MaestroError as exc:
+            log.warning("library refresh failed: %s", exc)

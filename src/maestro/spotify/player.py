@@ -1,0 +1,307 @@
+"""Typed Player API operations, library reads, and the NO_ACTIVE_DEVICE recovery.
+
+Connect devices go inactive when idle; a command then gets 404
+NO_ACTIVE_DEVICE. :class:`Player` wakes the preferred device (the configured
+``player.default_device``, else the last one used, else the only one), moves
+playback there and retries once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from maestro.errors import NoActiveDeviceError, RestrictedError, SpotifyRequestError
+from maestro.fsutil import atomic_write_text
+from maestro.intents.library import match_key
+from maestro.spotify.client import SpotifyClient
+
+log = logging.getLogger(__name__)
+PAGE = 50
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    name: str
+    type: str
+    is_active: bool
+    volume_percent: int | None
+    supports_volume: bool
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Device:
+        return cls(
+            id=str(body.get("id") or ""),
+            name=str(body.get("name", "")),
+            type=str(body.get("type", "")),
+            is_active=bool(body.get("is_active")),
+            volume_percent=body.get("volume_percent"),
+            supports_volume=bool(body.get("supports_volume", True)),
+        )
+
+
+@dataclass(frozen=True)
+class Item:
+    """A track, album, artist or playlist, as much as replies and plays need."""
+
+    kind: str
+    name: str
+    uri: str
+    artist: str = ""
+    album: str = ""
+    duration_ms: int = 0
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Item:
+        kind = str(body.get("type", ""))
+        artists = body.get("artists") or []
+        artist = str(artists[0].get("name", "")) if artists else ""
+        if kind == "playlist":
+            artist = str((body.get("owner") or {}).get("display_name") or "")
+        return cls(
+            kind=kind,
+            name=str(body.get("name", "")),
+            uri=str(body.get("uri", "")),
+            artist=artist,
+            album=str((body.get("album") or {}).get("name", "")),
+            duration_ms=int(body.get("duration_ms") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class PlaybackState:
+    device: Device | None
+    is_playing: bool
+    progress_ms: int
+    item: Item | None
+    context_uri: str | None
+    shuffle: bool
+    repeat: str
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> PlaybackState:
+        item = body.get("item")
+        return cls(
+            device=Device.from_json(body["device"]) if body.get("device") else None,
+            is_playing=bool(body.get("is_playing")),
+            progress_ms=int(body.get("progress_ms") or 0),
+            item=Item.from_json(item) if isinstance(item, dict) else None,
+            context_uri=(body.get("context") or {}).get("uri"),
+            shuffle=bool(body.get("shuffle_state")),
+            repeat=str(body.get("repeat_state", "off")),
+        )
+
+
+@dataclass
+class PlayerMemory:
+    """What Maestro remembers between commands: last device, volume before mute."""
+
+    path: Path | None = None
+    last_device_id: str = ""
+    muted_volume: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> PlayerMemory:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(path, str(data.get("last_device_id", "")), dict(data.get("muted_volume", {})))
+        except (OSError, ValueError, AttributeError, TypeError):
+            return cls(path)  # nothing precious here: start afresh
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        body = {"last_device_id": self.last_device_id, "muted_volume": self.muted_volume}
+        atomic_write_text(self.path, json.dumps(body, indent=2) + "\n")
+
+
+class Player:
+    def __init__(
+        self, client: SpotifyClient, *, preferred_device: str = "", memory: PlayerMemory | None = None
+    ):
+        self.client = client
+        self.preferred_device = preferred_device
+        self.memory = memory or PlayerMemory()
+
+    # -- reads ---------------------------------------------------------------------
+
+    async def state(self) -> PlaybackState | None:
+        body = await self.client.get("me/player")
+        if not body:
+            return None
+        state = PlaybackState.from_json(body)
+        if state.device and state.device.id and state.device.id != self.memory.last_device_id:
+            self.memory.last_device_id = state.device.id
+            self.memory.save()
+        return state
+
+    async def devices(self) -> list[Device]:
+        body = await self.client.get("me/player/devices") or {}
+        return [Device.from_json(d) for d in body.get("devices", [])]
+
+    async def queue(self) -> list[Item]:
+        body = await self.client.get("me/player/queue") or {}
+        return [Item.from_json(t) for t in body.get("queue", [])]
+
+    async def me(self) -> dict[str, Any]:
+        return await self.client.get("me") or {}
+
+    async def search(self, query: str, kinds: tuple[str, ...], limit: int = 5) -> dict[str, list[Item]]:
+        body = await self.client.get("search", q=query, type=",".join(kinds), limit=limit) or {}
+        return {
+            kind: [Item.from_json(i) for i in (body.get(kind + "s") or {}).get("items", []) if i]
+            for kind in kinds
+        }
+
+    async def _all_pages(self, path: str, key: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            body = await self.client.get(path, limit=PAGE, offset=offset) or {}
+            items += [entry[key] if key else entry for entry in body.get("items", []) if entry]
+            offset += PAGE
+            if offset >= int(body.get("total", 0)) or not body.get("items"):
+                return items
+
+    async def playlists(self) -> list[Item]:
+        return [Item.from_json(p) for p in await self._all_pages("me/playlists")]
+
+    async def saved_albums(self) -> list[Item]:
+        return [Item.from_json(a) for a in await self._all_pages("me/albums", "album")]
+
+    async def saved_tracks(self) -> list[Item]:
+        return [Item.from_json(t) for t in await self._all_pages("me/tracks", "track")]
+
+    async def followed_artists(self) -> list[Item]:
+        artists: list[Item] = []
+        after = None
+        while True:
+            body = await self.client.get("me/following", type="artist", limit=PAGE, after=after) or {}
+            page = body.get("artists") or {}
+            artists += [Item.from_json(a) for a in page.get("items", [])]
+            after = (page.get("cursors") or {}).get("after")
+            if not after or not page.get("items"):
+                return artists
+
+    # -- commands -------------------------------------------------------------------
+
+    async def command(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+    ) -> Any:
+        """A player command; on NO_ACTIVE_DEVICE wake the preferred device and retry once."""
+        try:
+            return await self.client.request(method, path, params=params, json=json)
+        except NoActiveDeviceError:
+            if params and params.get("device_id"):
+                raise
+            device = await self.wake()
+            return await self.client.request(
+                method, path, params={**(params or {}), "device_id": device.id}, json=json
+            )
+
+    async def wake(self) -> Device:
+        """Make the preferred device the active one (paused where it was)."""
+        devices = await self.devices()
+        device = self.pick_device(devices)
+        if device is None:
+            names = ", ".join(d.name for d in devices) or "none"
+            raise NoActiveDeviceError(
+                f"No speaker is active, and I don't know which one to use. Devices I can see: {names}. "
+                "Say 'play in the' and a room, or set player.default_device."
+            )
+        log.info("waking %s", device.name)
+        await self.transfer(device.id, play=False)
+        return device
+
+    def pick_device(self, devices: list[Device]) -> Device | None:
+        if self.preferred_device:
+            found = find_device(devices, self.preferred_device)
+            if found:
+                return found
+        for device in devices:
+            if device.id and device.id == self.memory.last_device_id:
+                return device
+        return devices[0] if len(devices) == 1 else None
+
+    async def transfer(self, device_id: str, play: bool | None = None) -> None:
+        body: dict[str, Any] = {"device_ids": [device_id]}
+        if play is not None:
+            body["play"] = play
+        await self.client.request("PUT", "me/player", json=body)
+        self.memory.last_device_id = device_id
+        self.memory.save()
+
+    async def play(
+        self,
+        *,
+        context_uri: str | None = None,
+        uris: list[str] | None = None,
+        offset: dict[str, Any] | None = None,
+        position_ms: int | None = None,
+        device_id: str | None = None,
+    ) -> None:
+        body: dict[str, Any] = {}
+        if context_uri:
+            body["context_uri"] = context_uri
+        if uris:
+            body["uris"] = uris
+        if offset:
+            body["offset"] = offset
+        if position_ms is not None:
+            body["position_ms"] = position_ms
+        await self.command("PUT", "me/player/play", params={"device_id": device_id}, json=body or None)
+
+    async def pause(self) -> None:
+        await self.command("PUT", "me/player/pause")
+
+    async def next(self) -> None:
+        await self.command("POST", "me/player/next")
+
+    async def previous(self) -> None:
+        await self.command("POST", "me/player/previous")
+
+    async def seek(self, position_ms: int) -> None:
+        await self.command("PUT", "me/player/seek", params={"position_ms": max(0, int(position_ms))})
+
+    async def repeat(self, mode: str) -> None:
+        await self.command("PUT", "me/player/repeat", params={"state": mode})
+
+    async def shuffle(self, on: bool) -> None:
+        await self.command("PUT", "me/player/shuffle", params={"state": "true" if on else "false"})
+
+    async def volume(self, percent: int, device_id: str | None = None) -> None:
+        percent = max(0, min(100, int(percent)))
+        await self.command(
+            "PUT", "me/player/volume", params={"volume_percent": percent, "device_id": device_id}
+        )
+
+    async def add_to_queue(self, uri: str) -> None:
+        await self.command("POST", "me/player/queue", params={"uri": uri})
+
+    async def save_tracks(self, uris: list[str]) -> None:
+        """Save to Liked Songs; development-mode apps must use ``PUT /me/library`` (2026)."""
+        ids = [uri.rsplit(":", 1)[-1] for uri in uris]
+        try:
+            await self.client.request("PUT", "me/tracks", params={"ids": ",".join(ids)})
+        except (RestrictedError, SpotifyRequestError):
+            await self.client.request("PUT", "me/library", params={"uris": ",".join(uris)})
+
+
+def find_device(devices: list[Device], wanted: str) -> Device | None:
+    """A device by id, or by a name as people say it ("the kitchen speaker")."""
+    for device in devices:
+        if wanted == device.id:
+            return device
+    keys = [match_key(d.name) for d in devices]
+    spoken = match_key(wanted)
+    for attempt in (spoken, spoken.removesuffix(" speaker").removesuffix(" speakers")):
+        found = process.extractOne(attempt, keys, scorer=fuzz.ratio, score_cutoff=75)
+        if found:
+            return devices[found[2]]
+    return None

@@ -1,0 +1,101 @@
+"""A real sandbox server on loopback, in a thread: for end-to-end tests over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from maestro.auth.tokens import Tokens, TokenStore
+from maestro.sandbox.app import create_app
+from maestro.sandbox.state import SandboxState
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveSandbox:
+    url: str
+    state: SandboxState
+
+    def env(self, state_dir: Path) -> dict[str, str]:
+        """Environment for Maestro to use this sandbox (and an empty config of its own)."""
+        config = state_dir / "config.toml"
+        if not config.exists():
+            config.write_text("")
+        return {
+            "MAESTRO_SPOTIFY_API_URL": f"{self.url}/v1",
+            "MAESTRO_SPOTIFY_ACCOUNTS_URL": self.url,
+            "MAESTRO_SPOTIFY_CLIENT_ID": "maestro-sandbox",
+            "MAESTRO_STATE_DIR": str(state_dir),
+            "MAESTRO_CONFIG": str(state_dir / "config.toml"),
+        }
+
+    def control(self, path: str, body: dict | None = None) -> dict:
+        response = httpx.post(f"{self.url}/sandbox/{path}", json=body or {})
+        response.raise_for_status()
+        return response.json()
+
+    def snapshot(self) -> dict:
+        return httpx.get(f"{self.url}/sandbox/state").json()
+
+    def sign_in(self, user: str = "sandbox-user", product: str | None = None) -> dict:
+        grant = httpx.post(
+            f"{self.url}/oauth2/device/authorize",
+            data={"client_id": "maestro-sandbox", "scope": "user-modify-playback-state"},
+        ).json()
+        body = {"user_code": grant["user_code"], "user": user, **({"product": product} if product else {})}
+        self.control("approve", body)
+        return httpx.post(
+            f"{self.url}/api/token",
+            data={
+                "grant_type": DEVICE_GRANT,
+                "device_code": grant["device_code"],
+                "client_id": "maestro-sandbox",
+            },
+        ).json()
+
+    def pair_into(self, state_dir: Path, **kwargs: str) -> Tokens:
+        """Sign in and leave tokens.json in ``state_dir``, as `maestro pair` would."""
+        body = self.sign_in(**kwargs)
+        tokens = Tokens.from_response(
+            body, token_url=f"{self.url}/api/token", client_id="maestro-sandbox", now=time.time()
+        )
+        TokenStore(state_dir / "tokens.json", httpx.AsyncClient()).save(tokens)
+        return tokens
+
+
+@contextlib.contextmanager
+def running_sandbox(**kwargs: object) -> Iterator[LiveSandbox]:
+    state = SandboxState(**kwargs)  # type: ignore[arg-type]
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(state=state), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("sandbox did not start")
+        time.sleep(0.01)
+    try:
+        yield LiveSandbox(f"http://127.0.0.1:{port}", state)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
