@@ -74,7 +74,7 @@ class LiveSandbox:
         tokens = Tokens.from_response(
             body, token_url=f"{self.url}/api/token", client_id="maestro-sandbox", now=time.time()
         )
-        TokenStore(state_dir / "tokens.json", httpx.AsyncClient()).save(tokens)
+        TokenStore(state_dir / "tokens.json").save(tokens)
         return tokens
 
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from maestro import __version__
-from maestro.errors import MaestroError, NotAvailableError
+from maestro.errors import MaestroError, NotAvailableError, UsageError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -89,19 +89,64 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_pair(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from maestro.display.devices import TerminalDisplay
+    from maestro.session import Session
+    from maestro.voice.tts import make_speaker
+
+    async def run() -> int:
+        async with Session.open() as session:
+            tts = session.settings.tts
+            speaker = make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
+            try:
+                name = await session.pair(
+                    speaker, TerminalDisplay(), bridge_url=args.bridge or "",
+                    print_line=lambda line: print(line, flush=True), repeat_s=args.repeat,
+                )  # fmt: skip
+            finally:
+                await speaker.aclose()
+        print(f"Paired: Maestro is connected to Spotify as {name}.")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from maestro import config
+    from maestro.auth.tokens import TokenStore
+
+    path = config.state_dir() / "tokens.json"
+    if not path.exists():
+        print("Maestro is not signed in to Spotify.")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("logout needs confirmation: run it in a terminal, or add --yes")
+        answer = input("Forget the Spotify sign-in on this box? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("Kept the sign-in.")
+            return 0
+    TokenStore(path).clear()
+    print("Signed out: the Spotify tokens are deleted. Run maestro pair to sign in again.")
+    return 0
+
+
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from maestro.sandbox.app import create_app
     from maestro.sandbox.state import DEFAULT_CLIENTS, DEFAULT_REDIRECT_URIS
 
-    if args.token_ttl < 1:
-        raise MaestroError("--token-ttl must be at least 1 second")
+    if args.token_ttl < 1 or args.poll_interval < 1:
+        raise UsageError("--token-ttl and --poll-interval must be at least 1 second")
     clients = tuple(args.allow_client or DEFAULT_CLIENTS)
     app = create_app(
         allowed_clients=clients,
         redirect_uris=tuple(args.redirect_uri or DEFAULT_REDIRECT_URIS),
         token_ttl=args.token_ttl,
+        poll_interval=args.poll_interval,
     )
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Spotify sandbox on http://{host}:{args.port} (allowlisted clients: {', '.join(clients)})")
@@ -130,13 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
         _not_yet("maestro demo (the voice and daemon issues build it)"),
     )
     add("run", "the daemon: voice, NFC, display", _not_yet("maestro run (the daemon issue builds it)"))
-    pair = add(
-        "pair",
-        "device-flow sign-in; speaks and shows the code",
-        _not_yet("maestro pair (the device-flow issue builds it)"),
+    pair = add("pair", "device-flow sign-in; speaks and shows the code", cmd_pair)
+    pair.add_argument("--bridge", metavar="URL", help="use a Maestro bridge's endpoints (RFC 8414 metadata)")
+    pair.add_argument(
+        "--repeat", type=float, default=30.0, metavar="SECONDS", help="say the code again this often"
     )
-    pair.add_argument("--bridge", metavar="URL", help="use a Maestro bridge's endpoints")
-    add("logout", "forget the Spotify sign-in", _not_yet("maestro logout (the device-flow issue)"))
+    logout = add("logout", "forget the Spotify sign-in", cmd_logout)
+    logout.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     say = add(
         "say",
         "parse and carry out one command as if spoken",
@@ -219,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="registered redirect URI (repeatable; default http://127.0.0.1:8766/callback)",
     )
     sserve.add_argument("--token-ttl", type=int, default=3600, metavar="SECONDS")
+    sserve.add_argument(
+        "--poll-interval", type=int, default=5, metavar="SECONDS", help="device-flow interval (Spotify: 5)"
+    )
     return parser
 
 

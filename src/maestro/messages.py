@@ -15,6 +15,8 @@ class Screen:
     lines: tuple[str, ...] = ()
     #: A number the screen draws as a bar: volume percent, or progress percent.
     value: int | None = None
+    #: Text to draw as a QR code (the pairing link).
+    qr: str | None = None
 
 
 @dataclass(frozen=True)

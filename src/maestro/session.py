@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +15,18 @@ import httpx
 
 from maestro import config
 from maestro.actions import Actions
+from maestro.auth.device_flow import DeviceFlow, Endpoints, discover
+from maestro.auth.pairing import PairingPresenter
 from maestro.auth.tokens import TokenStore
-from maestro.errors import MaestroError
+from maestro.display.devices import Display
+from maestro.errors import AuthError, MaestroError
 from maestro.intents import Matcher, Recognition, load_spec
 from maestro.intents.spec import IntentSpec
-from maestro.messages import Reply
+from maestro.messages import Reply, Screen
 from maestro.spotify.client import SpotifyClient
 from maestro.spotify.library import SpotifyLibrary
 from maestro.spotify.player import Player, PlayerMemory
+from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,35 @@ class Session:
                 await self.library.refresh()
             except MaestroError as exc:  # names are a nicety; the command still runs without them
                 log.warning("library refresh failed: %s", exc)
+
+    async def pair(
+        self,
+        speaker: Speaker,
+        display: Display,
+        *,
+        bridge_url: str = "",
+        print_line: Callable[[str], None] = print,
+        repeat_s: float = 30.0,
+    ) -> str:
+        """Sign in with the device flow; returns the account's display name."""
+        bridge_url = bridge_url or self.settings.auth.bridge_url
+        if bridge_url:
+            endpoints = await discover(self.http, bridge_url)
+        else:
+            endpoints = Endpoints(self.settings.device_authorization_url, self.settings.token_url)
+        flow = DeviceFlow(self.http, endpoints, self.settings.spotify.client_id)
+        presenter = PairingPresenter(speaker, display, repeat_s=repeat_s, print_line=print_line)
+        try:
+            self.tokens.save(await flow.run(presenter))
+        except AuthError as exc:  # declined, not allowlisted, unreachable: say so where people listen
+            await display.show(Screen("error", "Not connected", (str(exc),)))
+            await speaker.say(str(exc))
+            raise
+        profile = await self.player.me()
+        name = str(profile.get("display_name") or profile.get("id") or "your account")
+        await display.show(Screen("message", "Connected", (name,)))
+        await speaker.say(f"Connected to Spotify as {name}.")
+        return name
 
     async def handle(self, text: str) -> tuple[Recognition, Reply]:
         recognition = self.matcher.match(text)

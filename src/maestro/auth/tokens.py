@@ -67,7 +67,7 @@ class TokenStore:
     def __init__(
         self,
         path: Path,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | None = None,
         *,
         clock: Callable[[], float] = time.time,
         on_problem: Callable[[str], None] | None = None,

@@ -25,10 +25,14 @@ def create_app(
     allowed_clients: tuple[str, ...] = DEFAULT_CLIENTS,
     redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS,
     token_ttl: int = 3600,
+    poll_interval: int = 5,
     state: SandboxState | None = None,
 ) -> Starlette:
     state = state or SandboxState(
-        allowed_clients=allowed_clients, redirect_uris=redirect_uris, token_ttl=token_ttl
+        allowed_clients=allowed_clients,
+        redirect_uris=redirect_uris,
+        token_ttl=token_ttl,
+        poll_interval=poll_interval,
     )
     app = Starlette(
         routes=[*accounts.routes, *controls.routes, *webapi.routes],

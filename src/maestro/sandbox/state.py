@@ -22,7 +22,9 @@ DEFAULT_REDIRECT_URIS = ("http://127.0.0.1:8766/callback",)
 DEVICE_CODE_TTL_S = 3599  # what Spotify answers
 DEVICE_POLL_INTERVAL_S = 5
 AUTH_CODE_TTL_S = 600
-USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1: no vowels, no look-alikes
+#: Spotify's codes, as seen on spotify.com/pair: six capital letters and digits.
+USER_CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+USER_CODE_LENGTH = 6
 DEFAULT_USER = "sandbox-user"
 
 
@@ -139,11 +141,13 @@ class SandboxState:
         allowed_clients: tuple[str, ...] = DEFAULT_CLIENTS,
         redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS,
         token_ttl: int = 3600,
+        poll_interval: int = DEVICE_POLL_INTERVAL_S,
         catalog: Catalog | None = None,
     ) -> None:
         self.allowed_clients = tuple(allowed_clients)
         self.redirect_uris = tuple(redirect_uris)
         self.token_ttl = token_ttl
+        self.poll_interval = poll_interval
         self.catalog = catalog or Catalog.default()
         self.clock = Clock()
         self.reset()
@@ -195,13 +199,14 @@ class SandboxState:
     def start_device_grant(self, client_id: str, scope: str) -> DeviceGrant:
         if client_id not in self.allowed_clients:
             raise OAuthError("unauthorized_client", "Client not allowed")
-        user_code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+        user_code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
         grant = DeviceGrant(
             device_code=secrets.token_urlsafe(32),
             user_code=user_code,
             client_id=client_id,
             scope=scope,
             expires_at=self.now() + DEVICE_CODE_TTL_S,
+            interval=self.poll_interval,
         )
         self.grants[grant.device_code] = grant
         return grant

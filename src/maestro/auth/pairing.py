@@ -1,0 +1,144 @@
+"""Presenting the pairing code: spoken (slowly, then with phonetic words) and shown.
+
+RFC 8628 §5.7 allows speaking a code where the listeners are the people near
+the device: that is exactly a box in a living room. The code is read one
+character at a time, then again with "B as in bravo" for the letters that
+sound alike, and repeated every ``repeat_s`` seconds until the sign-in ends.
+The screen shows the code large, the short address and a QR code of the
+complete link; the terminal gets ``Code:`` and ``Open:`` lines for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from maestro.auth.device_flow import DeviceAuthorization
+from maestro.display.devices import Display
+from maestro.messages import Screen
+from maestro.voice.tts import Speaker
+
+log = logging.getLogger(__name__)
+
+#: The second reading gives every letter its NATO word ("B as in bravo"): the
+#: ones that sound alike (B/D/P/T/V/Z, M/N, F/S) need it most, and with a word on
+#: every letter no letter can be heard as part of its neighbour.
+PHONETIC = {
+    "A": "alpha", "B": "bravo", "C": "charlie", "D": "delta", "E": "echo", "F": "foxtrot",
+    "G": "golf", "H": "hotel", "I": "india", "J": "juliet", "K": "kilo", "L": "lima",
+    "M": "mike", "N": "november", "O": "oscar", "P": "papa", "Q": "quebec", "R": "romeo",
+    "S": "sierra", "T": "tango", "U": "uniform", "V": "victor", "W": "whiskey", "X": "x ray",
+    "Y": "yankee", "Z": "zulu",
+}  # fmt: skip
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+#: How espeak-ng says each letter clearly on its own (some single letters it
+#: would otherwise read as words, like "A" as "uh").
+LETTER_NAMES = {"A": "ay", "I": "eye", "O": "oh", "U": "you", "Y": "why", "W": "double you"}
+
+
+def characters(code: str) -> list[str]:
+    """The characters a user types: letters and digits, uppercased; separators dropped."""
+    return [ch.upper() for ch in code if ch.isalnum()]
+
+
+def _say_char(ch: str) -> str:
+    if ch.isdigit():
+        return DIGITS[int(ch)]
+    return LETTER_NAMES.get(ch, ch)
+
+
+def spell(code: str) -> str:
+    """ "BDFG-HJKL" -> "B. D. F. G. H. J. K. L." (each one its own sentence: slow, clear)."""
+    return " ".join(f"{_say_char(ch)}." for ch in characters(code))
+
+
+def spell_phonetic(code: str) -> str:
+    """ "BD7" -> "B as in bravo. D as in delta. The number seven." """
+    parts = []
+    for ch in characters(code):
+        if ch.isdigit():
+            parts.append(f"The number {DIGITS[int(ch)]}.")
+        else:
+            parts.append(f"{_say_char(ch)} as in {PHONETIC[ch]}.")
+    return " ".join(parts)
+
+
+def short_address(uri: str) -> str:
+    """ "https://www.spotify.com/pair" -> "spotify.com/pair" (what to type on a phone)."""
+    parts = urlsplit(uri)
+    host = (parts.hostname or "").removeprefix("www.")
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return host + parts.path.rstrip("/")
+
+
+def spoken_address(uri: str) -> str:
+    """ "https://spotify.com/pair" -> "spotify dot com slash pair"."""
+    text = short_address(uri)
+    text = re.sub(r"\.", " dot ", text)
+    text = text.replace("/", " slash ").replace(":", " colon ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def pairing_speech(authorization: DeviceAuthorization) -> str:
+    code = authorization.user_code
+    return (
+        f"To connect Maestro to Spotify, go to {spoken_address(authorization.verification_uri)}, "
+        f"and enter the code. {spell(code)} Here it is again, with words: {spell_phonetic(code)}"
+    )
+
+
+def pairing_screen(authorization: DeviceAuthorization) -> Screen:
+    return Screen(
+        "pairing",
+        authorization.user_code,
+        (short_address(authorization.verification_uri),),
+        qr=authorization.verification_uri_complete,
+    )
+
+
+class PairingPresenter:
+    """Speaks and shows the code until :meth:`stop`; says it again every ``repeat_s``."""
+
+    def __init__(
+        self,
+        speaker: Speaker,
+        display: Display,
+        *,
+        repeat_s: float = 30.0,
+        print_line: Callable[[str], None] = print,
+    ) -> None:
+        self.speaker = speaker
+        self.display = display
+        self.repeat_s = repeat_s
+        self.print_line = print_line
+        self._task: asyncio.Task[None] | None = None
+        self.announcements = 0
+
+    async def show(self, authorization: DeviceAuthorization) -> None:
+        await self.stop()  # a new code replaces the old one
+        self.print_line(f"Code: {authorization.user_code}")
+        self.print_line(f"Open: {authorization.verification_uri_complete or authorization.verification_uri}")
+        await self.display.show(pairing_screen(authorization))
+        self._task = asyncio.create_task(self._announce(authorization))
+
+    async def _announce(self, authorization: DeviceAuthorization) -> None:
+        speech = pairing_speech(authorization)
+        while True:
+            self.announcements += 1
+            try:
+                await self.speaker.say(speech)
+            except Exception as exc:  # the screen and the printed code still work
+                log.warning("could not speak the code: %s", exc)
+            await asyncio.sleep(self.repeat_s)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,214 @@
+"""Speech out: replies spoken by pyttsx3 (espeak-ng) from one worker thread.
+
+Every :class:`Speaker` queues what it is asked to say, so replies never
+overlap; ``say`` returns once the words have been spoken (or written).
+``speaking`` is set while audio plays, so the wake word can ignore Maestro's
+own voice.
+
+- :class:`Pyttsx3Speaker`: the loudspeaker.
+- :class:`WavSpeaker`: the same voice written to numbered WAV files (tests, the
+  demo's ``--no-audio``), or to one named file.
+- :class:`SilentSpeaker`: says nothing (``tts.engine = "none"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import itertools
+import logging
+import os
+import queue
+import re
+import tempfile
+import threading
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from maestro.errors import MaestroError
+
+log = logging.getLogger(__name__)
+
+
+class Speaker(Protocol):
+    speaking: threading.Event
+
+    async def say(self, text: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SilentSpeaker:
+    def __init__(self) -> None:
+        self.speaking = threading.Event()
+        self.history: list[str] = []
+
+    async def say(self, text: str) -> None:
+        self.history.append(text)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _engine(voice: str, rate: int) -> Any:
+    try:
+        import pyttsx3
+    except ImportError as exc:
+        raise MaestroError("Speech needs pyttsx3: pip install pyttsx3 (and apt install espeak-ng).") from exc
+    try:
+        with _quiet_stdout():
+            engine = pyttsx3.init()
+    except (RuntimeError, OSError) as exc:
+        raise MaestroError(f"The speech engine would not start ({exc}). Is espeak-ng installed?") from exc
+    if rate:
+        engine.setProperty("rate", rate)
+    if voice:
+        engine.setProperty("voice", voice)
+    return engine
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Any:
+    """pyttsx3's espeak driver prints "Audio saved to ..." on stdout: keep CLI output clean."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+#: pyttsx3 2.99's espeak driver silently drops utterances longer than about six
+#: seconds (measured here): speak in short pieces, which also paces the code.
+MAX_WORDS = 10
+
+
+def chunks(text: str) -> list[str]:
+    """Sentences (or comma pieces, or runs of ``MAX_WORDS`` words) short enough to synthesise."""
+    pieces: list[str] = []
+    for sentence in re.split(r"(?<=[.!?:;])\s+", text.strip()):
+        parts = [sentence] if len(sentence.split()) <= MAX_WORDS else re.split(r"(?<=,)\s+", sentence)
+        for part in parts:
+            words = part.split()
+            pieces += [" ".join(words[i : i + MAX_WORDS]) for i in range(0, len(words), MAX_WORDS)]
+    return [p for p in pieces if p]
+
+
+class _ThreadedSpeaker:
+    """One worker thread owns the pyttsx3 engine (it is not thread-safe); a queue feeds it."""
+
+    def __init__(self, voice: str = "", rate: int = 160) -> None:
+        self.voice, self.rate = voice, rate
+        self.speaking = threading.Event()
+        self.history: list[str] = []
+        self._jobs: queue.Queue[tuple[str, Callable[[], None]] | None] = queue.Queue()
+        self._ready = threading.Event()
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._work, name="maestro-tts", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=15)
+        if self._error:
+            raise self._error
+
+    def _work(self) -> None:
+        try:
+            engine = _engine(self.voice, self.rate)
+        except MaestroError as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        while (job := self._jobs.get()) is not None:
+            text, done = job
+            try:
+                self.speaking.set()
+                with _quiet_stdout():
+                    self._render(engine, text)
+            except Exception as exc:  # a TTS hiccup must not kill the voice
+                log.warning("speech failed: %s", exc)
+            finally:
+                self.speaking.clear()
+                done()
+
+    def _render(self, engine: Any, text: str) -> None:
+        raise NotImplementedError
+
+    async def say(self, text: str) -> None:
+        if not text.strip():
+            return
+        self.history.append(text)
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+
+        def done() -> None:
+            loop.call_soon_threadsafe(lambda: finished.done() or finished.set_result(None))
+
+        self._jobs.put((text, done))
+        await finished
+
+    async def aclose(self) -> None:
+        self._jobs.put(None)
+        await asyncio.to_thread(self._thread.join, 10)
+
+
+class Pyttsx3Speaker(_ThreadedSpeaker):
+    def _render(self, engine: Any, text: str) -> None:
+        for piece in chunks(text):
+            engine.say(piece)
+            engine.runAndWait()
+
+
+class WavSpeaker(_ThreadedSpeaker):
+    """Writes each utterance to ``directory/0001.wav``, ``0002.wav``, ... (or ``to_file``)."""
+
+    def __init__(self, directory: Path, voice: str = "", rate: int = 160, *, to_file: Path | None = None):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.to_file = to_file
+        self.files: list[Path] = []
+        self._numbers = itertools.count(1)
+        super().__init__(voice, rate)
+
+    def _render(self, engine: Any, text: str) -> None:
+        path = self.to_file or self.directory / f"{next(self._numbers):04d}.wav"
+        with tempfile.TemporaryDirectory(dir=self.directory) as scratch:
+            parts = []
+            for n, piece in enumerate(chunks(text)):
+                part = Path(scratch) / f"{n}.wav"
+                for _ in range(3):  # the espeak driver now and then returns without writing
+                    engine.save_to_file(piece, os.fspath(part))
+                    engine.runAndWait()
+                    if part.exists():
+                        parts.append(part)
+                        break
+                else:
+                    log.warning("speech synthesis dropped %r", piece)
+            _join_wavs(parts, path)
+        self.files.append(path)
+
+
+def _join_wavs(parts: list[Path], target: Path) -> None:
+    """One WAV from several of the same format (espeak-ng: 22,050 Hz mono 16-bit)."""
+    params = None
+    frames = []
+    for part in parts:
+        with wave.open(os.fspath(part), "rb") as reader:
+            params = params or reader.getparams()
+            frames.append(reader.readframes(reader.getnframes()))
+    with wave.open(os.fspath(target), "wb") as writer:
+        if params is None:
+            writer.setnchannels(1)
+            writer.setsampwidth(2)
+            writer.setframerate(22050)
+        else:
+            writer.setparams(params)
+        for chunk in frames:
+            writer.writeframes(chunk)
+
+
+def make_speaker(engine: str, *, voice: str = "", rate: int = 160, wav_dir: str = "") -> Speaker:
+    """The speaker ``[tts]`` in config asks for."""
+    if engine == "none":
+        return SilentSpeaker()
+    if engine == "wav":
+        return WavSpeaker(Path(wav_dir or "maestro-speech"), voice, rate)
+    return Pyttsx3Speaker(voice, rate)
