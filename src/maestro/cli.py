@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from maestro import __version__
 from maestro.errors import MaestroError, NotAvailableError, UsageError
@@ -133,6 +134,37 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bridge_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from maestro import config
+    from maestro.bridge.app import BridgeConfig, create_app
+    from maestro.bridge.store import SQLiteStore
+
+    settings = config.load()
+    bridge = settings.bridge
+    if not bridge.client_id:
+        raise UsageError("Set bridge.client_id (your Spotify app's client id) in config.toml or "
+                         "MAESTRO_BRIDGE_CLIENT_ID.")  # fmt: skip
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base_url = bridge.base_url or f"http://{host}:{args.port}"
+    db = args.db or bridge.db or str(config.state_dir() / "bridge.sqlite3")
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    bridge_config = BridgeConfig(
+        client_id=bridge.client_id, client_secret=bridge.client_secret, base_url=base_url,
+        accounts_url=bridge.accounts_url, mode=bridge.mode,
+        local_redirect_uri=f"http://127.0.0.1:{args.port}/callback",
+    )  # fmt: skip
+    app = create_app(bridge_config, SQLiteStore(db))
+    print(f"Maestro bridge on {base_url} ({bridge.mode} mode); register this redirect URI with Spotify:")
+    print(f"  {bridge_config.redirect_uri}")
+    print(f"Boxes pair with: maestro pair --bridge {base_url}", flush=True)
+    # No access log: paths carry codes and OAuth states, which must not reach logs.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                proxy_headers=args.proxy_headers, forwarded_allow_ips=args.forwarded_allow_ips)  # fmt: skip
+    return 0
+
+
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -231,10 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     bridge = sub.add_parser("bridge", help="the device-flow bridge for non-allowlisted Spotify apps")
     bridge_sub = bridge.add_subparsers(dest="bridge_command", metavar="COMMAND", required=True)
     serve = bridge_sub.add_parser("serve", help="run the bridge")
-    serve.set_defaults(handler=_not_yet("maestro bridge serve (the bridge issue builds it)"))
+    serve.set_defaults(handler=cmd_bridge_serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8766)
-    serve.add_argument("--db", metavar="FILE")
+    serve.add_argument("--db", metavar="FILE", help="SQLite file (default: bridge.sqlite3 in the state dir)")
+    serve.add_argument(
+        "--proxy-headers", action="store_true", help="trust X-Forwarded-* (behind Caddy/nginx)"
+    )
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1", metavar="IPS")
 
     sandbox = sub.add_parser("sandbox", help="a local stand-in for Spotify (tests and the demo)")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="COMMAND", required=True)
