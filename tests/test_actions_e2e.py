@@ -285,3 +285,8 @@ async def test_not_paired(live: LiveSandbox, tmp_path: Path) -> None:
     async with open_session(live, tmp_path) as session:
         reply = await say(session, "skip")
     assert not reply.ok and "not connected to Spotify" in reply.speech
+
+
+async def test_play_artist_reply_names_the_artist(session: Session) -> None:
+    reply = await say(session, "play some miles davis")
+    assert reply.speech == "Playing Miles Davis."

@@ -302,3 +302,53 @@ def test_local_mode_paste_back(live: LiveSandbox, clock: Clock, tmp_path) -> Non
         assert "Done" in b.post("/pair/paste", data={"url": landed}).text
         clock.now += 6
         assert poll(b, grant["device_code"]).status_code == 200
+
+
+def test_bridge_serve_command(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.live import free_port
+
+    port = free_port()
+    (tmp_path / "config.toml").write_text('[bridge]\nclient_id = "my-app"\n')
+    env = {**os.environ, "MAESTRO_CONFIG": str(tmp_path / "config.toml"), "MAESTRO_STATE_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "maestro", "bridge", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner
+        meta = None
+        for _ in range(100):
+            try:
+                meta = httpx.get(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server").json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert meta is not None and meta["token_endpoint"] == f"http://127.0.0.1:{port}/token"
+        assert (tmp_path / "bridge.sqlite3").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_bridge_serve_needs_a_client_id(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "maestro", "bridge", "serve"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MAESTRO_CONFIG": str(tmp_path / "config.toml"), "MAESTRO_BRIDGE_CLIENT_ID": ""},
+    )
+    assert result.returncode == 2 and "bridge.client_id" in result.stderr

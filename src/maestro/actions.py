@@ -255,10 +255,14 @@ class Actions:
             spoken = value.name if isinstance(value, NameValue) else str(value)
             return failure(f"I couldn't find the {what} {spoken}.")
         await self._play_item(r, item)
-        values = {slot: item.name, "artist": item.artist}
+        values = {
+            "artist": item.artist,
+            slot: item.name,
+        }  # the slot's own name wins ("artist" for PlayArtist)
         default = f"Playing {describe(item)}." if kind != "playlist" else f"Playing the playlist {item.name}."
         speech = self.phrase(r.intent or "", default, **values)
-        return Reply(speech, Screen("now_playing", item.name, (item.artist,)), data={"uri": item.uri})
+        subtitle = tuple(line for line in (item.artist if kind != "artist" else kind.title(),) if line)
+        return Reply(speech, Screen("now_playing", item.name, subtitle), data={"uri": item.uri})
 
     async def do_PlayAlbum(self, r: Recognition) -> Reply:
         return await self._play_named(r, "album", "album", "album")

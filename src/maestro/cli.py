@@ -165,6 +165,14 @@ def cmd_bridge_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from maestro.demo import run_demo
+
+    return asyncio.run(run_demo(no_audio=args.no_audio, out_dir=args.out))
+
+
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -201,11 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    add(
-        "demo",
-        "sandbox + pairing + a short voice session, no account needed",
-        _not_yet("maestro demo (the voice and daemon issues build it)"),
-    )
+    demo = add("demo", "sandbox + pairing + a short session, no account needed", cmd_demo)
+    demo.add_argument("--no-audio", action="store_true", help="write spoken replies to WAV files instead")
+    demo.add_argument("--out", type=Path, metavar="DIR", help="where --no-audio writes (default: a temp dir)")
     add("run", "the daemon: voice, NFC, display", _not_yet("maestro run (the daemon issue builds it)"))
     pair = add("pair", "device-flow sign-in; speaks and shows the code", cmd_pair)
     pair.add_argument("--bridge", metavar="URL", help="use a Maestro bridge's endpoints (RFC 8414 metadata)")
