@@ -352,3 +352,21 @@ def test_bridge_serve_needs_a_client_id(tmp_path) -> None:
         env={**os.environ, "MAESTRO_CONFIG": str(tmp_path / "config.toml"), "MAESTRO_BRIDGE_CLIENT_ID": ""},
     )
     assert result.returncode == 2 and "bridge.client_id" in result.stderr
+
+
+def test_no_code_token_or_secret_reaches_the_logs(
+    bridge: TestClient, live: LiveSandbox, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    grant = start(bridge)
+    approve_through_spotify(bridge, live, grant["user_code"])
+    clock.now += 6
+    tokens = poll(bridge, grant["device_code"]).json()
+    secrets_seen = [grant["device_code"], grant["user_code"], tokens["access_token"], tokens["refresh_token"]]
+    # The bridge's own log and the server's (the test's HTTP client logs its URLs: not ours).
+    ours = [r for r in caplog.records if r.name.startswith(("maestro", "uvicorn", "starlette"))]
+    logged = "\n".join(record.getMessage() for record in ours)
+    assert "tokens delivered" in logged  # it does log what happened...
+    assert not [s for s in secrets_seen if s in logged]  # ...but never the secrets

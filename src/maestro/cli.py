@@ -165,6 +165,37 @@ def cmd_bridge_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from maestro.app import Runtime
+    from maestro.display.devices import NullDisplay, TerminalDisplay
+    from maestro.session import Session
+    from maestro.voice.tts import make_speaker
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with Session.open() as session:
+            tts, display_driver = session.settings.tts, session.settings.display.driver
+            speaker = make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
+            display = TerminalDisplay() if display_driver == "terminal" else NullDisplay()
+            print("Maestro is running (voice and NFC input are not built yet; use maestro say).", flush=True)
+            try:
+                await Runtime(session, speaker, display, print_line=lambda line: print(line, flush=True)).run(
+                    stop
+                )
+            finally:
+                await speaker.aclose()
+        print("Maestro stopped.", flush=True)
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -212,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", "sandbox + pairing + a short session, no account needed", cmd_demo)
     demo.add_argument("--no-audio", action="store_true", help="write spoken replies to WAV files instead")
     demo.add_argument("--out", type=Path, metavar="DIR", help="where --no-audio writes (default: a temp dir)")
-    add("run", "the daemon: voice, NFC, display", _not_yet("maestro run (the daemon issue builds it)"))
+    add("run", "the daemon: signs in when needed, shows what is playing (voice and NFC: next)", cmd_run)
     pair = add("pair", "device-flow sign-in; speaks and shows the code", cmd_pair)
     pair.add_argument("--bridge", metavar="URL", help="use a Maestro bridge's endpoints (RFC 8414 metadata)")
     pair.add_argument(

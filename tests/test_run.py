@@ -1,0 +1,76 @@
+"""`maestro run`: pairs by itself when not signed in, runs, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.live import LiveSandbox
+
+
+def test_not_paired_pairs_first_then_stops_within_two_seconds(live: LiveSandbox, tmp_path: Path) -> None:
+    live.state.poll_interval = 1
+    env = {
+        **os.environ,
+        **live.env(tmp_path),
+        "MAESTRO_TTS_ENGINE": "none",
+        "MAESTRO_DISPLAY_DRIVER": "terminal",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "maestro", "run"], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = ""
+        while not line.startswith("Code: "):
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+        live.control("approve", {"user_code": line.removeprefix("Code: ").strip()})
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "tokens.json").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.5)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+        assert time.monotonic() - started < 2.0
+    finally:
+        live.state.poll_interval = 5
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Maestro stopped." in out
+    assert "Connected" in err and "Nothing playing" in err  # the terminal display's screens
+
+
+async def test_runtime_reports_trouble_once_and_recovers(live: LiveSandbox, tmp_path: Path) -> None:
+    import asyncio
+
+    from maestro import config
+    from maestro.app import Runtime
+    from maestro.display.devices import NullDisplay
+    from maestro.intents.spec import default_intents_path
+    from maestro.session import Session
+    from maestro.voice.tts import SilentSpeaker
+
+    live.pair_into(tmp_path)
+    settings = config.load(live.env(tmp_path))
+    async with Session.open(settings, state_dir=tmp_path, intents=default_intents_path()) as session:
+        speaker, display = SilentSpeaker(), NullDisplay()
+        runtime = Runtime(session, speaker, display, poll_s=0.05)
+        live.control("faults", {"status": 503, "count": 10, "path": "/v1/me/player"})
+        stop = asyncio.Event()
+        task = asyncio.create_task(runtime.run(stop))
+        for _ in range(200):  # until Spotify answers again (each failing poll retries ~3 s)
+            await asyncio.sleep(0.1)
+            if speaker.history[-1:] == ["Spotify is back."]:
+                break
+        stop.set()
+        await asyncio.wait_for(task, timeout=2)
+    trouble = [text for text in speaker.history if "isn't answering" in text]
+    assert len(trouble) == 1  # once, not on every poll
+    assert speaker.history[-1] == "Spotify is back."
+    assert display.screens[-1].kind == "idle"
