@@ -196,6 +196,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_tags(args: argparse.Namespace) -> int:
+    from maestro import config
+    from maestro.nfc.tags import TagStore
+
+    store = TagStore(config.config_dir() / "tags.yaml")
+    if store.problem:
+        raise UsageError(store.problem)
+    action, rest = (args.action[0], args.action[1:]) if args.action else ("list", [])
+    if action == "list" and not rest:
+        if not store.mapping:
+            print(f"No cards yet ({store.path}). Add one: maestro tags add UID spotify:album:...")
+        for uid, value in sorted(store.mapping.items()):
+            print(f"{uid}  {value}")
+        return 0
+    if action == "add" and len(rest) >= 2:
+        added = store.add(rest[0], " ".join(rest[1:]))
+        print(f"Card {rest[0]} now plays {added.describe()}.")
+        return 0
+    if action == "remove" and len(rest) == 1:
+        if not store.remove(rest[0]):
+            raise UsageError(f"No card {rest[0]} in {store.path}.")
+        print(f"Card {rest[0]} removed.")
+        return 0
+    if action == "learn":
+        raise NotAvailableError(
+            "not available yet: maestro tags learn (it needs the NFC reader of the daemon issue)"
+        )
+    raise UsageError("usage: maestro tags list | add UID ACTION | remove UID | learn")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -277,10 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--library", metavar="FILE")
     listen.add_argument("--json", action="store_true")
     add("devices", "list Spotify Connect devices", cmd_devices)
-    tags = add(
-        "tags", "NFC tag mappings: list|add|remove|learn", _not_yet("maestro tags (the NFC issue builds it)")
-    )
-    tags.add_argument("action", nargs="*")
+    tags = add("tags", "NFC cards: list | add UID ACTION | remove UID | learn", cmd_tags)
+    tags.add_argument("action", nargs="*", help="list, add UID ACTION, remove UID, learn")
     models = add(
         "models", "speech models: list | get NAME", _not_yet("maestro models (the voice issue builds it)")
     )

@@ -1,0 +1,1 @@
+"""NFC cards: tag parsing, the tags.yaml mapping, second taps (readers come with the daemon)."""

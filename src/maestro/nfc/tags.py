@@ -1,0 +1,178 @@
+"""NFC cards: what a tag means, the tags.yaml mapping, and second taps.
+
+A tag either carries an NDEF record (a ``spotify:`` URI or an
+``open.spotify.com`` link, played directly; or text, a command) or only a UID,
+looked up in ``tags.yaml`` (UID -> Spotify URI, link, or a command such as
+"pause", "volume 30", "play on kitchen"). The file is written atomically; a
+malformed file is reported with its line and the last good mapping stays in
+use. A card lifted and laid down again within a few seconds is a second tap
+(toggle pause, restart, or ignore); a card resting on the reader is not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from maestro.errors import UsageError
+from maestro.fsutil import atomic_write_text
+
+SPOTIFY_KINDS = ("album", "playlist", "track", "artist", "episode", "show")
+_SPOTIFY_URI = re.compile(
+    r"^spotify:(?:user:[^:]+:)?(album|playlist|track|artist|episode|show):([A-Za-z0-9]{10,40})$"
+)
+_LINK_PATH = re.compile(r"^/(?:intl-[a-z]{2}(?:-[A-Za-z]{2})?/)?(?:embed/)?([a-z]+)/([A-Za-z0-9]{10,40})/?$")
+
+
+class TagError(UsageError):
+    """A tag or mapping Maestro cannot use; the message says why."""
+
+
+@dataclass(frozen=True)
+class TagAction:
+    """What a tag asks for: play a Spotify URI, or run a command as if spoken."""
+
+    uri: str | None = None
+    command: str | None = None
+
+    def describe(self) -> str:
+        return self.uri or f'"{self.command}"'
+
+
+def spotify_uri(text: str) -> str | None:
+    """ "https://open.spotify.com/intl-de/album/ID?si=x" -> "spotify:album:ID"; None if not Spotify."""
+    text = text.strip()
+    match = _SPOTIFY_URI.match(text)
+    if match:
+        return f"spotify:{match.group(1)}:{match.group(2)}"
+    if not re.match(r"^(https?://)?open\.spotify\.com/", text):
+        return None
+    parts = urlsplit(text if "://" in text else "https://" + text)
+    link = _LINK_PATH.match(parts.path)  # the query (?si=...) and locale prefix are ignored
+    if link and link.group(1) in SPOTIFY_KINDS:
+        return f"spotify:{link.group(1)}:{link.group(2)}"
+    return None
+
+
+def action_for(value: str) -> TagAction:
+    """A mapping value or NDEF payload as an action: a Spotify URI/link, or a command."""
+    value = value.strip()
+    if not value:
+        raise TagError("The tag's action is empty.")
+    uri = spotify_uri(value)
+    if uri:
+        return TagAction(uri=uri)
+    if value.startswith(("spotify:", "http://", "https://", "open.spotify.com")):
+        raise TagError(f"{value!r} is not a Spotify album, playlist, track or artist link.")
+    return TagAction(command=value)
+
+
+def parse_ndef(data: bytes) -> TagAction | None:
+    """The action in a tag's NDEF message (first URI or text record); None when it has none."""
+    import ndef
+
+    try:
+        records = list(ndef.message_decoder(data))
+    except ndef.DecodeError as exc:
+        raise TagError(f"The tag's data is damaged ({exc}).") from exc
+    for record in records:
+        if isinstance(record, ndef.UriRecord):
+            return action_for(record.iri)
+        if isinstance(record, ndef.TextRecord):
+            return action_for(record.text)
+    return None
+
+
+def normalise_uid(uid: str) -> str:
+    """ "04:a1:b2:c3" -> "04A1B2C3" """
+    cleaned = re.sub(r"[^0-9A-Fa-f]", "", uid).upper()
+    if not cleaned or len(cleaned) % 2:
+        raise TagError(f"{uid!r} is not a tag UID (hex digits, like 04A1B2C3).")
+    return cleaned
+
+
+class TagStore:
+    """``tags.yaml``: UID -> action. Reads keep the last good mapping when the file breaks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.mapping: dict[str, str] = {}
+        self.problem: str | None = None
+        self.reload()
+
+    def reload(self) -> dict[str, str]:
+        """Read the file; on a mistake keep the last good mapping and set ``problem``."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.mapping, self.problem = {}, None
+            return self.mapping
+        try:
+            data = yaml.safe_load(text) or {}
+            if not isinstance(data, dict):
+                raise TagError(f"{self.path}: expected 'UID: action' lines")
+            mapping = {}
+            for uid, value in data.items():
+                action_for(str(value))  # every action must make sense
+                mapping[normalise_uid(str(uid))] = str(value)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            line = f":{mark.line + 1}" if mark else ""
+            self.problem = f"{self.path}{line}: {exc.problem}. Still using the previous card list."
+            return self.mapping
+        except TagError as exc:
+            self.problem = f"{self.path}: {exc} Still using the previous card list."
+            return self.mapping
+        self.mapping, self.problem = mapping, None
+        return self.mapping
+
+    def lookup(self, uid: str) -> TagAction | None:
+        value = self.mapping.get(normalise_uid(uid))
+        return action_for(value) if value is not None else None
+
+    def add(self, uid: str, value: str) -> TagAction:
+        action = action_for(value)
+        self.mapping[normalise_uid(uid)] = action.uri or value.strip()
+        self._save()
+        return action
+
+    def remove(self, uid: str) -> bool:
+        gone = self.mapping.pop(normalise_uid(uid), None) is not None
+        if gone:
+            self._save()
+        return gone
+
+    def _save(self) -> None:
+        header = '# Maestro\'s NFC cards: tag UID -> Spotify link/URI or a command ("pause", "volume 30").\n'
+        body = yaml.safe_dump(
+            dict(sorted(self.mapping.items())), allow_unicode=True, default_flow_style=False
+        )
+        atomic_write_text(self.path, header + body)
+
+
+class TapTracker:
+    """Tells a new tap from a second tap of the same card (and ignores a resting card)."""
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        self.window_s = window_s
+        self.present: str | None = None
+        self.last_uid: str | None = None
+        self.removed_at: float | None = None
+
+    def arrived(self, uid: str, now: float) -> str:
+        """ "first", "second" (same card back within the window) or "resting" (never left)."""
+        if self.present == uid:
+            return "resting"
+        again = (
+            uid == self.last_uid and self.removed_at is not None and now - self.removed_at <= self.window_s
+        )
+        self.present, self.last_uid = uid, uid
+        return "second" if again else "first"
+
+    def removed(self, uid: str, now: float) -> None:
+        if self.present == uid:
+            self.present, self.removed_at = None, now
