@@ -161,6 +161,8 @@ async def test_queue(session: Session, live: LiveSandbox) -> None:
     reply = await say(session, "add karma police to the queue")
     assert reply.ok and "Karma Police" in reply.speech
     assert live.snapshot()["queue"] == [reply.data["uri"]]
+    upcoming = await session.player.queue()
+    assert upcoming[0].uri == reply.data["uri"] and upcoming[0].name == "Karma Police"
 
 
 async def test_now_playing_and_like(session: Session, live: LiveSandbox) -> None:

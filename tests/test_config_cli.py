@@ -121,7 +121,7 @@ def test_help_lists_the_contract_commands() -> None:
 
 
 def test_unbuilt_commands_say_so_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["run"]) == 2
+    assert cli.main(["doctor"]) == 2
     assert "not available yet" in capsys.readouterr().err
 
 

@@ -245,14 +245,3 @@ def _find_line(text: str, section: str | None, key: str) -> int:
         if section is not None and current == section and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
             return number
     return 1
-
-
-def describe() -> list[tuple[str, str, Any]]:
-    """(section, key, default) for every setting: the README's table and `doctor`."""
-    defaults = Settings()
-    rows = []
-    for section_name in SECTIONS:
-        section = getattr(defaults, section_name)
-        for f in dataclasses.fields(section):
-            rows.append((section_name, f.name, getattr(section, f.name)))
-    return rows

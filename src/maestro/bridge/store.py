@@ -37,8 +37,6 @@ class Grant:
 class BridgeStore(Protocol):
     def add(self, grant: Grant) -> None: ...
 
-    def by_device_code(self, device_code: str) -> Grant | None: ...
-
     def by_user_code(self, user_code: str, now: float) -> Grant | None: ...
 
     def by_state(self, state: str) -> Grant | None: ...
@@ -129,9 +127,6 @@ class SQLiteStore:
     def _one(self, where: str, *args: Any) -> Grant | None:
         row = self._db().execute(f"SELECT {', '.join(COLUMNS)} FROM grants WHERE {where}", args).fetchone()
         return self._grant(row)
-
-    def by_device_code(self, device_code: str) -> Grant | None:
-        return self._one("id = ?", digest(device_code))
 
     def by_user_code(self, user_code: str, now: float) -> Grant | None:
         return self._one("user_code = ? AND expires_at > ?", user_code, now)

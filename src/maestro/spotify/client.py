@@ -55,19 +55,6 @@ class TokenSource(Protocol):
     async def refresh(self, failed_token: str | None = None) -> str: ...
 
 
-class StaticToken:
-    """A fixed access token (scripts, tests): nothing to refresh."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    async def access_token(self) -> str:
-        return self._token
-
-    async def refresh(self, failed_token: str | None = None) -> str:
-        raise AuthError("The Spotify access token was refused, and there is no way to refresh it.")
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     #: Longest total wait for backoff on 5xx and network faults.
