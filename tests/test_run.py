@@ -74,3 +74,25 @@ async def test_runtime_reports_trouble_once_and_recovers(live: LiveSandbox, tmp_
     assert len(trouble) == 1  # once, not on every poll
     assert speaker.history[-1] == "Spotify is back."
     assert display.screens[-1].kind == "idle"
+
+
+async def test_failed_pairing_waits_before_trying_again(live: LiveSandbox, tmp_path: Path) -> None:
+    import asyncio
+
+    from maestro import config
+    from maestro.app import Runtime
+    from maestro.display.devices import NullDisplay
+    from maestro.intents.spec import default_intents_path
+    from maestro.session import Session
+    from maestro.voice.tts import SilentSpeaker
+
+    settings = config.load({**live.env(tmp_path), "MAESTRO_SPOTIFY_CLIENT_ID": "not-allowlisted"})
+    async with Session.open(settings, state_dir=tmp_path, intents=default_intents_path()) as session:
+        speaker = SilentSpeaker()
+        stop = asyncio.Event()
+        task = asyncio.create_task(Runtime(session, speaker, NullDisplay(), pair_retry_s=0.5).run(stop))
+        await asyncio.sleep(1.2)
+        stop.set()
+        await asyncio.wait_for(task, timeout=2)
+    refusals = [text for text in speaker.history if "allowlist" in text]
+    assert 1 <= len(refusals) <= 3  # said, then retried calmly: no tight loop

@@ -30,12 +30,14 @@ class Runtime:
         display: Display,
         *,
         poll_s: float = 5.0,
+        pair_retry_s: float = 30.0,
         print_line: Callable[[str], None] = print,
     ) -> None:
         self.session = session
         self.speaker = speaker
         self.display = display
         self.poll_s = poll_s
+        self.pair_retry_s = pair_retry_s
         self.print_line = print_line
         self._shown: Screen | None = None
         self._trouble: str | None = None
@@ -68,8 +70,15 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, MaestroError):
                     await task
-        if pairing.done() and not pairing.cancelled() and pairing.exception() is None:
+        if not pairing.done() or pairing.cancelled():
+            return
+        if pairing.exception() is None:
             await self.session.ensure_library()
+            return
+        # Could not pair (offline, not allowlisted, declined): it was said; try again later.
+        self._trouble = str(pairing.exception())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=self.pair_retry_s)
 
     async def tick(self) -> None:
         """One look at Spotify: show what is playing when it changed."""
