@@ -21,6 +21,7 @@ words in the template (specificity), then file order: deterministic.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ MAX_PARSES = 64
 
 #: (slot name, slot definition name, start word, end word) for each slot filled.
 _Captures = tuple[tuple[str, str, int, int], ...]
+_Edge = tuple[frozenset[str], bool, bool]
 #: (id of a template node, start word) -> its (end, captures) spans, for one utterance.
 _Memo = dict[tuple[int, int], list[tuple[int, _Captures]]]
 
@@ -98,6 +100,10 @@ class _Compiled:
     #: Words every match must contain: a cheap test before walking the template.
     anchors: frozenset[str]
     specificity: int
+    #: (words a match can start with, can it be empty, can it start with any word)
+    first: tuple[frozenset[str], bool, bool]
+    #: The same for the words a match can end with.
+    last: tuple[frozenset[str], bool, bool]
 
 
 @dataclass
@@ -116,7 +122,8 @@ class _Candidate:
 class Matcher:
     def __init__(self, spec: IntentSpec, library: LibraryProvider | None = None) -> None:
         self.spec = spec
-        self._first_sets: dict[int, tuple[frozenset[str], bool, bool]] = {}
+        self._first_sets: dict[int, _Edge] = {}
+        self._last_sets: dict[int, _Edge] = {}
         self.compiled = [self._compile(t) for t in spec.templates]
         # What a number slot's words may be (besides digits), or an enum's phrases.
         self._slot_words = {
@@ -153,7 +160,10 @@ class Matcher:
         return self._library_words
 
     def _compile(self, template: Template) -> _Compiled:
-        return _Compiled(template, self._anchors(template.node), literal_words(template.node))
+        node = template.node
+        return _Compiled(
+            template, self._anchors(node), literal_words(node), self._first(node), self._last(node)
+        )
 
     def _anchors(self, node: Node) -> frozenset[str]:
         if isinstance(node, Word):
@@ -241,8 +251,15 @@ class Matcher:
         present = frozenset(words)
         best: _Candidate | None = None
         memo: _Memo = {}  # shared by all templates: rules like <play> are walked once
+        first_word, last_word = words[0], words[-1]
         for compiled in self.compiled:
             if not compiled.anchors <= present:
+                continue
+            first, nullable, open_start = compiled.first
+            if not (open_start or nullable or first_word in first):
+                continue
+            last, _, open_end = compiled.last
+            if not (open_end or nullable or last_word in last):
                 continue
             # Every way the words fit, not just the first: the first fit may put
             # words in a slot that do not resolve ("play some X": is "some" part of X?).
@@ -259,18 +276,43 @@ class Matcher:
             self._first_sets[key] = self._compute_first(node)
         return self._first_sets[key]
 
-    def _compute_first(self, node: Node) -> tuple[frozenset[str], bool, bool]:
+    def _last(self, node: Node) -> tuple[frozenset[str], bool, bool]:
+        """(words a match can end with, can it match nothing, can it end with any word)."""
+        key = id(node)
+        if key not in self._last_sets:
+            self._last_sets[key] = self._compute_last(node)
+        return self._last_sets[key]
+
+    def _compute_last(self, node: Node) -> _Edge:
+        if isinstance(node, Seq):
+            return self._compute_first(Seq(tuple(reversed(node.items))), edge=self._last)
+        if isinstance(node, Alt):
+            parts = [self._last(option) for option in node.options]
+            return (
+                frozenset().union(*(p[0] for p in parts)),
+                any(p[1] for p in parts),
+                any(p[2] for p in parts),
+            )
+        if isinstance(node, Opt):
+            last, _, open_end = self._last(node.item)
+            return last, True, open_end
+        if isinstance(node, RuleRef):
+            return self._last(self.spec.rules[node.name])
+        return self._first(node)  # a word or a slot: its first is its last
+
+    def _compute_first(self, node: Node, edge: Callable[[Node], _Edge] | None = None) -> _Edge:
+        edge = edge or self._first
         if isinstance(node, Word):
             return frozenset({node.text}), node.text in OPTIONAL_WORDS, False
         if isinstance(node, Slot):
             return frozenset(), False, True
         if isinstance(node, RuleRef):
-            return self._first(self.spec.rules[node.name])
+            return edge(self.spec.rules[node.name])
         if isinstance(node, Opt):
-            first, _, open_start = self._first(node.item)
+            first, _, open_start = edge(node.item)
             return first, True, open_start
         if isinstance(node, Alt):
-            parts = [self._first(option) for option in node.options]
+            parts = [edge(option) for option in node.options]
             return (
                 frozenset().union(*(p[0] for p in parts)),
                 any(p[1] for p in parts),
@@ -280,7 +322,7 @@ class Matcher:
         first: frozenset[str] = frozenset()
         open_start = False
         for item in node.items:
-            item_first, item_nullable, item_open = self._first(item)
+            item_first, item_nullable, item_open = edge(item)
             first, open_start = first | item_first, open_start or item_open
             if not item_nullable:
                 return first, False, open_start
