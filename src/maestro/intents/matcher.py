@@ -392,8 +392,10 @@ class Matcher:
         slots: dict[str, Any] = dict(compiled.template.fixed)
         problems: list[str] = []
         resolved = 0
-        # Resolve the artist first: "X by Y" looks for X among Y's items.
-        order = sorted(raw, key=lambda name: name != "artist")
+        # Cheap and decisive first: a device that is not one ends this reading before
+        # any big library is searched; then the artist, since "X by Y" looks for X
+        # among Y's items.
+        order = sorted(raw, key=lambda name: (raw[name][1].kind != "device", name != "artist"))
         for name in order:
             text, slot = raw[name]
             artist = slots.get("artist")
