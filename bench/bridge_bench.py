@@ -21,14 +21,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.live import free_port  # noqa: E402
+from tests.live import free_port, wait_for_http  # noqa: E402
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 LUA = """
@@ -105,15 +104,7 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+            wait_for_http(f"{base}/healthz", process=server)
             with httpx.Client(base_url=base) as http:
                 codes = [
                     http.post("/device/authorize", data={"client_id": "bench-app"}).json()["device_code"]

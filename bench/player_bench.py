@@ -27,7 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.live import LiveSandbox, free_port  # noqa: E402
+from tests.live import LiveSandbox, free_port, wait_for_http  # noqa: E402
 
 from maestro import config  # noqa: E402
 from maestro.intents.spec import default_intents_path  # noqa: E402
@@ -130,15 +130,7 @@ def main() -> int:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/sandbox/state", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for_http(f"{url}/sandbox/state", process=server)
         asyncio.run(run(LiveSandbox(url, state=None), args.commands))  # type: ignore[arg-type]
     finally:
         server.terminate()

@@ -20,6 +20,20 @@ from maestro.sandbox.state import SandboxState
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
+def wait_for_http(url: str, timeout: float = 20.0, process: object | None = None) -> None:
+    """Until ``url`` answers at all (a server started in another process), or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            exited = process is not None and process.poll() is not None  # type: ignore[attr-defined]
+            if time.monotonic() > deadline or exited:
+                raise RuntimeError(f"{url} did not answer") from None
+            time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

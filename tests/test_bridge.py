@@ -309,7 +309,7 @@ def test_bridge_serve_command(tmp_path) -> None:
     import subprocess
     import sys
 
-    from tests.live import free_port
+    from tests.live import free_port, wait_for_http
 
     port = free_port()
     (tmp_path / "config.toml").write_text('[bridge]\nclient_id = "my-app"\n')
@@ -325,14 +325,9 @@ def test_bridge_serve_command(tmp_path) -> None:
         assert process.stdout is not None
         banner = process.stdout.readline()
         assert f"http://127.0.0.1:{port}" in banner
-        meta = None
-        for _ in range(100):
-            try:
-                meta = httpx.get(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server").json()
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert meta is not None and meta["token_endpoint"] == f"http://127.0.0.1:{port}/token"
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", process=process)
+        meta = httpx.get(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server").json()
+        assert meta["token_endpoint"] == f"http://127.0.0.1:{port}/token"
         assert (tmp_path / "bridge.sqlite3").exists()
     finally:
         process.terminate()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import DEVICE_GRANT
+from tests.live import free_port, wait_for_http
 
 
 def test_faults_hit_the_next_n_matching_requests(sandbox: TestClient, auth: dict) -> None:
@@ -74,12 +74,6 @@ def test_token_controls(sandbox: TestClient) -> None:
     assert refreshed.json()["error"] == "invalid_grant"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def served_sandbox() -> Iterator[str]:
     port = free_port()
@@ -91,15 +85,7 @@ def served_sandbox() -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "/sandbox/state", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("sandbox did not start") from None
-                time.sleep(0.1)
+        wait_for_http(base + "/sandbox/state", process=process)
         yield base
     finally:
         process.terminate()
