@@ -96,3 +96,36 @@ async def test_failed_pairing_waits_before_trying_again(live: LiveSandbox, tmp_p
         await asyncio.wait_for(task, timeout=2)
     refusals = [text for text in speaker.history if "allowlist" in text]
     assert 1 <= len(refusals) <= 3  # said, then retried calmly: no tight loop
+
+
+async def test_revoked_sign_in_is_spoken_shown_and_pairing_starts_again(
+    live: LiveSandbox, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from maestro import config
+    from maestro.app import Runtime
+    from maestro.display.devices import NullDisplay
+    from maestro.intents.spec import default_intents_path
+    from maestro.session import Session
+    from maestro.voice.tts import SilentSpeaker
+
+    live.pair_into(tmp_path)
+    live.control("tokens", {"expire": True, "revoke": True})  # the user removed Maestro's access
+    settings = config.load(live.env(tmp_path))
+    lines: list[str] = []
+    async with Session.open(settings, state_dir=tmp_path, intents=default_intents_path()) as session:
+        speaker, display = SilentSpeaker(), NullDisplay()
+        stop = asyncio.Event()
+        runtime = Runtime(session, speaker, display, poll_s=0.05, print_line=lines.append)
+        task = asyncio.create_task(runtime.run(stop))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if any(line.startswith("Code: ") for line in lines):
+                break
+        stop.set()
+        await asyncio.wait_for(task, timeout=2)
+    assert any("pair again" in text for text in speaker.history)  # spoken
+    assert any(s.kind == "error" and "pair again" in s.lines[0] for s in display.screens)  # shown
+    assert any(line.startswith("Code: ") for line in lines)  # and a new pairing began
+    assert display.screens[-1].kind == "pairing"
