@@ -1,0 +1,175 @@
+"""Audio in: 16 kHz mono 16-bit chunks, from a WAV file or the microphone.
+
+Every source yields the same thing, whatever it reads: ``bytes`` of int16
+samples at 16 kHz, mono, in chunks of ``CHUNK_SAMPLES``. WAV files of any rate,
+channel count and 16/24/32-bit depth are converted (soxr); the microphone is
+read with sounddevice at its native rate and converted the same way.
+sounddevice (and PortAudio) are imported only when a microphone is opened, so
+commands that need none work where PortAudio is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+
+from maestro.errors import MaestroError, UsageError
+
+log = logging.getLogger(__name__)
+RATE = 16_000
+CHUNK_SAMPLES = 1024  # 64 ms: what the wake-word search is fed
+
+
+def to_pcm16k(samples: np.ndarray, rate: int) -> bytes:
+    """float or int samples, shape (n,) or (n, channels), at ``rate`` -> 16 kHz mono int16 bytes."""
+    audio = samples.astype(np.float32)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    if rate != RATE:
+        audio = soxr.resample(audio, rate, RATE)
+    return np.clip(np.rint(audio), -32768, 32767).astype(np.int16).tobytes()
+
+
+def read_wav(path: Path) -> bytes:
+    """A whole WAV file as 16 kHz mono int16 bytes (8/16/24/32-bit integer PCM)."""
+    try:
+        with wave.open(str(path), "rb") as reader:
+            rate, channels, width = reader.getframerate(), reader.getnchannels(), reader.getsampwidth()
+            raw = reader.readframes(reader.getnframes())
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such file") from exc
+    except (wave.Error, EOFError) as exc:
+        raise UsageError(f"{path}: not a PCM WAV file ({exc})") from exc
+    return to_pcm16k(_samples(raw, width, channels), rate)
+
+
+def _samples(raw: bytes, width: int, channels: int) -> np.ndarray:
+    """Integer PCM of any width, scaled to the int16 range."""
+    if width == 1:  # 8-bit WAV is unsigned
+        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128) * 256
+    elif width == 2:
+        data = np.frombuffer(raw, dtype="<i2").astype(np.float32)
+    elif width == 3:
+        bytes3 = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
+        as32 = (bytes3[:, 0].astype(np.int32) | (bytes3[:, 1].astype(np.int32) << 8)
+                | (bytes3[:, 2].astype(np.int32) << 16))  # fmt: skip
+        as32 = np.where(as32 & 0x800000, as32 - (1 << 24), as32)
+        data = as32.astype(np.float32) / 256
+    elif width == 4:
+        data = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 65536
+    else:
+        raise UsageError(f"unsupported sample width: {width * 8} bits")
+    return data.reshape(-1, channels) if channels > 1 else data
+
+
+def chunks(pcm: bytes, samples: int = CHUNK_SAMPLES) -> Iterator[bytes]:
+    step = samples * 2
+    for start in range(0, len(pcm), step):
+        yield pcm[start : start + step]
+
+
+class WavSource:
+    """A WAV file as a stream of chunks (as fast as it is read, or in real time)."""
+
+    def __init__(self, path: Path, *, realtime: bool = False) -> None:
+        self.pcm = read_wav(Path(path))
+        self.realtime = realtime
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / 2 / RATE
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in chunks(self.pcm):
+            yield chunk
+            await asyncio.sleep(len(chunk) / 2 / RATE if self.realtime else 0)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except (ImportError, OSError) as exc:
+        raise MaestroError(
+            "The microphone needs PortAudio and sounddevice: apt-get install libportaudio2, "
+            "pip install sounddevice."
+        ) from exc
+    return sounddevice
+
+
+def find_input_device(wanted: str) -> int | None:
+    """The input device for ``voice.input_device`` (an index or part of a name); None = default."""
+    if not wanted:
+        return None
+    sd = _sounddevice()
+    inputs = [(i, d) for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
+    if wanted.isdigit() and any(i == int(wanted) for i, _ in inputs):
+        return int(wanted)
+    for index, device in inputs:
+        if wanted.lower() in device["name"].lower():
+            return index
+    names = "; ".join(f"{i}: {d['name']}" for i, d in inputs) or "none"
+    raise UsageError(f"No microphone matches voice.input_device = {wanted!r}. Inputs: {names}.")
+
+
+class MicSource:
+    """The microphone: native rate in, 16 kHz mono chunks out; reopened if it disappears."""
+
+    def __init__(self, device: str = "", *, retry_s: float = 2.0) -> None:
+        self.device = device
+        self.retry_s = retry_s
+        self._stream: Any = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        sd = _sounddevice()
+        loop = asyncio.get_running_loop()
+        while True:
+            queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
+            index = find_input_device(self.device)
+            info = sd.query_devices(index, "input")
+            rate = int(info["default_samplerate"])
+
+            try:
+                self._stream = sd.RawInputStream(
+                    samplerate=rate, channels=1, dtype="int16", device=index,
+                    blocksize=int(rate * CHUNK_SAMPLES / RATE), callback=_callback(loop, queue, rate),
+                )  # fmt: skip
+                self._stream.start()
+                while self._stream.active:
+                    yield await queue.get()
+            except sd.PortAudioError as exc:
+                log.warning("microphone lost (%s); reopening in %.0f s", exc, self.retry_s)
+            finally:
+                await self.aclose()
+            await asyncio.sleep(self.retry_s)
+
+    async def aclose(self) -> None:
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                self._stream.close()
+            self._stream = None
+
+
+def _callback(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes], rate: int) -> Any:
+    """PortAudio's callback (its own thread): convert, then hand over to the loop."""
+
+    def callback(data: bytes, frames: int, time_info: Any, status: Any) -> None:
+        pcm = to_pcm16k(np.frombuffer(bytes(data), dtype=np.int16), rate)
+        loop.call_soon_threadsafe(_offer, queue, pcm)
+
+    return callback
+
+
+def _offer(queue: asyncio.Queue[bytes], pcm: bytes) -> None:
+    with contextlib.suppress(asyncio.QueueFull):  # a slow consumer drops audio, never blocks the callback
+        queue.put_nowait(pcm)
