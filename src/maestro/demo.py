@@ -13,6 +13,7 @@ now the commands are typed by the script.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import threading
 import time
@@ -67,7 +68,20 @@ class _Server:
         self.thread.join(timeout=5)
 
 
+def _has_sound_card() -> bool:
+    if not sys.platform.startswith("linux"):
+        return True  # let the speech engine find out
+    try:
+        cards = Path("/proc/asound/cards").read_text()
+    except OSError:
+        return False  # no ALSA at all (a container, a VM)
+    return "no soundcards" not in cards and bool(cards.strip())
+
+
 def _speaker(no_audio: bool, out_dir: Path) -> Speaker:
+    if not no_audio and not _has_sound_card():
+        print(f"(no sound card here: the spoken replies go to WAV files in {out_dir})")
+        no_audio = True
     if no_audio:
         return WavSpeaker(out_dir)
     try:
@@ -119,6 +133,6 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None) -> in
                     await speaker.say(reply.speech)
             finally:
                 await speaker.aclose()
-        if no_audio and isinstance(speaker, WavSpeaker):
+        if isinstance(speaker, WavSpeaker):
             print(f"Spoken replies were written to {speaker.directory}")
     return 0
