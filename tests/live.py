@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from maestro.auth.tokens import Tokens, TokenStore
 from maestro.sandbox.app import create_app
 from maestro.sandbox.state import SandboxState
+from maestro.serving import serve_in_thread
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -95,21 +94,5 @@ class LiveSandbox:
 @contextlib.contextmanager
 def running_sandbox(**kwargs: object) -> Iterator[LiveSandbox]:
     state = SandboxState(**kwargs)  # type: ignore[arg-type]
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(state=state), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("sandbox did not start")
-        time.sleep(0.01)
-    try:
-        yield LiveSandbox(f"http://127.0.0.1:{port}", state)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+    with serve_in_thread(create_app(state=state)) as url:
+        yield LiveSandbox(url, state)

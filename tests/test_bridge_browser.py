@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from maestro import config
 from maestro.bridge.app import BridgeConfig, create_app
 from maestro.bridge.store import SQLiteStore
 from maestro.display.devices import NullDisplay
 from maestro.intents.spec import default_intents_path
+from maestro.serving import serve_in_thread
 from maestro.session import Session
 from maestro.voice.tts import SilentSpeaker
 from tests.live import LiveSandbox, free_port
@@ -45,20 +43,10 @@ def bridge_server(live: LiveSandbox, tmp_path: Path, **options: object) -> Itera
     base = f"http://127.0.0.1:{port}"
     bridge_config = BridgeConfig(client_id=CLIENT, base_url=base, accounts_url=live.url, **options)  # type: ignore[arg-type]
     app = create_app(bridge_config, SQLiteStore(tmp_path / "bridge.sqlite3"))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
     # Register the bridge's callback with "Spotify" (a loopback URI without a port matches any port).
     live.state.redirect_uris = (*live.state.redirect_uris, "http://127.0.0.1/callback")
-    try:
+    with serve_in_thread(app, port):
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 async def pair_with_browser(live: LiveSandbox, tmp_path: Path, base: str, browse) -> tuple[str, Session]:

@@ -15,18 +15,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from maestro import config
 from maestro.display.devices import TerminalDisplay
 from maestro.errors import MaestroError
 from maestro.sandbox.app import create_app
 from maestro.sandbox.state import SandboxState
+from maestro.serving import serve_in_thread
 from maestro.session import Session
 from maestro.voice.tts import SilentSpeaker, Speaker, WavSpeaker, make_speaker
 
@@ -40,32 +38,6 @@ SCRIPT = [
     "who sings this",
     "pause",
 ]
-
-
-class _Server:
-    """The sandbox on a free loopback port, in a thread of this process."""
-
-    def __init__(self) -> None:
-        self.state = SandboxState(poll_interval=1)
-        self.server = uvicorn.Server(
-            uvicorn.Config(create_app(state=self.state), host="127.0.0.1", port=0, log_level="warning",
-                           lifespan="off")
-        )  # fmt: skip
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise MaestroError("The sandbox did not start.")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
 
 
 def _has_sound_card() -> bool:
@@ -93,7 +65,8 @@ def _speaker(no_audio: bool, out_dir: Path) -> Speaker:
 
 async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None) -> int:
     out_dir = out_dir or Path(tempfile.mkdtemp(prefix="maestro-demo-"))
-    with _Server() as url, tempfile.TemporaryDirectory() as state_dir:
+    sandbox = create_app(state=SandboxState(poll_interval=1))
+    with serve_in_thread(sandbox) as url, tempfile.TemporaryDirectory() as state_dir:
         env = {
             "MAESTRO_SPOTIFY_API_URL": f"{url}/v1",
             "MAESTRO_SPOTIFY_ACCOUNTS_URL": url,
