@@ -7,9 +7,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from maestro.sandbox.app import create_app
-from tests.live import LiveSandbox, running_sandbox
+from tests.live import DEVICE_GRANT, LiveSandbox, running_sandbox, sign_in  # noqa: F401 (re-exported)
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 LIVING_ROOM = "c7b60f3edf3318e80575d5e28c1ce24aa99a9025"
 KITCHEN = "018618c0e1e71a7995c1470d7258dd8963728818"
 DEN_TV = "9a1f2c7e4b0d4e58b6b3f0e1d2c3a4b5c6d7e8f9"
@@ -22,28 +21,6 @@ def sandbox() -> Iterator[TestClient]:
         client = TestClient(create_app(), base_url="http://127.0.0.1:8765")
     with client:
         yield client
-
-
-def sign_in(client: TestClient, user: str = "sandbox-user", product: str | None = None) -> dict[str, str]:
-    """The whole device flow against the sandbox; returns the token response."""
-    grant = client.post(
-        "/oauth2/device/authorize",
-        data={"client_id": "maestro-sandbox", "scope": "user-modify-playback-state"},
-    ).json()
-    body: dict[str, str] = {"user_code": grant["user_code"], "user": user}
-    if product:
-        body["product"] = product
-    assert client.post("/sandbox/approve", json=body).status_code == 200
-    response = client.post(
-        "/api/token",
-        data={
-            "grant_type": DEVICE_GRANT,
-            "device_code": grant["device_code"],
-            "client_id": "maestro-sandbox",
-        },
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def bearer(tokens: dict[str, str]) -> dict[str, str]:

@@ -19,6 +19,28 @@ from maestro.serving import serve_in_thread
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
+def sign_in(client: httpx.Client, user: str = "sandbox-user", product: str | None = None) -> dict[str, str]:
+    """The whole device flow against a sandbox (TestClient or live); returns the token response."""
+    grant = client.post(
+        "/oauth2/device/authorize",
+        data={"client_id": "maestro-sandbox", "scope": "user-modify-playback-state"},
+    ).json()
+    body: dict[str, str] = {"user_code": grant["user_code"], "user": user}
+    if product:
+        body["product"] = product
+    assert client.post("/sandbox/approve", json=body).status_code == 200
+    response = client.post(
+        "/api/token",
+        data={
+            "grant_type": DEVICE_GRANT,
+            "device_code": grant["device_code"],
+            "client_id": "maestro-sandbox",
+        },
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def wait_for_http(url: str, timeout: float = 20.0, process: object | None = None) -> None:
     """Until ``url`` answers at all (a server started in another process), or fail."""
     deadline = time.monotonic() + timeout
@@ -65,21 +87,9 @@ class LiveSandbox:
     def snapshot(self) -> dict:
         return httpx.get(f"{self.url}/sandbox/state").json()
 
-    def sign_in(self, user: str = "sandbox-user", product: str | None = None) -> dict:
-        grant = httpx.post(
-            f"{self.url}/oauth2/device/authorize",
-            data={"client_id": "maestro-sandbox", "scope": "user-modify-playback-state"},
-        ).json()
-        body = {"user_code": grant["user_code"], "user": user, **({"product": product} if product else {})}
-        self.control("approve", body)
-        return httpx.post(
-            f"{self.url}/api/token",
-            data={
-                "grant_type": DEVICE_GRANT,
-                "device_code": grant["device_code"],
-                "client_id": "maestro-sandbox",
-            },
-        ).json()
+    def sign_in(self, user: str = "sandbox-user", product: str | None = None) -> dict[str, str]:
+        with httpx.Client(base_url=self.url) as client:
+            return sign_in(client, user, product)
 
     def pair_into(self, state_dir: Path, **kwargs: str) -> Tokens:
         """Sign in and leave tokens.json in ``state_dir``, as `maestro pair` would."""
