@@ -227,10 +227,9 @@ class Actions:
     async def _find(self, kind: str, value: Any, artist: Any = None) -> Item | None:
         """The item a slot names: its URI when the matcher resolved it, else the best search hit."""
         name = value.name if isinstance(value, NameValue) else str(value)
-        if isinstance(value, NameValue) and value.uri:
-            found_artist = artist.name if isinstance(artist, NameValue) else ""
-            return Item(kind, value.name, value.uri, found_artist)
         artist_name = artist.name if isinstance(artist, NameValue) else (str(artist) if artist else "")
+        if isinstance(value, NameValue) and value.uri:
+            return Item(kind, value.name, value.uri, artist_name)
         query = f"{name} {artist_name}".strip()
         hits = (await self.player.search(query, (kind,), limit=10)).get(kind, [])
         if artist_name and kind in ("track", "album"):

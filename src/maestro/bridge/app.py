@@ -229,6 +229,11 @@ class Bridge:
         everyone = self.store.count_attempt("all", window)
         return mine > self.config.per_ip_attempts or everyone > self.config.global_attempts
 
+    def _too_many(self, request: Request) -> Response:
+        return self.message(
+            request, "Slow down", "Too many tries. Wait ten minutes and try again.", 429, error=True
+        )
+
     def _lookup(self, code: str) -> Grant | None:
         grant = self.store.by_user_code(codes.normalise_user_code(code), self.now)
         return grant if grant is not None and grant.status == "pending" else None
@@ -238,9 +243,7 @@ class Bridge:
         if not code:
             return self.page(request, "enter_code.html", title="Connect Maestro", code="", error=None)
         if self._limited(request):
-            return self.message(
-                request, "Slow down", "Too many tries. Wait ten minutes and try again.", 429, error=True
-            )
+            return self._too_many(request)
         grant = self._lookup(code) if codes.looks_like_user_code(code) else None
         if grant is None:
             return self.page(
@@ -276,9 +279,7 @@ class Bridge:
         form = await request.form()
         code, decision = str(form.get("code", "")), str(form.get("decision", ""))
         if self._limited(request):
-            return self.message(
-                request, "Slow down", "Too many tries. Wait ten minutes and try again.", 429, error=True
-            )
+            return self._too_many(request)
         grant = self._lookup(code) if codes.looks_like_user_code(code) else None
         if grant is None:
             return self.message(

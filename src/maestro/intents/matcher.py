@@ -20,14 +20,13 @@ words in the template (specificity), then file order: deterministic.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from maestro.intents.library import EmptyLibrary, LibraryProvider, NameIndex, strip_generic_suffix
+from maestro.intents.library import KINDS, EmptyLibrary, LibraryProvider, NameIndex, strip_generic_suffix
 from maestro.intents.normalize import normalize
 from maestro.intents.numbers import NUMBER_WORDS, parse_number
 from maestro.intents.spec import IntentSpec, SlotDef, Template
@@ -153,7 +152,7 @@ class Matcher:
     def library_words(self) -> frozenset[str]:
         if self._library_words is None:
             words: set[str] = set()
-            for kind in ("album", "artist", "playlist", "track", "device"):
+            for kind in KINDS:
                 for key in self.index(kind).keys:
                     words.update(key.split())
             self._library_words = frozenset(words)
@@ -179,7 +178,7 @@ class Matcher:
     def _vocabulary(self) -> list[str]:
         words: set[str] = set(NUMBER_WORDS)
         for text in [t.text for t in self.spec.templates] + [*self.spec.prefixes, *self.spec.suffixes]:
-            words.update(w for w in re.split(r"[^a-z0-9]+", normalize(text)) if w)
+            words.update(normalize(text).split())  # normalising already splits off "{", "<", "|"...
         for slot in self.spec.slots.values():
             for synonyms in slot.values.values():
                 for synonym in synonyms:
