@@ -132,6 +132,7 @@ class Matcher:
             for name, slot in spec.slots.items()
         }
         self.vocabulary = self._vocabulary()
+        self._known_words = frozenset(self.vocabulary)
         # Never "correct" a word into a number: "then" is not "ten".
         self._fuzzy_targets = [w for w in self.vocabulary if w not in NUMBER_WORDS]
         self.set_library(library or EmptyLibrary())
@@ -229,7 +230,7 @@ class Matcher:
 
     def _substitute(self, words: list[str]) -> tuple[list[str], int]:
         """Replace words no template knows by the closest one they do (ASR slips)."""
-        known = set(self.vocabulary)
+        known = self._known_words
         names = self.library_words()
         out, changes = [], 0
         for word in words:
