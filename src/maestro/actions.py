@@ -100,20 +100,26 @@ class Actions:
 
     # -- transport ---------------------------------------------------------------
 
+    # "pause the TV", "next on the kitchen": a transport command may name the device.
+
     async def do_Resume(self, r: Recognition) -> Reply:
-        await self.player.play()
+        device_id = await self._device_for(r)
+        if device_id:
+            await self.player.transfer(device_id, play=True)
+        else:
+            await self.player.play()
         return say(self.phrase("Resume", "Resuming."))
 
     async def do_Pause(self, r: Recognition) -> Reply:
-        await self.player.pause()
+        await self.player.pause(await self._device_for(r))
         return say(self.phrase("Pause", "Paused."))
 
     async def do_Next(self, r: Recognition) -> Reply:
-        await self.player.next()
+        await self.player.next(await self._device_for(r))
         return say(self.phrase("Next", "Skipping."))
 
     async def do_Previous(self, r: Recognition) -> Reply:
-        await self.player.previous()
+        await self.player.previous(await self._device_for(r))
         return say(self.phrase("Previous", "Going back."))
 
     async def do_Restart(self, r: Recognition) -> Reply:

@@ -257,14 +257,14 @@ class Player:
             body["position_ms"] = position_ms
         await self.command("PUT", "me/player/play", params={"device_id": device_id}, json=body or None)
 
-    async def pause(self) -> None:
-        await self.command("PUT", "me/player/pause")
+    async def pause(self, device_id: str | None = None) -> None:
+        await self.command("PUT", "me/player/pause", params=_on(device_id))
 
-    async def next(self) -> None:
-        await self.command("POST", "me/player/next")
+    async def next(self, device_id: str | None = None) -> None:
+        await self.command("POST", "me/player/next", params=_on(device_id))
 
-    async def previous(self) -> None:
-        await self.command("POST", "me/player/previous")
+    async def previous(self, device_id: str | None = None) -> None:
+        await self.command("POST", "me/player/previous", params=_on(device_id))
 
     async def seek(self, position_ms: int) -> None:
         await self.command("PUT", "me/player/seek", params={"position_ms": max(0, int(position_ms))})
@@ -305,3 +305,7 @@ def find_device(devices: list[Device], wanted: str) -> Device | None:
         if found:
             return devices[found[2]]
     return None
+
+
+def _on(device_id: str | None) -> dict[str, Any] | None:
+    return {"device_id": device_id} if device_id else None
