@@ -71,6 +71,70 @@ def cmd_say(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_listen(args: argparse.Namespace) -> int:
+    import json
+
+    from maestro import config
+    from maestro.intents import Matcher, StaticLibrary, load_spec
+    from maestro.intents.library import EmptyLibrary, LibraryProvider
+    from maestro.voice.asr import engine_for
+    from maestro.voice.audio import chunks, read_wav
+    from maestro.voice.listener import Heard, Listener, Woke
+
+    pcm = read_wav(Path(args.wav))
+    spec = load_spec(args.intents)
+    library: LibraryProvider = EmptyLibrary()
+    if args.library:
+        library = StaticLibrary.from_file(args.library)
+    elif (config.state_dir() / "library.json").exists():  # the names Maestro last fetched from Spotify
+        library = StaticLibrary.from_file(config.state_dir() / "library.json")
+    listener = Listener(
+        engine_for(config.load(), spec, library), Matcher(spec, library), wake=not args.no_wake
+    )
+    events = [event for chunk in chunks(pcm) for event in listener.feed(chunk)] + listener.flush()
+    heard = next((e for e in events if isinstance(e, Heard)), None)
+    woke = any(isinstance(e, Woke) for e in events)
+    result = {
+        "transcript": heard.transcript if heard else "",
+        "wake": None if args.no_wake else woke,
+        "intent": heard.intent if heard else None,
+        "slots": heard.recognition.slots_json() if heard else {},
+        "score": round(heard.recognition.score, 3) if heard else 0.0,
+        "latency_ms": round(heard.latency_ms, 1) if heard else None,
+    }
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    elif not args.no_wake and not woke:
+        print(f"(no wake phrase: say {spec.wake_phrase!r} first)")
+    elif heard is None:
+        print("(woke, but heard no command)")
+    else:
+        slots = " ".join(
+            f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in result["slots"].items()
+        )
+        print(f"heard {heard.transcript!r} -> {heard.intent or '(no intent)'} {slots}".rstrip())
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from maestro import config
+    from maestro.voice import models
+
+    directory = config.models_dir()
+    if args.action == "get":
+        if not args.name:
+            raise UsageError("usage: maestro models get NAME (see maestro models list)")
+        path = models.get(args.name, directory, sha256=args.sha256)
+        print(f"Installed {args.name} in {path}. Maestro uses it when voice.engine is auto or vosk.")
+        return 0
+    have = models.installed(directory)
+    print("pocketsphinx-en-us  installed (inside the pocketsphinx package)  the default, no download")
+    for info in models.CATALOG.values():
+        state = f"installed in {have[info.name]}" if info.name in have else "not installed"
+        print(f"{info.name:<19} {state}  {info.about}")
+    return 0
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -299,20 +363,24 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument(
         "--json", action="store_true", help='one object per line: {"text", "intent", "slots", "score"}'
     )
-    listen = add(
-        "listen", "wake + ASR + parse on a WAV file", _not_yet("maestro listen (the voice issue builds it)")
+    listen = add("listen", "wake phrase + speech recognition + parse, on a WAV file", cmd_listen)
+    listen.add_argument("--wav", metavar="FILE", required=True, help="any rate, channels, 8-32 bit PCM")
+    listen.add_argument("--no-wake", action="store_true", help="the file starts with the command")
+    listen.add_argument(
+        "--library", metavar="FILE", help="names to hear (default: your Spotify library cache)"
     )
-    listen.add_argument("--wav", metavar="FILE", required=True)
-    listen.add_argument("--no-wake", action="store_true")
-    listen.add_argument("--library", metavar="FILE")
-    listen.add_argument("--json", action="store_true")
+    listen.add_argument("--intents", metavar="FILE", help="intents.yaml to use")
+    listen.add_argument(
+        "--json", action="store_true",
+        help='{"transcript", "wake", "intent", "slots", "score", "latency_ms"}',
+    )  # fmt: skip
     add("devices", "list Spotify Connect devices", cmd_devices)
     tags = add("tags", "NFC cards: list | add UID ACTION | remove UID | learn", cmd_tags)
     tags.add_argument("action", nargs="*", help="list, add UID ACTION, remove UID, learn")
-    models = add(
-        "models", "speech models: list | get NAME", _not_yet("maestro models (the voice issue builds it)")
-    )
-    models.add_argument("action", nargs="*")
+    models = add("models", "speech models: list | get NAME", cmd_models)
+    models.add_argument("action", choices=["list", "get"], nargs="?", default="list")
+    models.add_argument("name", nargs="?", help="for get: a name from `maestro models list`")
+    models.add_argument("--sha256", metavar="HEX", help="the checksum, for a model without a pinned one")
     add(
         "doctor",
         "check audio, speech, display, NFC, config, sign-in",

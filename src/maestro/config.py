@@ -52,7 +52,6 @@ class VoiceSettings:
     engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
     model_path: str = ""
     wake_phrase: str = ""
-    wake_threshold: float = 1e-40
     input_device: str = ""
 
 
@@ -136,6 +135,14 @@ def state_dir(env: typing.Mapping[str, str] | None = None) -> Path:
     if env.get("MAESTRO_STATE_DIR"):
         return Path(env["MAESTRO_STATE_DIR"])
     return Path(platformdirs.user_state_dir(APP_NAME))
+
+
+def models_dir(env: typing.Mapping[str, str] | None = None) -> Path:
+    """Downloaded speech models (``MAESTRO_MODELS_DIR`` overrides)."""
+    env = os.environ if env is None else env
+    if env.get("MAESTRO_MODELS_DIR"):
+        return Path(env["MAESTRO_MODELS_DIR"])
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "models"
 
 
 def load(env: typing.Mapping[str, str] | None = None) -> Settings:

@@ -112,3 +112,6 @@ class Lexicon:
 
     def knows(self, word: str) -> bool:
         return word in self.dictionary or word in self.extra
+
+    def pronounce(self, word: str) -> str:
+        return self.dictionary.get(word) or self.extra[word]

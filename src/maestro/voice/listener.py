@@ -1,0 +1,264 @@
+"""From audio chunks to intents: wake phrase, endpointing, recognition, parsing.
+
+:class:`Listener` is fed 16 kHz mono int16 chunks (microphone or WAV, it cannot
+tell) and returns what happened: :class:`Woke`, :class:`Heard` (transcript +
+recognition) or :class:`GaveUp` (woken, but nobody spoke within 5 s). It keeps
+time by counting samples, not by the wall clock, so a WAV file read at full
+speed behaves exactly like the microphone.
+
+Decisions that make it behave:
+
+- The utterance ends when PocketSphinx's endpointer (WebRTC VAD) has heard
+  0.3 s of non-speech; it is cut at 10 s whatever happens.
+- A grammar-bound recogniser forces any speech onto *some* command. Here the
+  command model is a trigram over the template sentences, so speech that is not
+  a command comes out as a word sequence the matcher refuses; only then are the
+  next-best hypotheses tried, and only while they are nearly as likely.
+- "play <name>" whose name the command model does not know is heard again by
+  the open-vocabulary pass (``PlaySearch``/``Queue``).
+- While Maestro is speaking, the wake search is not fed (it must not wake
+  itself).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pocketsphinx import Endpointer
+
+from maestro.intents.matcher import Matcher, NameValue, Recognition
+from maestro.voice.asr import Engine
+from maestro.voice.audio import RATE
+
+SPEECH_TIMEOUT_S = 5.0
+#: The VAD misses the unvoiced start of "skip", "stop", "shuffle": the recogniser
+#: also gets this much audio from before the moment the VAD heard speech begin.
+PREROLL_S = 0.25
+MAX_COMMAND_S = 10.0
+ALTERNATIVES = 3
+EDGE_WORD_LETTERS = 3
+#: Intents whose words may be a name the command model cannot know.
+OPEN_INTENTS = frozenset({"PlaySearch", "Queue"})
+PLAY_WORDS = frozenset({"play", "queue", "put", "add", "listen", "spin"})
+
+
+@dataclass(frozen=True)
+class Woke:
+    at_s: float
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    at_s: float
+
+
+@dataclass(frozen=True)
+class Heard:
+    transcript: str
+    recognition: Recognition
+    latency_ms: float
+    at_s: float
+    open_vocabulary: bool = False
+    alternatives: list[str] = field(default_factory=list)
+
+    @property
+    def intent(self) -> str | None:
+        return self.recognition.intent
+
+
+Event = Woke | GaveUp | Heard
+
+
+class Listener:
+    def __init__(
+        self,
+        engine: Engine,
+        matcher: Matcher,
+        *,
+        wake: bool = True,
+        is_speaking: Callable[[], bool] = lambda: False,
+        speech_timeout_s: float = SPEECH_TIMEOUT_S,
+        max_command_s: float = MAX_COMMAND_S,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.engine = engine
+        self.matcher = matcher
+        self.use_wake = wake
+        self.is_speaking = is_speaking
+        self.speech_timeout_s = speech_timeout_s
+        self.max_command_s = max_command_s
+        self.clock = clock
+        self.wake_words = matcher.spec.wake_phrase.split()
+        self.samples = 0  # audio time: everything fed so far
+        self.awake = not wake
+        self._awake_at = 0
+        self._reset()
+        if wake and not engine.wake_in_transcript:
+            engine.start_wake()
+
+    @property
+    def now_s(self) -> float:
+        return self.samples / RATE
+
+    def _reset(self) -> None:
+        """A new endpointer: the next utterance starts from silence."""
+        self._endpointer = Endpointer(sample_rate=RATE)
+        self._recent = bytearray()  # the last second given to the endpointer (for the pre-roll)
+        self._recent_start = 0  # its offset in bytes since the endpointer started
+        self._utterance = bytearray()
+        self._pending = b""
+
+    def _go_to_sleep(self) -> None:
+        self.awake = False
+        self._reset()
+        if not self.engine.wake_in_transcript:
+            self.engine.start_wake()
+
+    def _wake_up(self) -> None:
+        self.awake = True
+        self._awake_at = self.samples
+        self._reset()
+
+    def feed(self, pcm: bytes) -> list[Event]:
+        self.samples += len(pcm) // 2
+        if not self.awake:
+            if self.is_speaking():  # Maestro's own voice must not wake it
+                if self._utterance:
+                    self._go_to_sleep()
+                return []
+            if not self.engine.wake_in_transcript:
+                if not self.engine.wake_feed(pcm):
+                    return []
+                self._wake_up()
+                # The chunk that ended the wake phrase may hold the command's first syllable.
+                return [Woke(self.now_s), *self._listen(pcm)]
+        return self._listen(pcm)
+
+    def _listen(self, pcm: bytes) -> list[Event]:
+        frame_bytes = self._endpointer.frame_bytes
+        data = self._pending + pcm
+        usable = len(data) - len(data) % frame_bytes
+        events: list[Event] = []
+        for start in range(0, usable, frame_bytes):
+            started = self.clock()
+            was_speaking = self._endpointer.in_speech
+            frame = data[start : start + frame_bytes]
+            self._remember(frame)
+            speech = self._endpointer.process(frame)
+            if speech is not None:
+                if not was_speaking and not self._utterance:
+                    self._start_utterance()
+                self.engine.command_feed(speech)
+                self._utterance += speech
+                too_long = len(self._utterance) / 2 / RATE >= self.max_command_s
+                if not self._endpointer.in_speech or too_long:
+                    events += self._finish(started)  # the rest of the chunk goes on to a new utterance
+            elif self.awake and not self._utterance and self._waited_too_long():
+                if self.use_wake:
+                    self._go_to_sleep()
+                    events.append(GaveUp(self.now_s))
+                else:
+                    self._awake_at = self.samples  # nothing to go back to: keep waiting
+        self._pending = data[usable:]
+        return events
+
+    def _waited_too_long(self) -> bool:
+        return (self.samples - self._awake_at) / RATE > self.speech_timeout_s
+
+    def _remember(self, frame: bytes) -> None:
+        self._recent += frame
+        excess = len(self._recent) - 2 * RATE  # keep one second
+        if excess > 0:
+            del self._recent[:excess]
+            self._recent_start += excess
+
+    def _start_utterance(self) -> None:
+        self.engine.start_command()
+        begin = int(self._endpointer.speech_start * RATE) * 2 - self._recent_start
+        preroll = bytes(self._recent[max(0, begin - int(PREROLL_S * RATE) * 2) : max(0, begin)])
+        if preroll:
+            self.engine.command_feed(preroll)
+            self._utterance += preroll
+
+    def flush(self) -> list[Event]:
+        """End of the audio: finish an utterance in progress."""
+        started = self.clock()
+        tail = self._endpointer.end_stream(self._pending) if self._pending else None
+        if tail:
+            if not self._utterance:
+                self._start_utterance()
+            self.engine.command_feed(tail)
+            self._utterance += tail
+        if not self._utterance:
+            return []
+        return self._finish(started)
+
+    def _finish(self, started: float) -> list[Event]:
+        alternatives = self.engine.command_end(ALTERNATIVES)
+        events: list[Event] = []
+        if not self.awake:
+            # Asleep, an utterance counts only if it starts with the wake phrase.
+            best = alternatives[0].split() if alternatives else []
+            if best[: len(self.wake_words)] != self.wake_words:
+                self._reset()
+                return []
+            events.append(Woke(self.now_s))
+            alternatives = [t for t in alternatives if t.split()[: len(self.wake_words)] == self.wake_words]
+            rest = [" ".join(t.split()[len(self.wake_words) :]) for t in alternatives]
+            if not rest[0]:  # "hey maestro" ... then the command
+                self._wake_up()
+                return events
+            alternatives = [t for t in rest if t]
+        transcript, recognition = self._choose(alternatives)
+        open_vocabulary = False
+        words = transcript.split()
+        wants_open = recognition.intent in OPEN_INTENTS or (
+            recognition.intent is None and bool(words) and words[0] in PLAY_WORDS
+        )
+        if wants_open:
+            heard = self._strip_wake(self.engine.transcribe_open(bytes(self._utterance)))
+            again = self._match(heard)
+            if again.intent is not None and (again.intent.startswith("Play") or again.intent == "Queue"):
+                transcript, recognition, open_vocabulary = heard, again, True
+        latency_ms = (self.clock() - started) * 1000
+        events.append(Heard(transcript, recognition, latency_ms, self.now_s, open_vocabulary, alternatives))
+        if self.use_wake:
+            self._go_to_sleep()
+        else:
+            self._wake_up()
+        return events
+
+    def _strip_wake(self, text: str) -> str:
+        words = text.split()
+        return " ".join(
+            words[len(self.wake_words) :] if words[: len(self.wake_words)] == self.wake_words else words
+        )
+
+    def _choose(self, alternatives: list[str]) -> tuple[str, Recognition]:
+        for text in alternatives:
+            recognition = self._match(text)
+            if recognition.intent is not None:
+                return text, recognition
+        # Breath and room noise at the edges come out as one short word ("if", "hey"):
+        # the best hypothesis without it, when what remains is still a sentence.
+        words = alternatives[0].split() if alternatives else []
+        if len(words) >= 3:
+            for edge, trimmed in ((words[-1], words[:-1]), (words[0], words[1:])):
+                if len(edge) <= EDGE_WORD_LETTERS:
+                    recognition = self._match(" ".join(trimmed))
+                    if recognition.intent is not None:
+                        return " ".join(trimmed), recognition
+        text = alternatives[0] if alternatives else ""
+        return text, Recognition(text, None)
+
+    def _match(self, text: str) -> Recognition:
+        recognition = self.matcher.match(text)
+        if any(
+            isinstance(v, NameValue) and v.kind == "device" and not v.uri for v in recognition.slots.values()
+        ):
+            # Typed, "move it to the garage" deserves "I can't see a garage". Heard, a device
+            # name the recogniser knows is never missing: this was not a command.
+            return Recognition(text, None)
+        return recognition
