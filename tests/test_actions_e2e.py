@@ -84,6 +84,17 @@ async def test_play_on_a_named_device(session: Session, live: LiveSandbox) -> No
     assert playback(live)["device_name"] == "Kitchen" and playback(live)["album_name"] == "Rumours"
 
 
+async def test_transport_controls_can_name_the_device(session: Session, live: LiveSandbox) -> None:
+    await say(session, "play rumours in the kitchen")
+    assert (await say(session, "turn on the den tv")).ok  # "turn on the TV": the music moves there
+    assert playback(live)["device_name"] == "Den TV" and playback(live)["is_playing"]
+    first = playback(live)["track_name"]
+    assert (await say(session, "next on the den tv")).ok
+    assert playback(live)["track_name"] != first
+    assert (await say(session, "pause the den tv")).ok
+    assert not playback(live)["is_playing"]
+
+
 async def test_transport_controls(session: Session, live: LiveSandbox) -> None:
     await say(session, "play abbey road")
     assert (await say(session, "pause")).ok
