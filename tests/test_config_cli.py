@@ -32,11 +32,11 @@ def test_file_then_environment(tmp_path: Path) -> None:
     env = write(tmp_path, '[spotify]\nclient_id = "abc"\n[display]\ni2c_address = 0x3D\n')
     env["MAESTRO_SPOTIFY_ACCOUNTS_URL"] = "http://127.0.0.1:8765"
     env["MAESTRO_DISPLAY_ROTATE"] = "2"
-    env["MAESTRO_VOICE_WAKE_THRESHOLD"] = "1e-30"
+    env["MAESTRO_TTS_RATE"] = "180"
     settings = config.load(env)
     assert settings.spotify.client_id == "abc"
     assert settings.display.i2c_address == 0x3D and settings.display.rotate == 2
-    assert settings.voice.wake_threshold == 1e-30
+    assert settings.tts.rate == 180
     # Auth endpoints follow the accounts service unless set explicitly.
     assert settings.token_url == "http://127.0.0.1:8765/api/token"
 
