@@ -26,12 +26,12 @@ from pocketsphinx.lm import ArpaBoLM
 
 from maestro.fsutil import atomic_write_text
 from maestro.intents.grammar import sample_sentences
-from maestro.intents.library import LibraryProvider
+from maestro.intents.library import KINDS, LibraryProvider
 from maestro.intents.spec import IntentSpec
 from maestro.voice.lexicon import Lexicon
 
 log = logging.getLogger(__name__)
-VERSION = 1  # bump when the corpus recipe changes: old caches are ignored
+VERSION = 2  # bump when the corpus recipe changes: old caches are ignored
 PER_TEMPLATE = 200
 #: how often a sampled sentence gets a spoken prefix or a filler word
 PREFIX_SHARE = 0.15
@@ -73,17 +73,20 @@ def corpus(spec: IntentSpec, library: LibraryProvider, seed: int = 8628) -> list
 def build_command_model(
     spec: IntentSpec, library: LibraryProvider, cache_dir: Path, lexicon: Callable[[], Lexicon]
 ) -> CommandModel:
-    """The cached model for these intents and names, else a new one (``lexicon`` is only made then)."""
-    sentences = corpus(spec, library)
-    words = {w for s in sentences for w in s.split()}
-    key = hashlib.sha256(
-        "\n".join([str(VERSION), *sorted(words), *sentences[:: max(1, len(sentences) // 500)]]).encode()
-    ).hexdigest()[:16]
+    """The cached model for these intents and names, else a new one (``lexicon`` is only made then).
+
+    The cache key is the inputs (the parsed intents and the names), so a restart
+    does not sample the corpus again just to find its model.
+    """
+    names = sorted((kind, item.name) for kind in KINDS for item in library.items(kind))
+    key = hashlib.sha256(f"{VERSION}\n{spec!r}\n{names!r}".encode()).hexdigest()[:16]
     arpa, dictionary = cache_dir / f"commands-{key}.arpa", cache_dir / f"commands-{key}.dict"
     if arpa.exists() and dictionary.exists():
         rows = (line.split(maxsplit=1) for line in dictionary.read_text().splitlines())
         return CommandModel(arpa, dictionary, {row[0]: row[1] for row in rows if len(row) == 2})
 
+    sentences = corpus(spec, library)
+    words = {w for s in sentences for w in s.split()}
     pronouncer = lexicon()
     pronouncer.add_missing(words)
     unsayable = {w for w in words if not pronouncer.knows(w)}
