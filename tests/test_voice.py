@@ -152,6 +152,13 @@ def test_grammar_comes_from_a_custom_intents_file(tmp_path: Path) -> None:
     assert engine.decoder.lookup_word("beatles") is None  # only this grammar's words are loaded
 
 
+def test_wake_phrase_from_config_overrides_intents_file(tmp_path: Path, matcher: Matcher) -> None:
+    engine = PocketSphinxEngine(load_spec(), LIBRARY, tmp_path, wake_phrase="hello computer")
+    events = hear(Listener(engine, matcher), spoken("hello computer", "set the volume to forty"))
+    assert any(isinstance(e, Woke) for e in events)
+    assert [e.intent for e in events if isinstance(e, Heard)] == ["SetVolume"]
+
+
 @pytest.fixture
 def listen_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MAESTRO_STATE_DIR", str(tmp_path / "state"))

@@ -10,9 +10,9 @@ plus :meth:`Engine.transcribe_open`, the open-vocabulary pass used for "play
 <anything>" when the name is not one the command language knows.
 
 - :class:`PocketSphinxEngine`: the default. Its English model ships inside the
-  PyPI wheel, so Maestro hears without any download. One decoder holds three
-  searches (keyphrase, command trigram model, the general English model) so the
-  acoustic model is loaded once.
+  PyPI wheel, so Maestro hears without any download. One decoder with the
+  command trigram model (which also hears the wake phrase); a second, with the
+  general English model, is loaded on the first open-vocabulary pass.
 - :class:`VoskEngine`: a Vosk model from ``maestro models get``; a grammar of the
   command words (plus ``[unk]``) and the model's own graph for the open pass.
 """
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 class Engine(Protocol):
     name: str
+    wake_phrase: str
     #: True: the wake phrase is heard as the first words of an utterance in the
     #: command model (``wake_feed`` is unused); False: ``wake_feed`` spots it.
     wake_in_transcript: bool

@@ -13,11 +13,12 @@ Decisions that make it behave:
 - A grammar-bound recogniser forces any speech onto *some* command. Here the
   command model is a trigram over the template sentences, so speech that is not
   a command comes out as a word sequence the matcher refuses; only then are the
-  next-best hypotheses tried, and only while they are nearly as likely.
+  next-best hypotheses (three at most) tried, then the best one without a
+  short word at either edge (breath and room noise heard as "if", "hey").
 - "play <name>" whose name the command model does not know is heard again by
   the open-vocabulary pass (``PlaySearch``/``Queue``).
-- While Maestro is speaking, the wake search is not fed (it must not wake
-  itself).
+- While Maestro is speaking and Maestro is asleep, audio is dropped: its own
+  voice must not wake it.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class Listener:
         self.speech_timeout_s = speech_timeout_s
         self.max_command_s = max_command_s
         self.clock = clock
-        self.wake_words = matcher.spec.wake_phrase.split()
+        self.wake_words = engine.wake_phrase.split()  # the engine's: config may override intents.yaml
         self.samples = 0  # audio time: everything fed so far
         self.awake = not wake
         self._awake_at = 0
@@ -200,14 +201,12 @@ class Listener:
         events: list[Event] = []
         if not self.awake:
             # Asleep, an utterance counts only if it starts with the wake phrase.
-            best = alternatives[0].split() if alternatives else []
-            if best[: len(self.wake_words)] != self.wake_words:
+            rest = [after for t in alternatives if (after := self._after_wake(t)) is not None]
+            if not alternatives or self._after_wake(alternatives[0]) is None:
                 self._reset()
                 return []
             events.append(Woke(self.now_s))
-            alternatives = [t for t in alternatives if t.split()[: len(self.wake_words)] == self.wake_words]
-            rest = [" ".join(t.split()[len(self.wake_words) :]) for t in alternatives]
-            if not rest[0]:  # "hey maestro" ... then the command
+            if self._is_edge_noise(rest[0]):  # "hey maestro" ... then the command
                 self._wake_up()
                 return events
             alternatives = [t for t in rest if t]
@@ -218,7 +217,9 @@ class Listener:
             recognition.intent is None and bool(words) and words[0] in PLAY_WORDS
         )
         if wants_open:
-            heard = self._strip_wake(self.engine.transcribe_open(bytes(self._utterance)))
+            heard = self.engine.transcribe_open(bytes(self._utterance))
+            if (after := self._after_wake(heard)) is not None:
+                heard = after
             again = self._match(heard)
             if again.intent is not None and (again.intent.startswith("Play") or again.intent == "Queue"):
                 transcript, recognition, open_vocabulary = heard, again, True
@@ -230,11 +231,19 @@ class Listener:
             self._wake_up()
         return events
 
-    def _strip_wake(self, text: str) -> str:
+    def _is_edge_noise(self, text: str) -> bool:
+        """Nothing, or one short word that is no command: the breath after "hey maestro"."""
         words = text.split()
-        return " ".join(
-            words[len(self.wake_words) :] if words[: len(self.wake_words)] == self.wake_words else words
-        )
+        if not words:
+            return True
+        return len(words) == 1 and len(text) <= EDGE_WORD_LETTERS and self._match(text).intent is None
+
+    def _after_wake(self, text: str) -> str | None:
+        """What follows the wake phrase ("" for the phrase alone); None when it does not start with it."""
+        words = text.split()
+        if words[: len(self.wake_words)] != self.wake_words:
+            return None
+        return " ".join(words[len(self.wake_words) :])
 
     def _choose(self, alternatives: list[str]) -> tuple[str, Recognition]:
         for text in alternatives:
