@@ -165,12 +165,14 @@ def cmd_pair(args: argparse.Namespace) -> int:
         async with Session.open() as session:
             tts = session.settings.tts
             speaker = make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
+            display = TerminalDisplay()
             try:
                 name = await session.pair(
-                    speaker, TerminalDisplay(), bridge_url=args.bridge or "",
+                    speaker, display, bridge_url=args.bridge or "",
                     print_line=lambda line: print(line, flush=True), repeat_s=args.repeat,
                 )  # fmt: skip
             finally:
+                await display.aclose()
                 await speaker.aclose()
         print(f"Paired: Maestro is connected to Spotify as {name}.")
         return 0
@@ -234,7 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
     from maestro.app import Runtime
-    from maestro.display.devices import NullDisplay, TerminalDisplay
+    from maestro.display.devices import make_display
     from maestro.session import Session
     from maestro.voice.tts import make_speaker
 
@@ -244,15 +246,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         async with Session.open() as session:
-            tts, display_driver = session.settings.tts, session.settings.display.driver
+            tts = session.settings.tts
+            display = make_display(session.settings.display)
             speaker = make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
-            display = TerminalDisplay() if display_driver == "terminal" else NullDisplay()
             print("Maestro is running (voice and NFC input are not built yet; use maestro say).", flush=True)
             try:
                 await Runtime(session, speaker, display, print_line=lambda line: print(line, flush=True)).run(
                     stop
                 )
             finally:
+                await display.aclose()
                 await speaker.aclose()
         print("Maestro stopped.", flush=True)
         return 0
@@ -288,6 +291,30 @@ def cmd_tags(args: argparse.Namespace) -> int:
             "not available yet: maestro tags learn (it needs the NFC reader of the daemon issue)"
         )
     raise UsageError("usage: maestro tags list | add UID ACTION | remove UID | learn")
+
+
+def cmd_display(args: argparse.Namespace) -> int:
+    from maestro.display.devices import to_blocks
+    from maestro.display.screens import SAMPLE_TIME, SAMPLES, render
+
+    if args.action == "list" or not args.screen:
+        print("Screens: " + ", ".join(SAMPLES))
+        return 0
+    if args.screen not in SAMPLES:
+        raise UsageError(f"No screen {args.screen!r}. Screens: {', '.join(SAMPLES)}")
+    width, _, height = args.size.partition("x")
+    if (width, height) not in (("128", "64"), ("128", "32")):
+        raise UsageError("--size is 128x64 or 128x32")
+    image = render(SAMPLES[args.screen], (128, int(height)), now=SAMPLE_TIME)
+    if args.png:
+        scaled = (
+            image.resize((image.width * args.scale, image.height * args.scale)) if args.scale > 1 else image
+        )
+        scaled.save(args.png)
+        print(f"{args.png}: the {args.screen} screen, {image.width}x{image.height}")
+    else:
+        print("\n".join(to_blocks(image)))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -387,11 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
         _not_yet("maestro doctor (the daemon issue builds it)"),
     )
     display = add(
-        "display",
-        "display tools: preview SCREEN --png FILE",
-        _not_yet("maestro display (the OLED issue builds it)"),
+        "display", "draw a screen with sample data: preview SCREEN [--png FILE] | list", cmd_display
     )
-    display.add_argument("action", nargs="*")
+    display.add_argument("action", choices=["preview", "list"])
+    display.add_argument("screen", nargs="?", help="pairing, now_playing, volume, ... (see: display list)")
+    display.add_argument(
+        "--png", type=Path, metavar="FILE", help="write a PNG (default: draw on the terminal)"
+    )
+    display.add_argument("--size", default="128x64", help="128x64 (default) or 128x32")
+    display.add_argument("--scale", type=int, default=1, help="enlarge the PNG this many times")
 
     bridge = sub.add_parser("bridge", help="the device-flow bridge for non-allowlisted Spotify apps")
     bridge_sub = bridge.add_subparsers(dest="bridge_command", metavar="COMMAND", required=True)

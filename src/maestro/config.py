@@ -70,6 +70,8 @@ class DisplaySettings:
     i2c_address: int = 0x3C
     rotate: int = 0
     png_dir: str = ""
+    height: int = 64  # 128x64, or 128x32 panels
+    dim_after_s: float = 60.0  # OLEDs burn in: dim when nothing new was shown for this long (0: never)
 
 
 @dataclass

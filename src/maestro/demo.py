@@ -75,7 +75,7 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None) -> in
         }
         settings = config.load(env)
         speaker = _speaker(no_audio, out_dir / "speech")
-        display = TerminalDisplay(qr=True)
+        display = TerminalDisplay()
         print(f"Maestro demo: a stand-in for Spotify runs at {url} (no account needed).\n")
         approved = asyncio.Event()
 
@@ -105,6 +105,7 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None) -> in
                     print(f"  {reply.speech}\n", flush=True)
                     await speaker.say(reply.speech)
             finally:
+                await display.aclose()
                 await speaker.aclose()
         if isinstance(speaker, WavSpeaker):
             print(f"Spoken replies were written to {speaker.directory}")

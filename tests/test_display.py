@@ -1,0 +1,248 @@
+"""The OLED screens (golden images, a QR that decodes), the frame displays and their twins."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from maestro.cli import main
+from maestro.config import DisplaySettings
+from maestro.display import screens
+from maestro.display.devices import (
+    BRIGHT,
+    DIM,
+    FrameDisplay,
+    LumaSink,
+    NullDisplay,
+    PngSink,
+    TerminalSink,
+    make_display,
+    to_blocks,
+)
+from maestro.display.screens import SAMPLE_TIME, SAMPLES, render
+from maestro.errors import MaestroError
+from maestro.messages import Screen
+
+GOLDEN = Path(__file__).parent / "golden" / "display"
+UPDATE = os.environ.get("MAESTRO_UPDATE_GOLDEN") == "1"  # regenerate after a deliberate design change
+
+
+@pytest.mark.parametrize("size", [(128, 64), (128, 32)], ids=["128x64", "128x32"])
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_screen_matches_its_golden_image(name: str, size: tuple[int, int]) -> None:
+    image = render(SAMPLES[name], size, now=SAMPLE_TIME)
+    assert image.mode == "1" and image.size == size
+    path = GOLDEN / f"{name}-{size[0]}x{size[1]}.png"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path)
+    assert path.exists(), f"no golden image {path.name}: run with MAESTRO_UPDATE_GOLDEN=1 and look at it"
+    golden = Image.open(path).convert("1")
+    diff = ImageChops.difference(image.convert("L"), golden.convert("L")).getbbox()
+    assert diff is None, f"{name} at {size} differs from {path.name} in box {diff}"
+
+
+def test_screens_draw_something_distinct() -> None:
+    """Golden images only guard against change; this guards against blank or identical screens."""
+    drawn = {name: render(screen, now=SAMPLE_TIME).tobytes() for name, screen in SAMPLES.items()}
+    assert all(any(data) for data in drawn.values())
+    assert len(set(drawn.values())) == len(drawn)
+
+
+def zbar(image: Image.Image, tmp_path: Path) -> str:
+    if shutil.which("zbarimg") is None:
+        pytest.fail("zbarimg is missing: apt-get install zbar-tools (./dev setup does)")
+    path = tmp_path / "qr.png"
+    image.save(path)
+    result = subprocess.run(["zbarimg", "-q", "--raw", str(path)], capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://bridge.example.net/pair?code=BCDFGHJK",
+        "https://www.spotify.com/pair?code=abc123",
+        "https://maestro-bridge.example-home.net/pair?user_code=BCDFGHJK&session=0123456789abcdef",
+    ],
+)
+def test_pairing_qr_decodes_to_the_complete_uri_at_panel_resolution(uri: str, tmp_path: Path) -> None:
+    image = render(Screen("pairing", "BCDF-GHJK", ("bridge.example.net/pair",), qr=uri))
+    assert zbar(image, tmp_path) == uri  # 1 pixel per OLED pixel, no scaling up
+
+
+def test_qr_uses_the_largest_module_that_fits() -> None:
+    short = screens.qr_image("https://x.io/p?c=ABCD", 64)
+    longer = screens.qr_image(
+        "https://maestro-bridge.example-home.net/pair?user_code=BCDFGHJK&s=" + "x" * 40, 64
+    )
+    assert short is not None and longer is not None
+    assert short.width <= 64 and longer.width <= 64
+    assert short.width / 25 >= 2  # v1/v2 at 2 px per module or more
+    assert screens.qr_image("x" * 2000, 64) is None  # does not fit at all: no QR rather than a broken one
+
+
+def test_pairing_on_a_32_pixel_panel_shows_the_code_without_a_qr() -> None:
+    image = render(SAMPLES["pairing"], (128, 32))
+    wide = render(Screen("pairing", "BCDF-GHJK", ("bridge.example.net/pair",)), (128, 32))
+    assert image.tobytes() == wide.tobytes()
+
+
+def test_the_code_gets_the_largest_type_that_fits() -> None:
+    face = screens.largest_font("BCDF", "mono", 60, 24)
+    assert face.getbbox("BCDF")[2] <= 60
+    assert screens.font("mono", face.size + 1).getbbox("BCDF")[2] > 60 or face.size + 1 > 40
+
+
+def test_non_latin_titles_fall_back_to_a_transliteration() -> None:
+    face = screens.font("bold", 14)
+    assert screens.displayable("東京事変", face) == "Dong Jing Shi Bian"
+    assert screens.displayable("Björk — Кино", face) == "Björk — Кино"  # DejaVu draws these itself
+    assert screens.displayable("🎵 Song", face).endswith("Song")
+
+
+def test_long_titles_ellipsize_or_scroll() -> None:
+    face = screens.font("bold", 14)
+    title = SAMPLES["now_playing-long"].title
+    short = screens.ellipsize(title, face, 128)
+    assert short.endswith("…") and screens.text_width(short, face) <= 128
+    assert screens.scrolls(SAMPLES["now_playing-long"]) and not screens.scrolls(SAMPLES["now_playing"])
+    still, moved = render(SAMPLES["now_playing-long"]), render(SAMPLES["now_playing-long"], scroll_px=30)
+    top = (0, 0, 128, 16)
+    assert still.crop(top).tobytes() != moved.crop(top).tobytes()
+    assert still.crop((0, 20, 128, 64)).tobytes() == moved.crop((0, 20, 128, 64)).tobytes()  # only the title
+
+
+def test_blocks_show_two_by_two_pixels_per_character() -> None:
+    image = Image.new("1", (4, 2), 0)
+    image.putpixel((0, 0), 1)
+    image.putpixel((3, 1), 1)
+    assert to_blocks(image) == ["▘▗"]
+    assert len(to_blocks(render(SAMPLES["idle"], now=SAMPLE_TIME))) == 32
+
+
+class GateSink(PngSink):
+    """A PNG sink whose draw waits for the test: a slow I2C bus, made deterministic."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gate = threading.Event()
+
+    def draw(self, image: Image.Image, screen: Screen) -> None:
+        self.gate.wait(5)
+        super().draw(image, screen)
+
+
+async def test_show_never_waits_for_the_panel_and_the_newest_screen_wins(tmp_path: Path) -> None:
+    sink = GateSink(tmp_path)
+    display = FrameDisplay(sink, dim_after_s=0)
+    await display.show(SAMPLES["listening"])
+    await asyncio.sleep(0.05)  # the worker is now stuck in draw
+    for name in ("thinking", "volume", "now_playing"):
+        await asyncio.wait_for(display.show(SAMPLES[name]), 0.05)  # returns although the panel is busy
+    sink.gate.set()
+    await display.flush()
+    await display.aclose()
+    assert [p.name for p in sink.frames] == ["0001-listening.png", "0002-now_playing.png"]
+    assert Image.open(sink.frames[-1]).tobytes() == render(SAMPLES["now_playing"]).tobytes()
+
+
+async def test_dims_when_idle_and_brightens_for_something_new(tmp_path: Path) -> None:
+    sink = PngSink(tmp_path)
+    display = FrameDisplay(sink, dim_after_s=0.15)
+    await display.show(SAMPLES["now_playing"])
+    await asyncio.sleep(0.08)
+    await display.show(Screen("now_playing", "Come Together", ("The Beatles",), value=50))  # progress only
+    await asyncio.sleep(0.15)
+    assert display.dimmed and sink.contrasts == [DIM]  # a progress tick is not activity
+    await display.show(SAMPLES["volume"])
+    await display.flush()
+    assert not display.dimmed and sink.contrasts == [DIM, BRIGHT]
+    await display.aclose()
+
+
+class BrokenSink(PngSink):
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.failures = 2
+
+    def draw(self, image: Image.Image, screen: Screen) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OSError(121, "Remote I/O error")  # what smbus says when the panel is unplugged
+        super().draw(image, screen)
+
+
+async def test_a_failing_panel_is_reported_once_and_retried(tmp_path: Path, caplog) -> None:
+    sink = BrokenSink(tmp_path)
+    display = FrameDisplay(sink, dim_after_s=0)
+    for name in ("listening", "thinking", "volume"):
+        await display.show(SAMPLES[name])
+        await asyncio.sleep(0.05)
+    await display.aclose()
+    assert [p.name for p in sink.frames] == ["0001-volume.png"]
+    assert sum("could not draw" in r.message for r in caplog.records) == 1
+
+
+async def test_oled_drivers_draw_through_luma(tmp_path: Path) -> None:
+    from luma.core.interface.serial import noop
+    from luma.oled.device import sh1106, ssd1306
+
+    for device_class in (ssd1306, sh1106):
+        device = device_class(noop(), width=128, height=64)
+        drawn: list[Image.Image] = []
+        device.display = drawn.append  # keep the frame luma would send over I2C
+        display = FrameDisplay(LumaSink.on(device), animate=True, dim_after_s=0)
+        await display.show(SAMPLES["now_playing-long"])
+        await asyncio.sleep(0.35)  # long title: the OLED scrolls it
+        await display.aclose()
+        assert len(drawn) >= 3 and drawn[0].size == (128, 64)
+        assert drawn[0].tobytes() != drawn[-1].tobytes()
+
+
+def test_missing_panel_says_how_to_fix_it() -> None:
+    with pytest.raises(MaestroError, match=r"No OLED at I2C port 99.*i2cdetect"):
+        make_display(DisplaySettings(driver="ssd1306", i2c_port=99))
+
+
+def test_missing_luma_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "luma.oled.device", None)
+    with pytest.raises(MaestroError, match=r"maestro-remote\[oled\]"):
+        make_display(DisplaySettings(driver="sh1106"))
+
+
+def test_make_display_choices(tmp_path: Path) -> None:
+    assert isinstance(make_display(DisplaySettings(driver="none")), NullDisplay)
+    png = make_display(DisplaySettings(driver="png", png_dir=str(tmp_path), height=32))
+    assert isinstance(png, FrameDisplay) and png.size == (128, 32)
+    with pytest.raises(MaestroError, match="png_dir"):
+        make_display(DisplaySettings(driver="png"))
+    with pytest.raises(MaestroError, match="64 or 32"):
+        make_display(DisplaySettings(driver="terminal", height=48))
+
+
+def test_terminal_twin_draws_blocks_and_the_words(tmp_path: Path) -> None:
+    out = io.StringIO()
+    TerminalSink(out).draw(render(SAMPLES["now_playing"]), SAMPLES["now_playing"])
+    rows = out.getvalue().splitlines()
+    assert len(rows) == 32 + 3 and all(len(row) == 66 for row in rows[:-1])
+    assert rows[-1].strip() == "Come Together · The Beatles · Abbey Road"
+
+
+def test_display_preview_writes_the_screen(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "pairing.png"
+    assert main(["display", "preview", "pairing", "--png", str(path)]) == 0
+    assert Image.open(path).convert("1").tobytes() == render(SAMPLES["pairing"]).tobytes()
+    assert main(["display", "preview", "volume", "--png", str(path), "--size", "128x32", "--scale", "4"]) == 0
+    assert Image.open(path).size == (512, 128)
+    assert main(["display", "preview", "nothing"]) == 2
+    assert "Screens: pairing" in capsys.readouterr().err
