@@ -90,6 +90,40 @@ class Actions:
             reply = failure(str(exc), exit_code=exc.exit_code)
         return Reply(reply.speech, reply.screen, reply.ok, reply.exit_code, intent, reply.data)
 
+    async def play_uri(self, uri: str) -> Reply:
+        """An NFC card's Spotify URI: play it, then say what started (cards carry no names)."""
+        kind = uri.split(":")[1]
+        try:
+            if kind in ("track", "episode"):
+                await self.player.play(uris=[uri])
+            else:
+                await self.player.play(context_uri=uri)
+            state = await self.player.state()
+        except MaestroError as exc:
+            log.info("card %s failed: %s", uri, exc)
+            return Reply(str(exc), Screen("error", "Sorry", (str(exc),)), ok=False, exit_code=exc.exit_code,
+                         intent="PlayCard")  # fmt: skip
+        item = state.item if state else None
+        if item is None:
+            return say("Playing.", "Playing")
+        if kind == "album" and item.album:
+            speech = f"Playing {item.album}" + (f", by {item.artist}." if item.artist else ".")
+        elif kind == "artist" and item.artist:
+            speech = f"Playing {item.artist}."
+        else:
+            speech = f"Playing {describe(item)}."
+        screen = Screen("now_playing", item.name, (item.artist, item.album))
+        return Reply(speech, screen, intent="PlayCard", data={"uri": uri})
+
+    async def toggle(self) -> Reply:
+        """A second tap of the same card: pause when playing, else resume."""
+        try:
+            state = await self.player.state()
+        except MaestroError as exc:
+            return failure(str(exc))
+        intent = "Pause" if state is not None and state.is_playing else "Resume"
+        return await self.run(Recognition(text="", intent=intent, score=1.0))
+
     def phrase(self, intent: str, default: str, **values: Any) -> str:
         """The reply written in intents.yaml for this intent, filled in; else ``default``."""
         template = self.spec.intents[intent].reply if intent in self.spec.intents else ""

@@ -1,9 +1,19 @@
-"""The runtime behind `maestro run`: one asyncio loop wiring sign-in, Spotify and the outputs.
+"""The runtime behind `maestro run`: one asyncio loop wiring sign-in, Spotify, voice, NFC and the outputs.
 
-Today it signs in by itself when there is no sign-in (and again when Spotify
-ends one), keeps the display on what is playing, reports trouble once (spoken
-and on screen) instead of on every poll, and stops cleanly on SIGTERM. The
-inputs (microphone, NFC reader) plug in here with the voice and daemon issues.
+Three loops share it:
+
+- Spotify: signs in when there is no sign-in (and again when Spotify ends
+  one), then polls what is playing (every ``poll_s`` while the screen is lit,
+  less often once it has dimmed) and keeps the display on it.
+- Voice: audio chunks -> :class:`~maestro.voice.listener.Listener` (on a
+  worker thread: decoding is CPU work) -> wake: earcon and the listening
+  screen -> command: thinking screen, action, spoken reply.
+- NFC: reader events -> :class:`~maestro.nfc.cards.Cards` -> play a card,
+  run its command, or toggle on a second tap.
+
+Commands from voice and cards run one at a time. Trouble (network, Spotify,
+microphone, NFC reader) is spoken and shown once, not at every retry, and
+"back" is said when it clears. SIGTERM stops everything within two seconds.
 """
 
 from __future__ import annotations
@@ -11,15 +21,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from maestro.display.devices import Display
 from maestro.errors import MaestroError, NotPairedError, SignInExpiredError
-from maestro.messages import Screen
+from maestro.intents import Recognition
+from maestro.messages import Reply, Screen
+from maestro.nfc.cards import CardCommand, Cards
+from maestro.nfc.readers import Reader, ReaderService
 from maestro.session import Session
+from maestro.voice.asr import engine_for
+from maestro.voice.audio import MicSource, WavSource
+from maestro.voice.listener import GaveUp, Heard, Listener, Woke
 from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
+
+REPLY_HOLD_S = 4.0  # a reply stays on screen this long before "now playing" comes back
+DIMMED_POLL_S = 15.0
+
+
+@dataclass
+class VoiceInput:
+    source: AsyncIterable[bytes]
+    listener: Listener
 
 
 class Runtime:
@@ -29,6 +58,9 @@ class Runtime:
         speaker: Speaker,
         display: Display,
         *,
+        voice: Callable[[Runtime], VoiceInput] | None = None,
+        reader: Reader | None = None,
+        cards: Cards | None = None,
         poll_s: float = 5.0,
         pair_retry_s: float = 30.0,
         print_line: Callable[[str], None] = print,
@@ -36,13 +68,39 @@ class Runtime:
         self.session = session
         self.speaker = speaker
         self.display = display
+        self.voice_factory = voice
+        self.reader = reader
+        self.cards = cards
         self.poll_s = poll_s
         self.pair_retry_s = pair_retry_s
         self.print_line = print_line
+        self.replies: list[tuple[str, Reply]] = []  # (source, reply): what was done, for tests and logs
         self._shown: Screen | None = None
         self._trouble: str | None = None
+        self._device_trouble: dict[str, str] = {}
+        self._commands = asyncio.Lock()
+        self._listening = False
+        self._hold_until = 0.0
+        self._poke = asyncio.Event()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- the whole --------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._spotify(stop), name="spotify")
+            inputs = []
+            if self.voice_factory is not None:
+                inputs.append(group.create_task(self._voice(), name="voice"))
+            if self.reader is not None and self.cards is not None:
+                inputs.append(group.create_task(self._nfc(self.reader, self.cards, stop), name="nfc"))
+            await stop.wait()
+            for task in [*inputs, *self._background]:
+                task.cancel()
+
+    # -- Spotify: sign-in and what is playing ------------------------------------------------
+
+    async def _spotify(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self.session.tokens.tokens is None:
                 await self._pair(stop)
@@ -55,8 +113,15 @@ class Runtime:
                 continue
             except MaestroError as exc:  # network loss, Spotify trouble: say so once, keep going
                 await self.report(str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
+            dimmed = getattr(self.display, "dimmed", False)
+            self._poke.clear()
+            waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self._poke.wait())]
+            try:
+                await asyncio.wait(waits, timeout=DIMMED_POLL_S if dimmed else self.poll_s,
+                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+            finally:
+                for task in waits:
+                    task.cancel()
 
     async def _pair(self, stop: asyncio.Event) -> None:
         pairing = asyncio.create_task(
@@ -86,6 +151,7 @@ class Runtime:
         state = await self.session.player.state()
         if self._trouble is not None:
             self._trouble = None
+            self.print_line("Spotify is back.")
             await self.speaker.say("Spotify is back.")
         if state is None or state.item is None:
             screen = Screen("idle", "Maestro", ("Nothing playing",))
@@ -93,6 +159,8 @@ class Runtime:
             item = state.item
             progress = int(100 * state.progress_ms / item.duration_ms) if item.duration_ms else None
             screen = Screen("now_playing", item.name, (item.artist, item.album), value=progress)
+        if self._listening or self._commands.locked() or time.monotonic() < self._hold_until:
+            return  # the listening screen or a reply is up: now playing can wait
         if screen != self._shown:
             self._shown = screen
             await self.display.show(screen)
@@ -102,5 +170,137 @@ class Runtime:
             return  # once per trouble, not once per poll
         self._trouble = message
         log.warning("%s", message)
+        self.print_line(f"Trouble: {message}")
         await self.display.show(Screen("error", "Trouble", (message,)))
         await self.speaker.say(message)
+
+    async def device_trouble(self, device: str, message: str) -> None:
+        """A microphone or reader problem: said once until it is fixed."""
+        if self._device_trouble.get(device) == message:
+            return
+        self._device_trouble[device] = message
+        self.print_line(f"Trouble: {message}")
+        await self.display.show(Screen("error", "Trouble", (message,)))
+        await self.speaker.say(message)
+
+    async def device_back(self, device: str, message: str) -> None:
+        if self._device_trouble.pop(device, None) is not None:
+            self.print_line(message)
+            await self.speaker.say(message)
+
+    # -- commands (voice and cards) -----------------------------------------------------------
+
+    async def command(self, source: str, run: Callable[[], Awaitable[Reply]]) -> Reply:
+        """Runs one command at a time; shows and says the reply."""
+        async with self._commands:
+            reply = await run()
+            self.replies.append((source, reply))
+            self._hold_until = time.monotonic() + REPLY_HOLD_S
+            self._shown = reply.screen
+            await self.display.show(reply.screen)
+            self.print_line(f"Maestro: {reply.speech}")
+            await self.speaker.say(reply.speech)
+        self._poke.set()  # look at Spotify again now: the command changed what is playing
+        return reply
+
+    def _in_background(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- voice ----------------------------------------------------------------------------------
+
+    async def _voice(self) -> None:
+        try:
+            voice = await asyncio.to_thread(self.voice_factory, self)  # type: ignore[arg-type]
+        except MaestroError as exc:  # no speech model, a broken setting: the rest still works
+            await self.device_trouble("voice", f"Voice control is off: {exc}")
+            return
+        listener = voice.listener
+        async for chunk in voice.source:
+            for event in await asyncio.to_thread(listener.feed, chunk):
+                await self._on_voice(event)
+        for event in listener.flush():  # a WAV input ended
+            await self._on_voice(event)
+
+    async def _on_voice(self, event: Woke | GaveUp | Heard) -> None:
+        if isinstance(event, Woke):
+            self._listening = True
+            await self.display.show(Screen("listening", "Listening…"))
+            self._in_background(self.speaker.chime())  # never hold up the audio
+        elif isinstance(event, GaveUp):
+            self._listening = False
+            if self._shown is not None:
+                await self.display.show(self._shown)
+        else:
+            self._listening = False
+            self.print_line(f'Heard: "{event.transcript}"' + (f" -> {event.intent}" if event.intent else ""))
+            self._in_background(self._heard(event))
+
+    async def _heard(self, heard: Heard) -> None:
+        await self.display.show(Screen("thinking"))
+        await self.command("voice", lambda: self.session.actions.run(heard.recognition))
+
+    # -- NFC cards ---------------------------------------------------------------------------------
+
+    async def _nfc(self, reader: Reader, cards: Cards, stop: asyncio.Event) -> None:
+        service = ReaderService(
+            reader,
+            on_trouble=lambda message: self.device_trouble("nfc", message),
+            on_back=lambda: self.device_back("nfc", "The card reader is back."),
+        )
+        running = asyncio.create_task(service.run(stop))
+        try:
+            while True:
+                getting = asyncio.create_task(service.events.get())
+                done, _ = await asyncio.wait({getting, running}, return_when=asyncio.FIRST_COMPLETED)
+                if running in done:
+                    getting.cancel()
+                    if running.exception() is not None:  # a missing library, a bad setting
+                        await self.device_trouble("nfc", f"Cards are off: {running.exception()}")
+                    return
+                problem = cards.mapping_problem()
+                if problem:
+                    await self.device_trouble("tags", problem)
+                card = cards.on_event(getting.result())
+                if card is not None:
+                    await self.command("card", lambda card=card: self._card(card))  # type: ignore[misc]
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, MaestroError):
+                await running
+
+    async def _card(self, card: CardCommand) -> Reply:
+        actions = self.session.actions
+        if card.problem:
+            return Reply(card.problem, Screen("message", "Card", (card.problem,)), ok=False, intent=None)
+        if card.second_tap == "toggle":
+            return await actions.toggle()
+        if card.second_tap == "restart":
+            return await actions.run(Recognition(text="", intent="Restart", score=1.0))
+        if card.uri:
+            return await actions.play_uri(card.uri)
+        return await actions.run(self.session.matcher.match(card.text or ""))
+
+
+def default_voice(runtime: Runtime) -> VoiceInput:
+    """The configured microphone (or ``wav:FILE``) and a listener for the session's intents and names.
+
+    Builds the command model (about a second when it is not cached), so it is
+    called on a worker thread.
+    """
+    session = runtime.session
+    settings = session.settings
+    engine = engine_for(settings, session.spec, session.library, cache_dir=session.state_dir / "speech")
+    listener = Listener(engine, session.matcher, is_speaking=runtime.speaker.speaking.is_set)
+    device = settings.voice.input_device
+    source: AsyncIterable[bytes]
+    if device.startswith("wav:"):
+        source = WavSource(Path(device.removeprefix("wav:")).expanduser(), realtime=True)
+    else:
+        source = MicSource(
+            device,
+            on_trouble=lambda message: runtime.device_trouble("microphone", message),
+            on_back=lambda: runtime.device_back("microphone", "The microphone is back."),
+        )
+    return VoiceInput(source, listener)

@@ -235,8 +235,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from maestro.app import Runtime
+    from maestro import config
+    from maestro.app import Runtime, default_voice
     from maestro.display.devices import make_display
+    from maestro.nfc.cards import Cards
+    from maestro.nfc.readers import make_reader
+    from maestro.nfc.tags import TagStore
     from maestro.session import Session
     from maestro.voice.tts import make_speaker
 
@@ -246,14 +250,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         async with Session.open() as session:
-            tts = session.settings.tts
-            display = make_display(session.settings.display)
+            settings = session.settings
+            reader = make_reader(settings.nfc.reader)
+            cards = Cards(
+                TagStore(config.config_dir() / "tags.yaml"),
+                second_tap=settings.nfc.second_tap,
+                window_s=settings.nfc.second_tap_window_s,
+            )
+            display = make_display(settings.display)
+            tts = settings.tts
             speaker = make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
-            print("Maestro is running (voice and NFC input are not built yet; use maestro say).", flush=True)
+            inputs = [name for name, on in (("voice", settings.voice.enabled), ("NFC cards", reader)) if on]
+            print(f"Maestro is running: {' and '.join(inputs) or 'no inputs (maestro say still works)'}.",
+                  flush=True)  # fmt: skip
+            runtime = Runtime(
+                session, speaker, display,
+                voice=default_voice if settings.voice.enabled else None, reader=reader, cards=cards,
+                poll_s=settings.player.poll_s, print_line=lambda line: print(line, flush=True),
+            )  # fmt: skip
             try:
-                await Runtime(session, speaker, display, print_line=lambda line: print(line, flush=True)).run(
-                    stop
-                )
+                await runtime.run(stop)
             finally:
                 await display.aclose()
                 await speaker.aclose()
@@ -364,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", "sandbox + pairing + a short session, no account needed", cmd_demo)
     demo.add_argument("--no-audio", action="store_true", help="write spoken replies to WAV files instead")
     demo.add_argument("--out", type=Path, metavar="DIR", help="where --no-audio writes (default: a temp dir)")
-    add("run", "the daemon: signs in when needed, shows what is playing (voice and NFC: next)", cmd_run)
+    add("run", "the daemon: voice, NFC cards and the display; signs in when needed", cmd_run)
     pair = add("pair", "device-flow sign-in; speaks and shows the code", cmd_pair)
     pair.add_argument("--bridge", metavar="URL", help="use a Maestro bridge's endpoints (RFC 8414 metadata)")
     pair.add_argument(

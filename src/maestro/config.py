@@ -45,6 +45,7 @@ class AuthSettings:
 @dataclass
 class PlayerSettings:
     default_device: str = ""
+    poll_s: float = 5.0  # how often `maestro run` looks at what is playing while the screen is lit
 
 
 @dataclass
@@ -52,7 +53,8 @@ class VoiceSettings:
     engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
     model_path: str = ""
     wake_phrase: str = ""
-    input_device: str = ""
+    input_device: str = ""  # a microphone's index or part of its name; "wav:FILE" plays a file instead
+    enabled: bool = True
 
 
 @dataclass
@@ -88,6 +90,7 @@ class BridgeSettings:
 class NfcSettings:
     reader: str = "none"
     second_tap: Literal["toggle", "restart", "ignore"] = "toggle"
+    second_tap_window_s: float = 10.0  # a card lifted and laid down again within this is a second tap
 
 
 @dataclass
@@ -225,6 +228,8 @@ def _from_env(raw: str, expected: Any) -> Any:
             return int(raw, 0)
         if expected is float:
             return float(raw)
+        if expected is bool and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            return raw.strip().lower() in ("true", "1", "yes", "on")
     except ValueError:
         return raw  # _check reports it with the variable's name
     return raw

@@ -257,11 +257,13 @@ def make_engine(
     return PocketSphinxEngine(spec, library, cache_dir, wake_phrase=wake_phrase)
 
 
-def engine_for(settings: Settings, spec: IntentSpec, library: LibraryProvider) -> Engine:
+def engine_for(
+    settings: Settings, spec: IntentSpec, library: LibraryProvider, *, cache_dir: Path | None = None
+) -> Engine:
     """The engine ``[voice]`` asks for; the command model is cached in the state dir."""
     voice = settings.voice
     return make_engine(
         voice.engine, spec, library,
-        cache_dir=config.state_dir() / "speech", models_dir=config.models_dir(),
+        cache_dir=cache_dir or config.state_dir() / "speech", models_dir=config.models_dir(),
         model_path=voice.model_path, wake_phrase=voice.wake_phrase,
     )  # fmt: skip

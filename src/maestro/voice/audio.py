@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,35 +123,63 @@ def find_input_device(wanted: str) -> int | None:
 
 
 class MicSource:
-    """The microphone: native rate in, 16 kHz mono chunks out; reopened if it disappears."""
+    """The microphone: native rate in, 16 kHz mono chunks out; reopened with backoff if it disappears.
 
-    def __init__(self, device: str = "", *, retry_s: float = 2.0) -> None:
+    ``on_trouble(message)`` is called once when the microphone is missing or
+    lost (not at every retry), ``on_back()`` when it works again.
+    """
+
+    def __init__(
+        self,
+        device: str = "",
+        *,
+        retry_s: tuple[float, float] = (2.0, 30.0),
+        on_trouble: Callable[[str], Awaitable[None]] | None = None,
+        on_back: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.device = device
         self.retry_s = retry_s
+        self.on_trouble = on_trouble
+        self.on_back = on_back
+        self.trouble: str | None = None
         self._stream: Any = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        sd = _sounddevice()
         loop = asyncio.get_running_loop()
+        delay = self.retry_s[0]
         while True:
             queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
-            index = find_input_device(self.device)
-            info = sd.query_devices(index, "input")
-            rate = int(info["default_samplerate"])
-
             try:
+                sd = _sounddevice()
+                index = find_input_device(self.device)
+                info = sd.query_devices(index, "input")
+                rate = int(info["default_samplerate"])
                 self._stream = sd.RawInputStream(
                     samplerate=rate, channels=1, dtype="int16", device=index,
                     blocksize=int(rate * CHUNK_SAMPLES / RATE), callback=_callback(loop, queue, rate),
                 )  # fmt: skip
                 self._stream.start()
+                if self.trouble is not None:
+                    self.trouble = None
+                    if self.on_back is not None:
+                        await self.on_back()
+                delay = self.retry_s[0]
                 while self._stream.active:
                     yield await queue.get()
-            except sd.PortAudioError as exc:
-                log.warning("microphone lost (%s); reopening in %.0f s", exc, self.retry_s)
+                problem = "The microphone stopped."
+            except MaestroError as exc:  # no PortAudio, or the configured device is not there
+                problem = str(exc)
+            except Exception as exc:  # PortAudioError: unplugged, busy, no default input
+                problem = f"The microphone is not available ({exc})."
             finally:
                 await self.aclose()
-            await asyncio.sleep(self.retry_s)
+            if problem != self.trouble:
+                log.warning("%s Retrying.", problem)
+                self.trouble = problem
+                if self.on_trouble is not None:
+                    await self.on_trouble(problem)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_s[1])
 
     async def aclose(self) -> None:
         if self._stream is not None:

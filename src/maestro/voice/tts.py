@@ -21,6 +21,7 @@ import logging
 import os
 import queue
 import re
+import subprocess
 import tempfile
 import threading
 import wave
@@ -28,15 +29,42 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from maestro.errors import MaestroError
 
 log = logging.getLogger(__name__)
+
+
+#: What ``history`` records for the earcon (the short tone that says "I'm listening").
+CHIME = "<chime>"
+
+
+def chime_pcm(rate: int = 22_050) -> bytes:
+    """Two short rising tones (E5, A5), 180 ms in all, faded in and out so they do not click."""
+    parts = []
+    for freq in (659.25, 880.0):
+        t = np.arange(int(rate * 0.09)) / rate
+        fade = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
+        parts.append(0.3 * np.sin(2 * np.pi * freq * t) * fade)
+    return (np.concatenate(parts) * 32767).astype("<i2").tobytes()
+
+
+def write_wav(path: Path, pcm: bytes, rate: int = 22_050) -> None:
+    with wave.open(os.fspath(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(pcm)
 
 
 class Speaker(Protocol):
     speaking: threading.Event
 
     async def say(self, text: str) -> None: ...
+
+    async def chime(self) -> None:
+        """The earcon after the wake phrase; queued like speech, so it never overlaps a reply."""
 
     async def aclose(self) -> None: ...
 
@@ -48,6 +76,9 @@ class SilentSpeaker:
 
     async def say(self, text: str) -> None:
         self.history.append(text)
+
+    async def chime(self) -> None:
+        self.history.append(CHIME)
 
     async def aclose(self) -> None:
         return None
@@ -122,7 +153,10 @@ class _ThreadedSpeaker:
             try:
                 self.speaking.set()
                 with _quiet_stdout():
-                    self._render(engine, text)
+                    if text == CHIME:
+                        self._chime()
+                    else:
+                        self._render(engine, text)
             except Exception as exc:  # a TTS hiccup must not kill the voice
                 log.warning("speech failed: %s", exc)
             finally:
@@ -132,9 +166,18 @@ class _ThreadedSpeaker:
     def _render(self, engine: Any, text: str) -> None:
         raise NotImplementedError
 
+    def _chime(self) -> None:
+        raise NotImplementedError
+
+    async def chime(self) -> None:
+        await self._queue(CHIME)
+
     async def say(self, text: str) -> None:
         if not text.strip():
             return
+        await self._queue(text)
+
+    async def _queue(self, text: str) -> None:
         self.history.append(text)
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
@@ -151,10 +194,19 @@ class _ThreadedSpeaker:
 
 
 class Pyttsx3Speaker(_ThreadedSpeaker):
+    _chime_file: Path | None = None
+
     def _render(self, engine: Any, text: str) -> None:
         for piece in chunks(text):
             engine.say(piece)
             engine.runAndWait()
+
+    def _chime(self) -> None:
+        # Played with aplay, the ALSA player pyttsx3's espeak driver already relies on.
+        if self._chime_file is None:
+            self._chime_file = Path(tempfile.mkstemp(prefix="maestro-chime-", suffix=".wav")[1])
+            write_wav(self._chime_file, chime_pcm())
+        subprocess.run(["aplay", "-q", os.fspath(self._chime_file)], check=False, timeout=5)
 
 
 class WavSpeaker(_ThreadedSpeaker):
@@ -183,6 +235,11 @@ class WavSpeaker(_ThreadedSpeaker):
                 else:
                     log.warning("speech synthesis dropped %r", piece)
             _join_wavs(parts, path)
+        self.files.append(path)
+
+    def _chime(self) -> None:
+        path = self.directory / f"{next(self._numbers):04d}-chime.wav"
+        write_wav(path, chime_pcm())
         self.files.append(path)
 
 
