@@ -19,9 +19,13 @@ def test_demo_pairs_and_runs_the_session(tmp_path: Path) -> None:
     out = result.stdout
     assert "Code: " in out and "Open: http://127.0.0.1:" in out
     assert "Signed in as Sandbox User." in out
-    assert "Playing Abbey Road." in out and "Playing Miles Davis." in out
-    assert "This is Come Together, by The Beatles, from Abbey Road." in out
+    # Spoken commands went through the wake phrase and the recogniser, the card through the reader.
+    assert 'Heard: "play abbey road" -> PlayAlbum' in out and "Maestro: Playing Abbey Road." in out
+    assert "Maestro: This is Come Together, by The Beatles, from Abbey Road." in out
+    assert "Maestro: Playing Kind of Blue, by Miles Davis." in out
+    assert out.count("Heard: ") == 5 and "Maestro: Paused." in out
+    assert "Listening…" in result.stderr  # the OLED's terminal twin showed the listening screen
     speech = sorted((tmp_path / "speech").glob("*.wav"))
-    assert len(speech) >= 10  # the code (at least once), the greeting, every reply
+    assert len(speech) >= 12  # the code, the greeting, five earcons, every reply
     assert all(path.stat().st_size > 1000 for path in speech)
     assert elapsed < 60

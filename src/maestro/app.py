@@ -93,7 +93,7 @@ class Runtime:
             if self.voice_factory is not None:
                 inputs.append(group.create_task(self._voice(), name="voice"))
             if self.reader is not None and self.cards is not None:
-                inputs.append(group.create_task(self._nfc(self.reader, self.cards, stop), name="nfc"))
+                inputs.append(group.create_task(self.cards_loop(self.reader, self.cards, stop), name="nfc"))
             await stop.wait()
             for task in [*inputs, *self._background]:
                 task.cancel()
@@ -216,12 +216,20 @@ class Runtime:
         except MaestroError as exc:  # no speech model, a broken setting: the rest still works
             await self.device_trouble("voice", f"Voice control is off: {exc}")
             return
-        listener = voice.listener
-        async for chunk in voice.source:
+        await self.listen(voice.source, voice.listener)
+
+    async def listen(self, source: AsyncIterable[bytes], listener: Listener) -> None:
+        """Feeds audio to the listener (decoding on a worker thread) and acts on what it hears."""
+        async for chunk in source:
             for event in await asyncio.to_thread(listener.feed, chunk):
                 await self._on_voice(event)
         for event in listener.flush():  # a WAV input ended
             await self._on_voice(event)
+
+    async def settle(self) -> None:
+        """Waits for the commands (and earcons) still under way."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _on_voice(self, event: Woke | GaveUp | Heard) -> None:
         if isinstance(event, Woke):
@@ -243,7 +251,8 @@ class Runtime:
 
     # -- NFC cards ---------------------------------------------------------------------------------
 
-    async def _nfc(self, reader: Reader, cards: Cards, stop: asyncio.Event) -> None:
+    async def cards_loop(self, reader: Reader, cards: Cards, stop: asyncio.Event) -> None:
+        """Reader events -> card commands, until ``stop``; a lost reader is retried, a broken one reported."""
         service = ReaderService(
             reader,
             on_trouble=lambda message: self.device_trouble("nfc", message),

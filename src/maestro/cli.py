@@ -338,7 +338,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from maestro.demo import run_demo
 
-    return asyncio.run(run_demo(no_audio=args.no_audio, out_dir=args.out))
+    return asyncio.run(run_demo(no_audio=args.no_audio, out_dir=args.out, mic=args.mic))
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
@@ -377,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    demo = add("demo", "sandbox + pairing + a short session, no account needed", cmd_demo)
+    demo = add("demo", "sandbox + pairing + a short voice and card session, no account needed", cmd_demo)
+    demo.add_argument("--mic", action="store_true", help="listen to the microphone instead of the script")
     demo.add_argument("--no-audio", action="store_true", help="write spoken replies to WAV files instead")
     demo.add_argument("--out", type=Path, metavar="DIR", help="where --no-audio writes (default: a temp dir)")
     add("run", "the daemon: voice, NFC cards and the display; signs in when needed", cmd_run)

@@ -1,18 +1,20 @@
-"""`maestro demo`: the whole sign-in and a short session, with no account and no hardware.
+"""`maestro demo`: sign-in, voice and a card, with no account and no hardware.
 
 It starts the sandbox on loopback, signs in through the real device flow (the
-code is spoken and shown, then the sandbox approves it, as a phone would), and
-carries out a short scripted session through the same code path as `maestro
-say`, speaking each reply (or writing it to WAV files with ``--no-audio``) and
-drawing each screen on the terminal.
-
-Voice input and NFC cards join the demo with the voice and daemon issues: for
-now the commands are typed by the script.
+code is spoken and shown, then the sandbox approves it, as a phone would),
+then runs a short session through the daemon's own pipeline: each spoken
+command is synthesised by espeak-ng ("hey maestro" first), mixed with a little
+room noise and fed to the wake phrase and speech recogniser; one album card is
+laid on the scripted NFC reader. Replies are spoken (or written to WAV files
+with ``--no-audio``) and every screen is drawn on the terminal twin of the
+OLED. With ``--mic`` the session is the real microphone instead, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -20,23 +22,32 @@ from pathlib import Path
 import httpx
 
 from maestro import config
+from maestro.app import Runtime, VoiceInput, default_voice
 from maestro.display.devices import TerminalDisplay
 from maestro.errors import MaestroError
+from maestro.nfc.cards import Cards
+from maestro.nfc.readers import ScriptedReader
+from maestro.nfc.tags import TagStore
 from maestro.sandbox.app import create_app
 from maestro.sandbox.state import SandboxState
 from maestro.serving import serve_in_thread
 from maestro.session import Session
+from maestro.voice.asr import engine_for
+from maestro.voice.audio import chunks
+from maestro.voice.listener import Listener
+from maestro.voice.synth import utterance
 from maestro.voice.tts import SilentSpeaker, Speaker, WavSpeaker, make_speaker
 
-SCRIPT = [
-    "play abbey road in the living room",
-    "turn it up a bit",
-    "what's playing",
-    "skip this song",
-    "shuffle on",
-    "play some miles davis in the kitchen",
-    "who sings this",
-    "pause",
+KIND_OF_BLUE = "spotify:album:BuCjpnijylH0iFcAnhiEn2"  # the sandbox catalogue's
+
+#: ("say", words after "hey maestro") or ("card", URI written on the card).
+SCRIPT: list[tuple[str, str]] = [
+    ("say", "play abbey road"),
+    ("say", "volume up"),
+    ("say", "what is playing"),
+    ("say", "skip to the next song"),
+    ("card", KIND_OF_BLUE),
+    ("say", "pause"),
 ]
 
 
@@ -63,7 +74,52 @@ def _speaker(no_audio: bool, out_dir: Path) -> Speaker:
         return SilentSpeaker()
 
 
-async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None) -> int:
+async def _pcm_source(pcm: bytes):  # type: ignore[no-untyped-def]
+    for chunk in chunks(pcm):
+        yield chunk
+        await asyncio.sleep(0)
+
+
+async def _scripted_session(runtime: Runtime, session: Session, state_dir: Path) -> None:
+    engine = await asyncio.to_thread(
+        engine_for, session.settings, session.spec, session.library, cache_dir=state_dir / "speech"
+    )
+    listener = Listener(engine, session.matcher, is_speaking=runtime.speaker.speaking.is_set)
+    cards = Cards(TagStore(state_dir / "tags.yaml"))
+    for step, what in SCRIPT:
+        if step == "say":
+            print(f'\nYou say: "hey maestro ... {what}"  (synthesised, fed to the recogniser)', flush=True)
+            await runtime.listen(
+                _pcm_source(await asyncio.to_thread(utterance, "hey maestro", what)), listener
+            )
+        else:
+            print(f"\nYou lay a card on the reader (it carries {what})", flush=True)
+            reader = ScriptedReader([f"tap 04A1B2C3 {what}", "wait 0.3", "remove"])
+            stop = asyncio.Event()
+            loop = asyncio.create_task(runtime.cards_loop(reader, cards, stop))
+            await asyncio.to_thread(reader.finished.wait, 10)
+            await asyncio.sleep(0.1)
+            await runtime.settle()
+            stop.set()
+            await loop
+        await runtime.settle()
+
+
+async def _mic_session(runtime: Runtime) -> None:
+    print('\nListening on the microphone: say "hey maestro", then a command. Ctrl-C ends the demo.')
+    voice: VoiceInput = await asyncio.to_thread(default_voice, runtime)
+    listening = asyncio.create_task(runtime.listen(voice.source, voice.listener))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    listening.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await listening
+
+
+async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None, mic: bool = False) -> int:
     out_dir = out_dir or Path(tempfile.mkdtemp(prefix="maestro-demo-"))
     sandbox = create_app(state=SandboxState(poll_interval=1))
     with serve_in_thread(sandbox) as url, tempfile.TemporaryDirectory() as state_dir:
@@ -72,19 +128,18 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None) -> in
             "MAESTRO_SPOTIFY_ACCOUNTS_URL": url,
             "MAESTRO_SPOTIFY_CLIENT_ID": "maestro-sandbox",
             "MAESTRO_PLAYER_DEFAULT_DEVICE": "Living Room",
+            "MAESTRO_VOICE_ENGINE": "pocketsphinx",
         }
         settings = config.load(env)
         speaker = _speaker(no_audio, out_dir / "speech")
         display = TerminalDisplay()
         print(f"Maestro demo: a stand-in for Spotify runs at {url} (no account needed).\n")
-        approved = asyncio.Event()
 
         async def phone(code: str) -> None:
             await asyncio.sleep(1.5)  # the code has been shown, and is being read out
             async with httpx.AsyncClient() as http:
                 await http.post(f"{url}/sandbox/approve", json={"user_code": code})
             print(f"(the phone approved code {code})")
-            approved.set()
 
         tasks: list[asyncio.Task[None]] = []
 
@@ -94,19 +149,18 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None) -> in
                 tasks.append(asyncio.create_task(phone(line.removeprefix("Code: "))))
 
         async with Session.open(settings, state_dir=Path(state_dir)) as session:
+            runtime = Runtime(session, speaker, display, print_line=print_line)
             try:
                 name = await session.pair(speaker, display, print_line=print_line, repeat_s=30)
-                print(f"\nSigned in as {name}. Now a few commands (typed for now; voice comes next):\n")
+                print(f"\nSigned in as {name}.")
                 await session.ensure_library()
-                for text in SCRIPT:
-                    print(f"> {text}")
-                    _, reply = await session.handle(text)
-                    await display.show(reply.screen)
-                    print(f"  {reply.speech}\n", flush=True)
-                    await speaker.say(reply.speech)
+                if mic:
+                    await _mic_session(runtime)
+                else:
+                    await _scripted_session(runtime, session, Path(state_dir))
             finally:
                 await display.aclose()
                 await speaker.aclose()
         if isinstance(speaker, WavSpeaker):
-            print(f"Spoken replies were written to {speaker.directory}")
+            print(f"\nSpoken replies were written to {speaker.directory}")
     return 0

@@ -231,7 +231,7 @@ class TerminalSink:
     def draw(self, image: Image.Image, screen: Screen) -> None:
         rows = to_blocks(image)
         width = len(rows[0])
-        words = " · ".join(part for part in (screen.title, *screen.lines) if part)
+        words = " · ".join(part for part in (screen.title, *screen.lines) if part) or f"({screen.kind})"
         framed = ["┌" + "─" * width + "┐", *(f"│{row}│" for row in rows), "└" + "─" * width + "┘"]
         print("\n".join([*framed, f" {words}"]), file=self.out, flush=True)
 

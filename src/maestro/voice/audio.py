@@ -151,6 +151,11 @@ class MicSource:
             queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
             try:
                 sd = _sounddevice()
+                if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
+                    raise MaestroError(
+                        "No microphone found: plug one in (a USB microphone or a sound HAT); "
+                        "`arecord -l` lists what the system sees."
+                    )
                 index = find_input_device(self.device)
                 info = sd.query_devices(index, "input")
                 rate = int(info["default_samplerate"])

@@ -55,3 +55,14 @@ def mix(speech: bytes, noise: np.ndarray | None, snr_db: float, level: float, se
     noise_rms = float(np.sqrt(np.mean(noise**2))) or 1.0
     noise = noise * (level / 10 ** (snr_db / 20) / noise_rms)
     return np.clip(np.rint(audio + noise), -32768, 32767).astype(np.int16).tobytes()
+
+
+def utterance(
+    *parts: str, voice: str = "en-us", rate: int = 150, gap_s: float = 0.3, snr_db: float = 20
+) -> bytes:
+    """Phrases with short pauses between them, in a room with a little noise (the demo's "voice")."""
+    pcm = silence(0.5)
+    for part in parts:
+        pcm += espeak_pcm(part, voice, rate) + silence(gap_s)
+    pcm += silence(1.0)
+    return mix(pcm, None, snr_db, rms(pcm))
