@@ -31,7 +31,8 @@ from maestro.display.devices import Display
 from maestro.errors import MaestroError, NotPairedError, SignInExpiredError
 from maestro.intents import Recognition
 from maestro.messages import Reply, Screen
-from maestro.nfc.cards import CardCommand, Cards
+from maestro.nfc.cards import UNKNOWN_CARD, CardCommand, Cards
+from maestro.nfc.learn import remember_unknown
 from maestro.nfc.readers import Reader, ReaderService
 from maestro.session import Session
 from maestro.voice.asr import engine_for
@@ -282,6 +283,11 @@ class Runtime:
     async def _card(self, card: CardCommand) -> Reply:
         actions = self.session.actions
         if card.problem:
+            if (
+                card.problem == UNKNOWN_CARD
+            ):  # `maestro tags learn` offers it while the daemon holds the reader
+                with contextlib.suppress(OSError):
+                    remember_unknown(self.session.state_dir, card.uid)
             return Reply(card.problem, Screen("message", "Card", (card.problem,)), ok=False, intent=None)
         if card.second_tap == "toggle":
             return await actions.toggle()

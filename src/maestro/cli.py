@@ -303,10 +303,22 @@ def cmd_tags(args: argparse.Namespace) -> int:
         print(f"Card {rest[0]} removed.")
         return 0
     if action == "learn":
-        raise NotAvailableError(
-            "not available yet: maestro tags learn (it needs the NFC reader of the daemon issue)"
-        )
-    raise UsageError("usage: maestro tags list | add UID ACTION | remove UID | learn")
+        from maestro.intents import Matcher, StaticLibrary, load_spec
+        from maestro.intents.library import EmptyLibrary, LibraryProvider
+        from maestro.nfc.learn import learn
+        from maestro.nfc.readers import make_reader
+
+        settings = config.load()
+        library: LibraryProvider = EmptyLibrary()
+        if (config.state_dir() / "library.json").exists():  # so "play abbey road" is checked against names
+            library = StaticLibrary.from_file(config.state_dir() / "library.json")
+        uid, learned = learn(
+            make_reader(settings.nfc.reader), store, Matcher(load_spec(), library), config.state_dir(),
+            action_text=" ".join(rest) or None, write=args.write, timeout_s=args.timeout,
+        )  # fmt: skip
+        print(f"Card {uid} now does {learned.describe()} (saved in {store.path}).")
+        return 0
+    raise UsageError("usage: maestro tags list | add UID ACTION | remove UID | learn [ACTION] [--write]")
 
 
 def cmd_display(args: argparse.Namespace) -> int:
@@ -420,7 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add("devices", "list Spotify Connect devices", cmd_devices)
     tags = add("tags", "NFC cards: list | add UID ACTION | remove UID | learn", cmd_tags)
-    tags.add_argument("action", nargs="*", help="list, add UID ACTION, remove UID, learn")
+    tags.add_argument("action", nargs="*", help="list, add UID ACTION, remove UID, learn [ACTION]")
+    tags.add_argument("--write", action="store_true", help="learn: also write the Spotify link onto the card")
+    tags.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="learn: wait this long")
     models = add("models", "speech models: list | get NAME", cmd_models)
     models.add_argument("action", choices=["list", "get"], nargs="?", default="list")
     models.add_argument("name", nargs="?", help="for get: a name from `maestro models list`")
