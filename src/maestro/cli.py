@@ -11,16 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from maestro import __version__
-from maestro.errors import MaestroError, NotAvailableError, UsageError
+from maestro.errors import MaestroError, UsageError
 
 Command = Callable[[argparse.Namespace], int]
-
-
-def _not_yet(what: str) -> Command:
-    def command(args: argparse.Namespace) -> int:
-        raise NotAvailableError(f"not available yet: {what}")
-
-    return command
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -321,6 +314,23 @@ def cmd_tags(args: argparse.Namespace) -> int:
     raise UsageError("usage: maestro tags list | add UID ACTION | remove UID | learn [ACTION] [--write]")
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from maestro.doctor import run_checks
+
+    checks = asyncio.run(run_checks())
+    if args.json:
+        print(json.dumps([check.to_json() for check in checks], ensure_ascii=False))
+    else:
+        for check in checks:
+            print(check.line())
+        failed = sum(check.status == "fail" for check in checks)
+        print(f"\n{failed} problem{'s' if failed != 1 else ''} found." if failed else "\nAll good.")
+    return 1 if any(check.status == "fail" for check in checks) else 0
+
+
 def cmd_display(args: argparse.Namespace) -> int:
     from maestro.display.devices import to_blocks
     from maestro.display.screens import SAMPLE_TIME, SAMPLES, render
@@ -439,10 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("action", choices=["list", "get"], nargs="?", default="list")
     models.add_argument("name", nargs="?", help="for get: a name from `maestro models list`")
     models.add_argument("--sha256", metavar="HEX", help="the checksum, for a model without a pinned one")
-    add(
-        "doctor",
-        "check audio, speech, display, NFC, config, sign-in",
-        _not_yet("maestro doctor (the daemon issue builds it)"),
+    doctor = add("doctor", "check audio, speech, display, NFC, config, sign-in; each with a fix", cmd_doctor)
+    doctor.add_argument(
+        "--json", action="store_true", help='a JSON list of {"name", "status", "detail", "fix"}'
     )
     display = add(
         "display", "draw a screen with sample data: preview SCREEN [--png FILE] | list", cmd_display

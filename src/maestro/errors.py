@@ -3,7 +3,6 @@
     MaestroError                    a failure the message explains (exit 1)
     ├── UsageError                  bad usage or bad input (exit 2)
     │   └── ConfigError             a broken config.toml or MAESTRO_* variable
-    ├── NotAvailableError           a command a later release fills in (exit 2)
     ├── AuthError                   signing in, or staying signed in
     │   ├── NotPairedError          no tokens yet: pair first
     │   └── SignInExpiredError      refresh refused (revoked, six months old): pair again
@@ -37,12 +36,6 @@ class UsageError(MaestroError):
 
 class ConfigError(UsageError):
     """config.toml or a MAESTRO_* environment variable is wrong."""
-
-
-class NotAvailableError(MaestroError):
-    """A command of the contract that this build does not provide yet."""
-
-    exit_code = 2
 
 
 class AuthError(MaestroError):
