@@ -18,7 +18,8 @@ ID = "4aawyAB9vmqN3uQ7FjRGTy"
 def learn(
     tmp_path: Path, script: str | None, *args: str, answers: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "config.toml").touch()
+    if not (tmp_path / "config.toml").exists():
+        (tmp_path / "config.toml").touch()
     env = {**os.environ, "MAESTRO_CONFIG": str(tmp_path / "config.toml"), "MAESTRO_STATE_DIR": str(tmp_path)}
     if script is not None:
         (tmp_path / "cards.txt").write_text(script)
@@ -70,3 +71,14 @@ def test_mistakes_are_explained(tmp_path: Path) -> None:
     write = learn(tmp_path, "tap 04DD\n", f"spotify:album:{ID}", "--write")
     assert write.returncode == 2 and "--write needs an nfcpy reader" in write.stderr
     assert not (tmp_path / "tags.yaml").exists()  # nothing half-saved
+
+
+def test_say_what_the_card_does(tmp_path: Path) -> None:
+    from maestro.voice.synth import utterance
+    from tests.test_voice import write_wav
+
+    write_wav(tmp_path / "said.wav", utterance("pause the music"))
+    (tmp_path / "config.toml").write_text(f'[voice]\ninput_device = "wav:{tmp_path / "said.wav"}"\n')
+    result = learn(tmp_path, "tap 04EE\n", "--say")
+    assert result.returncode == 0, result.stderr
+    assert 'Heard: "pause the music"' in result.stdout and mapping(tmp_path) == {"04EE": "pause the music"}

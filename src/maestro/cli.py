@@ -296,18 +296,26 @@ def cmd_tags(args: argparse.Namespace) -> int:
         print(f"Card {rest[0]} removed.")
         return 0
     if action == "learn":
+        import asyncio
+
         from maestro.intents import Matcher, StaticLibrary, load_spec
         from maestro.intents.library import EmptyLibrary, LibraryProvider
-        from maestro.nfc.learn import learn
+        from maestro.nfc.learn import hear_action, learn
         from maestro.nfc.readers import make_reader
 
         settings = config.load()
         library: LibraryProvider = EmptyLibrary()
         if (config.state_dir() / "library.json").exists():  # so "play abbey road" is checked against names
             library = StaticLibrary.from_file(config.state_dir() / "library.json")
+        matcher = Matcher(load_spec(), library)
+
+        def hear() -> str:
+            return asyncio.run(hear_action(settings, matcher, config.state_dir()))
+
         uid, learned = learn(
-            make_reader(settings.nfc.reader), store, Matcher(load_spec(), library), config.state_dir(),
+            make_reader(settings.nfc.reader), store, matcher, config.state_dir(),
             action_text=" ".join(rest) or None, write=args.write, timeout_s=args.timeout,
+            hear=hear if args.say else None,
         )  # fmt: skip
         print(f"Card {uid} now does {learned.describe()} (saved in {store.path}).")
         return 0
@@ -444,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     tags = add("tags", "NFC cards: list | add UID ACTION | remove UID | learn", cmd_tags)
     tags.add_argument("action", nargs="*", help="list, add UID ACTION, remove UID, learn [ACTION]")
     tags.add_argument("--write", action="store_true", help="learn: also write the Spotify link onto the card")
+    tags.add_argument("--say", action="store_true", help="learn: say what the card does instead of typing it")
     tags.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="learn: wait this long")
     models = add("models", "speech models: list | get NAME", cmd_models)
     models.add_argument("action", choices=["list", "get"], nargs="?", default="list")

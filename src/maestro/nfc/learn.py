@@ -91,6 +91,34 @@ def ask_action(matcher: Matcher, ask: Callable[[str], str], say: Callable[[str],
             say(str(exc))
 
 
+async def hear_action(settings: object, matcher: Matcher, state_dir: Path, timeout_s: float = 15.0) -> str:
+    """One spoken command (no wake phrase), from the microphone or ``[voice] input_device``."""
+    from maestro.intents import load_spec
+    from maestro.voice.asr import engine_for
+    from maestro.voice.audio import MicSource, WavSource
+    from maestro.voice.listener import GaveUp, Heard, Listener
+
+    device = settings.voice.input_device  # type: ignore[attr-defined]
+    engine = await asyncio.to_thread(
+        engine_for, settings, load_spec(), matcher.library, cache_dir=state_dir / "speech"
+    )
+    listener = Listener(engine, matcher, wake=False, speech_timeout_s=timeout_s)
+    source = WavSource(Path(device[4:]).expanduser()) if device.startswith("wav:") else MicSource(device)
+    async for chunk in source:
+        for event in await asyncio.to_thread(listener.feed, chunk):
+            if isinstance(event, Heard):
+                return event.transcript
+            if isinstance(event, GaveUp):
+                break
+        else:
+            continue
+        break
+    for event in listener.flush():
+        if isinstance(event, Heard):
+            return event.transcript
+    raise UsageError('I heard no command. Try again, or type it: maestro tags learn "volume 30".')
+
+
 def write_uri(reader: NfcpyReader, uri: str, timeout_s: float = 20.0) -> None:
     """Writes ``uri`` onto the card on the reader as an NDEF URI record (nfcpy only)."""
     import ndef
@@ -135,6 +163,7 @@ def learn(
     action_text: str | None,
     write: bool,
     timeout_s: float,
+    hear: Callable[[], str] | None = None,
     ask: Callable[[str], str] = input,
     say: Callable[[str], None] = print,
 ) -> tuple[str, TagAction]:
@@ -158,6 +187,10 @@ def learn(
         say(f"Card {uid} now does {existing.describe()}; it will be replaced.")
     else:
         say(f"Card {uid}.")
+    if hear is not None and not action_text:
+        say("Say what this card should do, for example: play abbey road.")
+        action_text = hear()
+        say(f'Heard: "{action_text}"')
     action = check_action(action_text, matcher) if action_text else ask_action(matcher, ask, say)
     if write:
         if action.uri is None:
