@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+import typing
 import wave
 from pathlib import Path
 
@@ -9,7 +13,7 @@ import numpy as np
 import pytest
 
 from maestro.errors import UsageError
-from maestro.voice.audio import CHUNK_SAMPLES, RATE, WavSource, find_input_device, read_wav
+from maestro.voice.audio import CHUNK_SAMPLES, RATE, MicSource, WavSource, find_input_device, read_wav
 
 
 def write_wav(
@@ -72,3 +76,76 @@ def test_missing_microphone_lists_what_there_is() -> None:
         find_input_device("Definitely Not A Real Microphone")
     assert "No microphone matches" in str(info.value) and "Inputs:" in str(info.value)
     assert find_input_device("") is None  # the default device
+
+
+class FakeSoundDevice:
+    """sounddevice's surface that MicSource uses: devices come and go, streams deliver then stop."""
+
+    class PortAudioError(Exception):
+        pass
+
+    MIC: typing.ClassVar[dict] = {"name": "USB mic", "max_input_channels": 1, "default_samplerate": 48000.0}
+
+    def __init__(self, plan: list[int]) -> None:
+        self.plan = plan  # per attempt: -1 no microphone at all; N: N chunks, then unplugged
+        self.opened = 0
+
+    def query_devices(self, index: int | None = None, kind: str | None = None) -> object:
+        if kind == "input":
+            return self.MIC
+        if self.plan and self.plan[0] < 0:
+            self.plan.pop(0)
+            return []
+        return [self.MIC]
+
+    def RawInputStream(self, *, blocksize: int, callback, **settings: object) -> object:
+        chunks_to_send = self.plan.pop(0)
+        last = not self.plan
+        self.opened += 1
+
+        class Stream:
+            active = False
+
+            def start(self) -> None:
+                self.active = True
+
+                def run() -> None:
+                    for _ in range(chunks_to_send):
+                        callback(bytes(blocksize * 2), blocksize, None, None)
+                        time.sleep(0.01)
+                    if not last:
+                        self.active = False  # unplugged (the last stream stays up)
+
+                threading.Thread(target=run, daemon=True).start()
+
+            def close(self) -> None:
+                self.active = False
+
+        return Stream()
+
+
+async def test_microphone_loss_is_said_once_and_it_comes_back(monkeypatch) -> None:
+    fake = FakeSoundDevice([-1, -1, 3, 2])
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    said: list[str] = []
+
+    async def trouble(message: str) -> None:
+        said.append(message)
+
+    async def back() -> None:
+        said.append("back")
+
+    mic = MicSource(retry_s=(0.01, 0.02), on_trouble=trouble, on_back=back)
+    received = []
+    async for chunk in mic:
+        received.append(chunk)
+        if len(received) == 5:
+            break
+    assert all(len(chunk) == CHUNK_SAMPLES * 2 for chunk in received)  # 48 kHz in, 16 kHz chunks out
+    # Missing twice, said once; back; unplugged; back again.
+    assert said[0].startswith("No microphone found") and said[1:] == [
+        "back",
+        "The microphone stopped.",
+        "back",
+    ]
+    assert fake.opened == 2

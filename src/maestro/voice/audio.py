@@ -122,6 +122,9 @@ def find_input_device(wanted: str) -> int | None:
     raise UsageError(f"No microphone matches voice.input_device = {wanted!r}. Inputs: {names}.")
 
 
+STALL_S = 2.0  # no audio for this long from an open stream: the device is gone
+
+
 class MicSource:
     """The microphone: native rate in, 16 kHz mono chunks out; reopened with backoff if it disappears.
 
@@ -169,8 +172,17 @@ class MicSource:
                     if self.on_back is not None:
                         await self.on_back()
                 delay = self.retry_s[0]
-                while self._stream.active:
-                    yield await queue.get()
+                quiet_s = 0.0
+                while True:
+                    try:  # an unplugged device just stops calling back: notice by the silence
+                        chunk = await asyncio.wait_for(queue.get(), 0.5)
+                    except TimeoutError:
+                        quiet_s += 0.5
+                        if not self._stream.active or quiet_s >= STALL_S:
+                            break
+                        continue
+                    quiet_s = 0.0
+                    yield chunk
                 problem = "The microphone stopped."
             except MaestroError as exc:  # no PortAudio, or the configured device is not there
                 problem = str(exc)
