@@ -87,7 +87,7 @@ class PocketSphinxEngine:
         if wake_phrase and wake_phrase != spec.wake_phrase:
             spec = dataclasses.replace(spec, wake_phrase=wake_phrase)
         self.wake_phrase = spec.wake_phrase
-        command = build_command_model(
+        self.command = command = build_command_model(
             spec, library, cache_dir, lambda: Lexicon(self.model / "cmudict-en-us.dict")
         )
         if not set(self.wake_phrase.split()) <= command.words:
