@@ -144,3 +144,38 @@ def test_daemon_runs_voice_cards_and_display_through_faults(live: LiveSandbox, t
     speech = sorted((tmp_path / "speech").glob("*.wav"))
     assert any(path.name.endswith("-chime.wav") for path in speech)  # the earcon after each wake
     assert len([p for p in speech if not p.name.endswith("-chime.wav")]) >= 8  # every reply and trouble
+
+
+async def test_names_fetched_after_start_are_heard_without_a_restart(
+    live: LiveSandbox, tmp_path: Path
+) -> None:
+    """First start: no library yet, so the voice model knows no names; once the library
+    arrives the model is rebuilt in the background and "play abbey road" is an album."""
+    import asyncio
+
+    from maestro import config
+    from maestro.app import Runtime, default_voice
+    from maestro.display.devices import NullDisplay
+    from maestro.session import Session
+    from maestro.voice.tts import SilentSpeaker
+
+    live.pair_into(tmp_path)
+    wav = voice_wav(tmp_path / "voice.wav", 4.0, "play abbey road")
+    env = {**live.env(tmp_path), "MAESTRO_PLAYER_DEFAULT_DEVICE": "Living Room",
+           "MAESTRO_VOICE_ENGINE": "pocketsphinx", "MAESTRO_VOICE_INPUT_DEVICE": f"wav:{wav}"}  # fmt: skip
+    assert not (tmp_path / "library.json").exists()
+    async with Session.open(config.load(env), state_dir=tmp_path) as session:
+        runtime = Runtime(session, SilentSpeaker(), NullDisplay(), voice=default_voice, poll_s=0.5,
+                          print_line=lambda line: None)  # fmt: skip
+        stop = asyncio.Event()
+        running = asyncio.create_task(runtime.run(stop))
+        deadline = time.monotonic() + 30
+        while not any(source == "voice" for source, _ in runtime.replies) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+    assert [(source, reply.intent) for source, reply in runtime.replies] == [("voice", "PlayAlbum")]
+    assert runtime.replies[0][1].speech == "Playing Abbey Road."
+    # Heard by the rebuilt command model itself, not rescued by the (slower) open-vocabulary pass.
+    assert [(h.transcript, h.open_vocabulary) for h in runtime.heard] == [("play abbey road", False)]
+    assert playback(live)["album_name"] == "Abbey Road"

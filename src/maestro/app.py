@@ -30,12 +30,13 @@ from typing import Any
 from maestro.display.devices import Display
 from maestro.errors import MaestroError, NotPairedError, SignInExpiredError
 from maestro.intents import Recognition
+from maestro.intents.library import KINDS
 from maestro.messages import Reply, Screen
 from maestro.nfc.cards import UNKNOWN_CARD, CardCommand, Cards
 from maestro.nfc.learn import remember_unknown
 from maestro.nfc.readers import Reader, ReaderService
 from maestro.session import Session
-from maestro.voice.asr import engine_for
+from maestro.voice.asr import Engine, engine_for
 from maestro.voice.audio import MicSource, WavSource
 from maestro.voice.listener import GaveUp, Heard, Listener, Woke
 from maestro.voice.tts import Speaker
@@ -50,6 +51,8 @@ DIMMED_POLL_S = 15.0
 class VoiceInput:
     source: AsyncIterable[bytes]
     listener: Listener
+    #: Builds an engine for the library as it is now (after sign-in, the names arrive).
+    rebuild: Callable[[], Engine] | None = None
 
 
 class Runtime:
@@ -76,6 +79,7 @@ class Runtime:
         self.pair_retry_s = pair_retry_s
         self.print_line = print_line
         self.replies: list[tuple[str, Reply]] = []  # (source, reply): what was done, for tests and logs
+        self.heard: list[Heard] = []
         self._shown: Screen | None = None
         self._trouble: str | None = None
         self._device_trouble: dict[str, str] = {}
@@ -84,6 +88,15 @@ class Runtime:
         self._hold_until = 0.0
         self._poke = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
+        self._library_version = 0
+        hearing = session.library.on_change
+
+        def library_changed() -> None:
+            if hearing is not None:
+                hearing()
+            self._library_version += 1
+
+        session.library.on_change = library_changed
 
     # -- the whole --------------------------------------------------------------------
 
@@ -217,15 +230,39 @@ class Runtime:
         except MaestroError as exc:  # no speech model, a broken setting: the rest still works
             await self.device_trouble("voice", f"Voice control is off: {exc}")
             return
-        await self.listen(voice.source, voice.listener)
+        await self.listen(voice.source, voice.listener, voice.rebuild)
 
-    async def listen(self, source: AsyncIterable[bytes], listener: Listener) -> None:
-        """Feeds audio to the listener (decoding on a worker thread) and acts on what it hears."""
+    async def listen(
+        self, source: AsyncIterable[bytes], listener: Listener, rebuild: Callable[[], Engine] | None = None
+    ) -> None:
+        """Feeds audio to the listener (decoding on a worker thread) and acts on what it hears.
+
+        When the library's names change (the first sign-in, a new playlist), a
+        new engine is built on a thread and swapped in between utterances.
+        """
+        seen, names = self._library_version, self._names()
+        building: asyncio.Task[Engine] | None = None
         async for chunk in source:
             for event in await asyncio.to_thread(listener.feed, chunk):
                 await self._on_voice(event)
+            if rebuild is not None and building is None and self._library_version != seen:
+                seen = self._library_version
+                if self._names() != names:
+                    names = self._names()
+                    building = asyncio.create_task(asyncio.to_thread(rebuild))
+            if building is not None and building.done() and listener.between_utterances:
+                try:
+                    listener.use_engine(building.result())
+                    log.info("voice: now hearing %d library names", len(names))
+                except MaestroError as exc:
+                    log.warning("voice: could not rebuild the command model: %s", exc)
+                building = None
         for event in listener.flush():  # a WAV input ended
             await self._on_voice(event)
+
+    def _names(self) -> tuple[tuple[str, str], ...]:
+        library = self.session.library
+        return tuple(sorted((kind, item.name) for kind in KINDS for item in library.items(kind)))
 
     async def settle(self) -> None:
         """Waits for the commands (and earcons) still under way."""
@@ -243,6 +280,7 @@ class Runtime:
                 await self.display.show(self._shown)
         else:
             self._listening = False
+            self.heard.append(event)
             self.print_line(f'Heard: "{event.transcript}"' + (f" -> {event.intent}" if event.intent else ""))
             self._in_background(self._heard(event))
 
@@ -306,8 +344,11 @@ def default_voice(runtime: Runtime) -> VoiceInput:
     """
     session = runtime.session
     settings = session.settings
-    engine = engine_for(settings, session.spec, session.library, cache_dir=session.state_dir / "speech")
-    listener = Listener(engine, session.matcher, is_speaking=runtime.speaker.speaking.is_set)
+
+    def build() -> Engine:
+        return engine_for(settings, session.spec, session.library, cache_dir=session.state_dir / "speech")
+
+    listener = Listener(build(), session.matcher, is_speaking=runtime.speaker.speaking.is_set)
     device = settings.voice.input_device
     source: AsyncIterable[bytes]
     if device.startswith("wav:"):
@@ -318,4 +359,4 @@ def default_voice(runtime: Runtime) -> VoiceInput:
             on_trouble=lambda message: runtime.device_trouble("microphone", message),
             on_back=lambda: runtime.device_back("microphone", "The microphone is back."),
         )
-    return VoiceInput(source, listener)
+    return VoiceInput(source, listener, rebuild=build)

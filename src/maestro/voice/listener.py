@@ -100,6 +100,20 @@ class Listener:
             engine.start_wake()
 
     @property
+    def between_utterances(self) -> bool:
+        """Asleep (or, without a wake phrase, waiting) with no utterance under way."""
+        return not self._utterance and (not self.awake or not self.use_wake)
+
+    def use_engine(self, engine: Engine) -> None:
+        """Switches to a new engine (one built for new library names) between utterances."""
+        self.engine = engine
+        self.wake_words = engine.wake_phrase.split()
+        if self.use_wake:
+            self._go_to_sleep()
+        else:
+            self._wake_up()
+
+    @property
     def now_s(self) -> float:
         return self.samples / RATE
 
