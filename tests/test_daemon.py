@@ -160,7 +160,7 @@ async def test_names_fetched_after_start_are_heard_without_a_restart(
     from maestro.voice.tts import SilentSpeaker
 
     live.pair_into(tmp_path)
-    wav = voice_wav(tmp_path / "voice.wav", 4.0, "play abbey road")
+    wav = voice_wav(tmp_path / "voice.wav", 6.0, "play abbey road")
     env = {**live.env(tmp_path), "MAESTRO_PLAYER_DEFAULT_DEVICE": "Living Room",
            "MAESTRO_VOICE_ENGINE": "pocketsphinx", "MAESTRO_VOICE_INPUT_DEVICE": f"wav:{wav}"}  # fmt: skip
     assert not (tmp_path / "library.json").exists()
@@ -174,7 +174,7 @@ async def test_names_fetched_after_start_are_heard_without_a_restart(
             await asyncio.sleep(0.1)
         stop.set()
         await asyncio.wait_for(running, 5)
-    assert [(source, reply.intent) for source, reply in runtime.replies] == [("voice", "PlayAlbum")]
+    assert [(source, reply.intent) for source, reply in runtime.replies] == [("voice", "PlayAlbum")], runtime.heard
     assert runtime.replies[0][1].speech == "Playing Abbey Road."
     # Heard by the rebuilt command model itself, not rescued by the (slower) open-vocabulary pass.
     assert [(h.transcript, h.open_vocabulary) for h in runtime.heard] == [("play abbey road", False)]
