@@ -53,6 +53,8 @@ class VoiceInput:
     listener: Listener
     #: Builds an engine for the library as it is now (after sign-in, the names arrive).
     rebuild: Callable[[], Engine] | None = None
+    #: The library names the listener's engine was built with.
+    names: tuple[tuple[str, str], ...] | None = None
 
 
 class Runtime:
@@ -230,25 +232,30 @@ class Runtime:
         except MaestroError as exc:  # no speech model, a broken setting: the rest still works
             await self.device_trouble("voice", f"Voice control is off: {exc}")
             return
-        await self.listen(voice.source, voice.listener, voice.rebuild)
+        await self.listen(voice.source, voice.listener, voice.rebuild, voice.names)
 
     async def listen(
-        self, source: AsyncIterable[bytes], listener: Listener, rebuild: Callable[[], Engine] | None = None
+        self,
+        source: AsyncIterable[bytes],
+        listener: Listener,
+        rebuild: Callable[[], Engine] | None = None,
+        names: tuple[tuple[str, str], ...] | None = None,
     ) -> None:
         """Feeds audio to the listener (decoding on a worker thread) and acts on what it hears.
 
         When the library's names change (the first sign-in, a new playlist), a
         new engine is built on a thread and swapped in between utterances.
         """
-        seen, names = self._library_version, self._names()
+        # The names may have arrived while the first engine was being built: compare with those.
+        seen, names = -1, self.names() if names is None else names
         building: asyncio.Task[Engine] | None = None
         async for chunk in source:
             for event in await asyncio.to_thread(listener.feed, chunk):
                 await self._on_voice(event)
             if rebuild is not None and building is None and self._library_version != seen:
                 seen = self._library_version
-                if self._names() != names:
-                    names = self._names()
+                if self.names() != names:
+                    names = self.names()
                     building = asyncio.create_task(asyncio.to_thread(rebuild))
             if building is not None and building.done() and listener.between_utterances:
                 try:
@@ -260,7 +267,8 @@ class Runtime:
         for event in listener.flush():  # a WAV input ended
             await self._on_voice(event)
 
-    def _names(self) -> tuple[tuple[str, str], ...]:
+    def names(self) -> tuple[tuple[str, str], ...]:
+        """The library's names, as the voice model is built from them."""
         library = self.session.library
         return tuple(sorted((kind, item.name) for kind in KINDS for item in library.items(kind)))
 
@@ -348,6 +356,7 @@ def default_voice(runtime: Runtime) -> VoiceInput:
     def build() -> Engine:
         return engine_for(settings, session.spec, session.library, cache_dir=session.state_dir / "speech")
 
+    names = runtime.names()
     listener = Listener(build(), session.matcher, is_speaking=runtime.speaker.speaking.is_set)
     device = settings.voice.input_device
     source: AsyncIterable[bytes]
@@ -359,4 +368,4 @@ def default_voice(runtime: Runtime) -> VoiceInput:
             on_trouble=lambda message: runtime.device_trouble("microphone", message),
             on_back=lambda: runtime.device_back("microphone", "The microphone is back."),
         )
-    return VoiceInput(source, listener, rebuild=build)
+    return VoiceInput(source, listener, rebuild=build, names=names)
