@@ -174,7 +174,9 @@ async def test_names_fetched_after_start_are_heard_without_a_restart(
             await asyncio.sleep(0.1)
         stop.set()
         await asyncio.wait_for(running, 5)
-    assert [(source, reply.intent) for source, reply in runtime.replies] == [("voice", "PlayAlbum")], runtime.heard
+    assert [(source, reply.intent) for source, reply in runtime.replies] == [("voice", "PlayAlbum")], (
+        runtime.heard
+    )
     assert runtime.replies[0][1].speech == "Playing Abbey Road."
     # Heard by the rebuilt command model itself, not rescued by the (slower) open-vocabulary pass.
     assert [(h.transcript, h.open_vocabulary) for h in runtime.heard] == [("play abbey road", False)]
