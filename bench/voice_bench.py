@@ -143,11 +143,15 @@ class Bench:
         return (time.process_time() - started) / seconds
 
 
-#: Runs the maestro CLI and reports its own peak RSS on stderr (RUSAGE_CHILDREN would mix runs).
+#: Runs the maestro CLI and reports its own peak RSS on stderr. VmHWM, not getrusage: Linux
+#: carries ru_maxrss across exec, so a child of this (large) bench would report the bench's peak.
 RSS_WRAPPER = (
-    "import atexit, resource, sys\n"
-    "atexit.register(lambda: print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
-    " file=sys.stderr))\n"
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            print('PEAK_RSS_KB', line.split()[1], file=sys.stderr)\n"
+    "atexit.register(peak)\n"
     "from maestro.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
