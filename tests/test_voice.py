@@ -227,7 +227,7 @@ def test_vosk_engine_hears_wake_and_command() -> None:
     engine = VoskEngine(model, load_spec(), LIBRARY)
     events = hear(Listener(engine, Matcher(load_spec(), LIBRARY)), spoken("hey maestro", "pause the music"))
     assert any(isinstance(e, Woke) for e in events)
-    assert [e.intent for e in events if isinstance(e, Heard)] == ["Next"]
+    assert [e.intent for e in events if isinstance(e, Heard)] == ["Pause"]
 
 
 EVAL_WAV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "wav"
