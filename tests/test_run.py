@@ -129,3 +129,30 @@ async def test_revoked_sign_in_is_spoken_shown_and_pairing_starts_again(
     assert any(s.kind == "error" and "pair again" in s.lines[0] for s in display.screens)  # shown
     assert any(line.startswith("Code: ") for line in lines)  # and a new pairing began
     assert display.screens[-1].kind == "pairing"
+
+
+async def test_a_command_that_breaks_is_said_and_the_next_one_runs(tmp_path: Path, caplog) -> None:
+    from maestro import config
+    from maestro.app import Runtime
+    from maestro.display.devices import NullDisplay
+    from maestro.messages import Reply, Screen
+    from maestro.session import Session
+    from maestro.voice.tts import SilentSpeaker
+
+    (tmp_path / "config.toml").write_text("")
+    env = {"MAESTRO_CONFIG": str(tmp_path / "config.toml"), "MAESTRO_STATE_DIR": str(tmp_path)}
+    async with Session.open(config.load(env), state_dir=tmp_path) as session:
+        speaker, display = SilentSpeaker(), NullDisplay()
+        runtime = Runtime(session, speaker, display, print_line=lambda line: None)
+
+        async def broken() -> Reply:
+            raise KeyError("a bug")
+
+        async def fine() -> Reply:
+            return Reply("Paused.", Screen("message", "Paused."))
+
+        failed = await runtime.command("card", broken)
+        worked = await runtime.command("voice", fine)
+    assert not failed.ok and speaker.history == ["Sorry, something went wrong with that.", "Paused."]
+    assert worked.ok and [s.kind for s in display.screens] == ["error", "message"]
+    assert "card command failed" in caplog.text

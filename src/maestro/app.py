@@ -209,7 +209,12 @@ class Runtime:
     async def command(self, source: str, run: Callable[[], Awaitable[Reply]]) -> Reply:
         """Runs one command at a time; shows and says the reply."""
         async with self._commands:
-            reply = await run()
+            try:
+                reply = await run()
+            except Exception:  # a bug in one command must not take the daemon down with it
+                log.exception("%s command failed", source)
+                screen = Screen("error", "Sorry", ("Something went wrong.",))
+                reply = Reply("Sorry, something went wrong with that.", screen, ok=False, exit_code=1)
             self.replies.append((source, reply))
             self._hold_until = time.monotonic() + REPLY_HOLD_S
             self._shown = reply.screen
@@ -222,7 +227,12 @@ class Runtime:
     def _in_background(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", exc_info=task.exception())
 
     # -- voice ----------------------------------------------------------------------------------
 

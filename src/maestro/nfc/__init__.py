@@ -1,1 +1,1 @@
-"""NFC cards: tag parsing, the tags.yaml mapping, second taps (readers come with the daemon)."""
+"""NFC cards: readers (nfcpy, keyboard wedge, scripted), what a tap means, tags.yaml, `tags learn`."""
