@@ -83,8 +83,7 @@ class Runtime:
         self.replies: list[tuple[str, Reply]] = []  # (source, reply): what was done, for tests and logs
         self.heard: list[Heard] = []
         self._shown: Screen | None = None
-        self._trouble: str | None = None
-        self._device_trouble: dict[str, str] = {}
+        self._troubles: dict[str, str] = {}  # source ("spotify", "microphone", "nfc", ...) -> message said
         self._commands = asyncio.Lock()
         self._listening = False
         self._hold_until = 0.0
@@ -157,7 +156,7 @@ class Runtime:
             await self.session.ensure_library()
             return
         # Could not pair (offline, not allowlisted, declined): it was said; try again later.
-        self._trouble = str(pairing.exception())
+        self._troubles["spotify"] = str(pairing.exception())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=self.pair_retry_s)
 
@@ -165,10 +164,7 @@ class Runtime:
         """One look at Spotify: show what is playing when it changed."""
         self.session.library.refresh_in_background()
         state = await self.session.player.state()
-        if self._trouble is not None:
-            self._trouble = None
-            self.print_line("Spotify is back.")
-            await self.speaker.say("Spotify is back.")
+        await self.resolved("spotify", "Spotify is back.")
         if state is None or state.item is None:
             screen = Screen("idle", "Maestro", ("Nothing playing",))
         else:
@@ -181,26 +177,19 @@ class Runtime:
             self._shown = screen
             await self.display.show(screen)
 
-    async def report(self, message: str) -> None:
-        if message == self._trouble:
-            return  # once per trouble, not once per poll
-        self._trouble = message
+    async def report(self, message: str, source: str = "spotify") -> None:
+        """Trouble from one source (Spotify, the microphone, the reader...): said and shown once."""
+        if self._troubles.get(source) == message:
+            return  # once per trouble, not once per poll or retry
+        self._troubles[source] = message
         log.warning("%s", message)
         self.print_line(f"Trouble: {message}")
         await self.display.show(Screen("error", "Trouble", (message,)))
         await self.speaker.say(message)
 
-    async def device_trouble(self, device: str, message: str) -> None:
-        """A microphone or reader problem: said once until it is fixed."""
-        if self._device_trouble.get(device) == message:
-            return
-        self._device_trouble[device] = message
-        self.print_line(f"Trouble: {message}")
-        await self.display.show(Screen("error", "Trouble", (message,)))
-        await self.speaker.say(message)
-
-    async def device_back(self, device: str, message: str) -> None:
-        if self._device_trouble.pop(device, None) is not None:
+    async def resolved(self, source: str, message: str) -> None:
+        """The source's trouble is over: say ``message``, if there was trouble."""
+        if self._troubles.pop(source, None) is not None:
             self.print_line(message)
             await self.speaker.say(message)
 
@@ -240,7 +229,7 @@ class Runtime:
         try:
             voice = await asyncio.to_thread(self.voice_factory, self)  # type: ignore[arg-type]
         except MaestroError as exc:  # no speech model, a broken setting: the rest still works
-            await self.device_trouble("voice", f"Voice control is off: {exc}")
+            await self.report(f"Voice control is off: {exc}", "voice")
             return
         await self.listen(voice.source, voice.listener, voice.rebuild, voice.names)
 
@@ -312,8 +301,8 @@ class Runtime:
         """Reader events -> card commands, until ``stop``; a lost reader is retried, a broken one reported."""
         service = ReaderService(
             reader,
-            on_trouble=lambda message: self.device_trouble("nfc", message),
-            on_back=lambda: self.device_back("nfc", "The card reader is back."),
+            on_trouble=lambda message: self.report(message, "nfc"),
+            on_back=lambda: self.resolved("nfc", "The card reader is back."),
         )
         running = asyncio.create_task(service.run(stop))
         try:
@@ -323,11 +312,11 @@ class Runtime:
                 if running in done:
                     getting.cancel()
                     if running.exception() is not None:  # a missing library, a bad setting
-                        await self.device_trouble("nfc", f"Cards are off: {running.exception()}")
+                        await self.report(f"Cards are off: {running.exception()}", "nfc")
                     return
                 problem = cards.mapping_problem()
                 if problem:
-                    await self.device_trouble("tags", problem)
+                    await self.report(problem, "tags")
                 card = cards.on_event(getting.result())
                 if card is not None:
                     await self.command("card", lambda card=card: self._card(card))  # type: ignore[misc]
@@ -375,7 +364,7 @@ def default_voice(runtime: Runtime) -> VoiceInput:
     else:
         source = MicSource(
             device,
-            on_trouble=lambda message: runtime.device_trouble("microphone", message),
-            on_back=lambda: runtime.device_back("microphone", "The microphone is back."),
+            on_trouble=lambda message: runtime.report(message, "microphone"),
+            on_back=lambda: runtime.resolved("microphone", "The microphone is back."),
         )
     return VoiceInput(source, listener, rebuild=build, names=names)
