@@ -24,7 +24,6 @@ import logging
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from maestro.display.devices import Display
@@ -37,7 +36,7 @@ from maestro.nfc.learn import remember_unknown
 from maestro.nfc.readers import Reader, ReaderService
 from maestro.session import Session
 from maestro.voice.asr import Engine, engine_for
-from maestro.voice.audio import MicSource, WavSource
+from maestro.voice.audio import input_source
 from maestro.voice.listener import GaveUp, Heard, Listener, Woke
 from maestro.voice.tts import Speaker
 
@@ -357,14 +356,10 @@ def default_voice(runtime: Runtime) -> VoiceInput:
 
     names = runtime.names()
     listener = Listener(build(), session.matcher, is_speaking=runtime.speaker.speaking.is_set)
-    device = settings.voice.input_device
-    source: AsyncIterable[bytes]
-    if device.startswith("wav:"):
-        source = WavSource(Path(device.removeprefix("wav:")).expanduser(), realtime=True)
-    else:
-        source = MicSource(
-            device,
-            on_trouble=lambda message: runtime.report(message, "microphone"),
-            on_back=lambda: runtime.resolved("microphone", "The microphone is back."),
-        )
+    source = input_source(
+        settings.voice.input_device,
+        realtime=True,  # a file plays like a microphone: commands arrive over time
+        on_trouble=lambda message: runtime.report(message, "microphone"),
+        on_back=lambda: runtime.resolved("microphone", "The microphone is back."),
+    )
     return VoiceInput(source, listener, rebuild=build, names=names)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 import tempfile
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from maestro.voice.asr import engine_for
 from maestro.voice.audio import chunks
 from maestro.voice.listener import Listener
 from maestro.voice.synth import utterance
-from maestro.voice.tts import SilentSpeaker, Speaker, WavSpeaker, make_speaker
+from maestro.voice.tts import SilentSpeaker, Speaker, WavSpeaker, has_sound_card, make_speaker
 
 KIND_OF_BLUE = "spotify:album:BuCjpnijylH0iFcAnhiEn2"  # the sandbox catalogue's
 
@@ -51,18 +50,8 @@ SCRIPT: list[tuple[str, str]] = [
 ]
 
 
-def _has_sound_card() -> bool:
-    if not sys.platform.startswith("linux"):
-        return True  # let the speech engine find out
-    try:
-        cards = Path("/proc/asound/cards").read_text()
-    except OSError:
-        return False  # no ALSA at all (a container, a VM)
-    return "no soundcards" not in cards and bool(cards.strip())
-
-
 def _speaker(no_audio: bool, out_dir: Path) -> Speaker:
-    if not no_audio and not _has_sound_card():
+    if not no_audio and not has_sound_card():
         print(f"(no sound card here: the spoken replies go to WAV files in {out_dir})")
         no_audio = True
     if no_audio:

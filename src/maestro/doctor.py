@@ -64,12 +64,14 @@ def check_intents() -> Check:
 def check_microphone(settings: config.Settings) -> Check:
     if not settings.voice.enabled:
         return Check("microphone", "off", "voice is off ([voice] enabled = false)")
+    from maestro.voice.audio import _sounddevice, find_input_device, wav_input
+
     device = settings.voice.input_device
-    if device.startswith("wav:"):
-        found = Path(device.removeprefix("wav:")).expanduser().exists()
-        return Check("microphone", "ok" if found else "fail", f"a WAV file: {device[4:]}",
+    wav = wav_input(device)
+    if wav is not None:
+        found = wav.exists()
+        return Check("microphone", "ok" if found else "fail", f"a WAV file: {wav}",
                      "" if found else "the file is missing")  # fmt: skip
-    from maestro.voice.audio import _sounddevice, find_input_device
 
     try:
         sd = _sounddevice()
@@ -99,11 +101,9 @@ def check_speech_out(settings: config.Settings) -> Check:
         return Check(
             "speech out", "ok", f"written to WAV files in {settings.tts.wav_dir or 'maestro-speech'}"
         )
-    try:
-        cards = Path("/proc/asound/cards").read_text()
-    except OSError:
-        cards = ""
-    if not cards.strip() or "no soundcards" in cards:
+    from maestro.voice.tts import has_sound_card
+
+    if not has_sound_card():
         return Check("speech out", "warn", "no sound card: replies cannot be heard",
                      "plug in a speaker/DAC, or set [tts] engine = \"wav\"")  # fmt: skip
     if shutil.which("aplay") is None:

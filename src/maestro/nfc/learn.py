@@ -95,7 +95,7 @@ async def hear_action(settings: object, matcher: Matcher, state_dir: Path, timeo
     """One spoken command (no wake phrase), from the microphone or ``[voice] input_device``."""
     from maestro.intents import load_spec
     from maestro.voice.asr import engine_for
-    from maestro.voice.audio import MicSource, WavSource
+    from maestro.voice.audio import input_source
     from maestro.voice.listener import GaveUp, Heard, Listener
 
     device = settings.voice.input_device  # type: ignore[attr-defined]
@@ -103,7 +103,7 @@ async def hear_action(settings: object, matcher: Matcher, state_dir: Path, timeo
         engine_for, settings, load_spec(), matcher.library, cache_dir=state_dir / "speech"
     )
     listener = Listener(engine, matcher, wake=False, speech_timeout_s=timeout_s)
-    source = WavSource(Path(device[4:]).expanduser()) if device.startswith("wav:") else MicSource(device)
+    source = input_source(device, realtime=False)
     async for chunk in source:
         for event in await asyncio.to_thread(listener.feed, chunk):
             if isinstance(event, Heard):

@@ -218,3 +218,22 @@ def _callback(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes], rate
 def _offer(queue: asyncio.Queue[bytes], pcm: bytes) -> None:
     with contextlib.suppress(asyncio.QueueFull):  # a slow consumer drops audio, never blocks the callback
         queue.put_nowait(pcm)
+
+
+def wav_input(device: str) -> Path | None:
+    """``voice.input_device = "wav:FILE"`` names a file to play instead of a microphone; else None."""
+    return Path(device.removeprefix("wav:")).expanduser() if device.startswith("wav:") else None
+
+
+def input_source(
+    device: str,
+    *,
+    realtime: bool,
+    on_trouble: Callable[[str], Awaitable[None]] | None = None,
+    on_back: Callable[[], Awaitable[None]] | None = None,
+) -> WavSource | MicSource:
+    """The audio ``voice.input_device`` asks for: the microphone, or a WAV file (tests, debugging)."""
+    wav = wav_input(device)
+    if wav is not None:
+        return WavSource(wav, realtime=realtime)
+    return MicSource(device, on_trouble=on_trouble, on_back=on_back)

@@ -22,6 +22,7 @@ import os
 import queue
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import wave
@@ -260,6 +261,17 @@ def _join_wavs(parts: list[Path], target: Path) -> None:
             writer.setparams(params)
         for chunk in frames:
             writer.writeframes(chunk)
+
+
+def has_sound_card() -> bool:
+    """Whether ALSA lists a sound card (no: a container, a VM, a Pi without a DAC)."""
+    if not sys.platform.startswith("linux"):
+        return True  # let the speech engine find out
+    try:
+        cards = Path("/proc/asound/cards").read_text()
+    except OSError:
+        return False  # no ALSA at all
+    return "no soundcards" not in cards and bool(cards.strip())
 
 
 def make_speaker(engine: str, *, voice: str = "", rate: int = 160, wav_dir: str = "") -> Speaker:
