@@ -151,18 +151,14 @@ def qr_image(data: str, max_px: int) -> Image.Image | None:
     modules = code.symbol_size(scale=1, border=0)[0]
     for scale in range(max_px // modules, 0, -1):
         for border in (2, 1):
-            if (modules + 2 * border) * scale <= max_px:
-                side = (modules + 2 * border) * scale
-                image = Image.new("1", (side, side), ON)
-                pixels = image.load()
+            side = modules + 2 * border
+            if side * scale <= max_px:
+                image = Image.new("1", (side, side), ON)  # one pixel per module, then scaled up
                 for row, values in enumerate(code.matrix):
                     for col, dark in enumerate(values):
                         if dark:
-                            x0, y0 = (col + border) * scale, (row + border) * scale
-                            for dy in range(scale):
-                                for dx in range(scale):
-                                    pixels[x0 + dx, y0 + dy] = OFF
-                return image
+                            image.putpixel((col + border, row + border), OFF)
+                return image.resize((side * scale, side * scale), Image.Resampling.NEAREST)
     return None
 
 
