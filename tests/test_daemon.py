@@ -14,11 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from pathlib import Path
 
 from maestro.voice.audio import RATE
 from maestro.voice.synth import espeak_pcm, mix, rms, silence
+from maestro.voice.tts import write_wav
 from tests.live import LiveSandbox
 
 ABBEY_ROAD = "spotify:album:p20IVD9KD4N2EBDzU5oRJd"
@@ -30,11 +30,7 @@ def voice_wav(path: Path, lead_s: float, *commands: str) -> Path:
     for command in commands:
         pcm += espeak_pcm("hey maestro", "en-us", 150) + silence(0.3) + espeak_pcm(command, "en-us", 150)
         pcm += silence(2.5)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(mix(pcm, None, 20, rms(pcm)))
+    write_wav(path, mix(pcm, None, 20, rms(pcm)), RATE)
     return path
 
 

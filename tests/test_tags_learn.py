@@ -74,10 +74,11 @@ def test_mistakes_are_explained(tmp_path: Path) -> None:
 
 
 def test_say_what_the_card_does(tmp_path: Path) -> None:
+    from maestro.voice.audio import RATE
     from maestro.voice.synth import utterance
-    from tests.test_voice import write_wav
+    from maestro.voice.tts import write_wav
 
-    write_wav(tmp_path / "said.wav", utterance("pause the music"))
+    write_wav(tmp_path / "said.wav", utterance("pause the music"), RATE)
     (tmp_path / "config.toml").write_text(f'[voice]\ninput_device = "wav:{tmp_path / "said.wav"}"\n')
     result = learn(tmp_path, "tap 04EE\n", "--say")
     assert result.returncode == 0, result.stderr
