@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from maestro.config import Settings
 from maestro.errors import MaestroError, UsageError
 from maestro.fsutil import atomic_write_text
 from maestro.intents import Matcher
@@ -91,14 +92,14 @@ def ask_action(matcher: Matcher, ask: Callable[[str], str], say: Callable[[str],
             say(str(exc))
 
 
-async def hear_action(settings: object, matcher: Matcher, state_dir: Path, timeout_s: float = 15.0) -> str:
+async def hear_action(settings: Settings, matcher: Matcher, state_dir: Path, timeout_s: float = 15.0) -> str:
     """One spoken command (no wake phrase), from the microphone or ``[voice] input_device``."""
     from maestro.intents import load_spec
     from maestro.voice.asr import engine_for
     from maestro.voice.audio import input_source
     from maestro.voice.listener import GaveUp, Heard, Listener
 
-    device = settings.voice.input_device  # type: ignore[attr-defined]
+    device = settings.voice.input_device
     engine = await asyncio.to_thread(
         engine_for, settings, load_spec(), matcher.library, cache_dir=state_dir / "speech"
     )
