@@ -257,5 +257,6 @@ def test_recorded_speech(tmp_path: Path) -> None:
     recognised = [said for said, understood in media if understood]
     accepted = [(said, understood) for said, understood in other if understood]
     assert len(other) >= 30 and len(accepted) <= len(other) / 10, accepted
-    # Measured 11 of 13 ("skip this song" and a lone "pause" are missed): see the voice bench notes.
+    # Measured 12 of 13 ("skip this song" is missed); one more miss allowed: the decoder's
+    # running normalisation carries from clip to clip, so earlier clips nudge later ones.
     assert len(recognised) >= 11, [said for said, understood in media if not understood]

@@ -56,6 +56,10 @@ class Engine(Protocol):
 
     def command_end(self, alternatives: int) -> list[str]: ...
 
+    def word_posteriors(self) -> list[tuple[str, float]]:
+        """The best hypothesis of the last command, word by word with its posterior (0..1); [] if unknown."""
+        ...
+
     def transcribe_open(self, pcm: bytes) -> str: ...
 
 
@@ -99,6 +103,7 @@ class PocketSphinxEngine:
         )  # fmt: skip
         self._open: Any = None
         self._in_utterance = False
+        self._posteriors: list[tuple[str, float]] = []
 
     def start_wake(self) -> None:
         return None
@@ -118,6 +123,9 @@ class PocketSphinxEngine:
     def command_end(self, alternatives: int) -> list[str]:
         self.decoder.end_utt()
         self._in_utterance = False
+        self._posteriors = [
+            (_clean(seg.word), seg.prob) for seg in self.decoder.seg() if _clean(seg.word)
+        ]  # fmt: skip
         texts: list[str] = []
         best = self.decoder.hyp()
         if best is not None and best.hypstr:
@@ -129,6 +137,9 @@ class PocketSphinxEngine:
             if text and text not in texts:
                 texts.append(text)
         return texts
+
+    def word_posteriors(self) -> list[tuple[str, float]]:
+        return self._posteriors
 
     def transcribe_open(self, pcm: bytes) -> str:
         """The general English model (loaded on first use: it is most of the memory)."""
@@ -202,6 +213,9 @@ class VoskEngine:
         result = json.loads(self._recognizer.FinalResult())
         texts = [a.get("text", "") for a in result.get("alternatives", [])] or [result.get("text", "")]
         return _unique(_clean(t) for t in texts)[:alternatives]
+
+    def word_posteriors(self) -> list[tuple[str, float]]:
+        return []  # its grammar results carry no per-word confidence with alternatives on
 
     def transcribe_open(self, pcm: bytes) -> str:
         recognizer = self._new()

@@ -1,0 +1,103 @@
+"""Where an utterance starts and ends, in a quiet room or beside a fan.
+
+PocketSphinx's own :class:`pocketsphinx.Endpointer` trusts the WebRTC VAD
+alone, and in its loose mode (the one that does not split real speech) the VAD
+calls steady noise speech: at 10 dB SNR of white noise an utterance never ended
+until the 10 s cut, and the recogniser got ten seconds of hiss. This endpointer
+has the same interface and the same window/ratio rule, with one more condition
+for a frame to count as speech: it must also be louder than the room's noise
+floor by :data:`GATE_DB`. The floor is a low percentile of the last few seconds
+of frame energies, so it follows a fan switched on and is not pulled up by the
+speech itself. In a quiet room the floor is far below speech and nothing
+changes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from pocketsphinx import Vad
+
+#: A frame must be this much louder than the noise floor to be speech.
+GATE_DB = 6.0
+#: The noise floor: this percentile of frame energies over the last FLOOR_S seconds.
+FLOOR_PERCENTILE = 10
+FLOOR_S = 4.0
+#: After a loud frame, quieter frames the VAD still calls speech count for this long.
+HANGOVER_S = 0.3
+
+
+class Endpointer:
+    """Speech regions of a 16 kHz int16 stream, a window (``window`` s) behind the input.
+
+    ``process(frame)`` takes exactly ``frame_bytes`` and returns audio that belongs
+    to speech (the frame that left the window) or None; ``in_speech`` and
+    ``speech_start`` (seconds since the start of the stream) say where we are.
+    """
+
+    def __init__(
+        self,
+        window: float = 0.3,
+        ratio: float = 0.9,
+        vad_mode: int = Vad.LOOSE,
+        sample_rate: int = 16000,
+        gate_db: float = GATE_DB,
+    ) -> None:
+        self._vad = Vad(vad_mode, sample_rate)
+        self.frame_bytes: int = self._vad.frame_bytes
+        self.frame_length: float = self.frame_bytes / 2 / sample_rate
+        self._size = max(2, round(window / self.frame_length))
+        self._needed = ratio * self._size
+        self._gate_db = gate_db
+        self._window: deque[tuple[bytes, bool]] = deque()
+        self._energies: deque[float] = deque(maxlen=max(1, round(FLOOR_S / self.frame_length)))
+        self._frames = 0  # frames taken so far
+        self._hangover_frames = round(HANGOVER_S / self.frame_length)
+        self._hangover = 0
+        self.in_speech = False
+        self.speech_start = 0.0
+
+    def _is_speech(self, frame: bytes) -> bool:
+        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+        energy = 10 * float(np.log10(float(np.mean(samples * samples)) + 1.0))
+        self._energies.append(energy)
+        if not self._vad.is_speech(frame):
+            self._hangover = 0
+            return False
+        floor = float(np.percentile(self._energies, FLOOR_PERCENTILE))
+        if energy >= floor + self._gate_db:
+            self._hangover = self._hangover_frames
+            return True
+        if self._hangover > 0:  # a soft end of a word, the VAD still hears it: keep it
+            self._hangover -= 1
+            return True
+        return False
+
+    def process(self, frame: bytes) -> bytes | None:
+        if len(frame) != self.frame_bytes:
+            raise ValueError(f"Frame must be {self.frame_bytes} bytes, got {len(frame)}")
+        self._window.append((frame, self._is_speech(frame)))
+        self._frames += 1
+        if len(self._window) < self._size:
+            return None
+        speech = sum(is_speech for _, is_speech in self._window)
+        if not self.in_speech:
+            if speech < self._needed:
+                self._window.popleft()
+                return None
+            self.in_speech = True
+            self.speech_start = (self._frames - len(self._window)) * self.frame_length
+        oldest, _ = self._window.popleft()
+        if len(self._window) + 1 - speech >= self._needed:  # the window was all but silent
+            self.in_speech = False
+        return oldest
+
+    def end_stream(self, frame: bytes) -> bytes | None:
+        """The rest of the stream (a last, possibly short, frame): speech still in the window, if any."""
+        if not self.in_speech:
+            return None
+        rest = b"".join(f for f, _ in self._window) + frame
+        self._window.clear()
+        self.in_speech = False
+        return rest or None
