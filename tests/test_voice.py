@@ -257,6 +257,8 @@ def test_recorded_speech(tmp_path: Path) -> None:
     recognised = [said for said, understood in media if understood]
     accepted = [(said, understood) for said, understood in other if understood]
     assert len(other) >= 30 and len(accepted) <= len(other) / 10, accepted
-    # Measured 12 of 13 ("skip this song" is missed); one more miss allowed: the decoder's
-    # running normalisation carries from clip to clip, so earlier clips nudge later ones.
+    # Measured 11 of 13 ("pause the TV" and "skip this song" are missed), 3 of 38 other clips
+    # accepted ("too loud", and two heard as "play ..." searches). The decoder's running
+    # normalisation carries from clip to clip, so a change to how one clip is heard nudges
+    # the later ones.
     assert len(recognised) >= 11, [said for said, understood in media if not understood]
