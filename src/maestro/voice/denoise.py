@@ -22,9 +22,9 @@ neither happens, and at 10 dB of white noise it is fully on.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
+
+from maestro.voice.levels import RecentLevels
 
 N_FFT = 512  # 32 ms at 16 kHz
 HOP = N_FFT // 2
@@ -42,7 +42,6 @@ ENGAGE_SNR_DB = 22.0
 QUIET_DB = 6.0
 #: A sound this far above the noise floor tells how loud speech is here.
 EVENT_DB = 10.0
-FLOOR_PERCENTILE = 10
 #: Seconds of frame energies the loudest-recent-sound estimate looks back over.
 LOUDNESS_S = 8.0
 
@@ -59,7 +58,7 @@ class NoiseSuppressor:
         size = max(1, round(MINIMUM_S * rate / HOP))
         self._history = np.zeros((size, N_FFT // 2 + 1))
         self._filled = 0
-        self._loudness: deque[float] = deque(maxlen=max(1, round(LOUDNESS_S * rate / HOP)))
+        self._loudness = RecentLevels(LOUDNESS_S, HOP / rate)  # energies, linear
         #: True when the last hop was denoised (the room is noisy).
         self.engaged = False
 
@@ -99,9 +98,9 @@ class NoiseSuppressor:
             self._smoothed = SMOOTHING * self._smoothed + (1 - SMOOTHING) * power
         self._history[self._filled % len(self._history)] = self._smoothed
         self._filled += 1
-        noise = self._history[: min(self._filled, len(self._history))].min(axis=0) * MINIMUM_BIAS
         self._decide(float(power.sum()))
-        if self.engaged:
+        if self.engaged:  # the noise minimum is only needed then
+            noise = self._history[: min(self._filled, len(self._history))].min(axis=0) * MINIMUM_BIAS
             gain = np.maximum(GAIN_FLOOR, 1 - OVER_SUBTRACTION * noise / np.maximum(power, 1e-9))
             spectrum = spectrum * gain
         result = np.fft.irfft(spectrum, N_FFT) * self._window
@@ -118,13 +117,13 @@ class NoiseSuppressor:
         here is a low percentile of the last seconds' energies: the spectral minimum above
         follows noise well but sits on the speech itself during a long sentence.
         """
-        self._loudness.append(energy)
-        if len(self._loudness) < (self._loudness.maxlen or 0):  # learn the room first
+        self._loudness.add(energy)
+        if not self._loudness.full:  # learn the room first
             return
-        floor = float(np.percentile(self._loudness, FLOOR_PERCENTILE))
+        floor = self._loudness.floor()
         if floor <= 0 or energy > floor * _db(QUIET_DB):
             return
-        loudest = max(self._loudness)
+        loudest = self._loudness.loudest()
         if loudest > floor * _db(EVENT_DB):
             self.engaged = loudest < floor * _db(ENGAGE_SNR_DB)
 

@@ -19,10 +19,11 @@ from collections import deque
 import numpy as np
 from pocketsphinx import Vad
 
+from maestro.voice.levels import RecentLevels
+
 #: A frame must be this much louder than the noise floor to be speech.
 GATE_DB = 6.0
-#: The noise floor: this percentile of frame energies over the last FLOOR_S seconds.
-FLOOR_PERCENTILE = 10
+#: The noise floor is taken over this many seconds of frame energies.
 FLOOR_S = 4.0
 #: After a loud frame, quieter frames the VAD still calls speech count for this long.
 HANGOVER_S = 0.3
@@ -51,7 +52,7 @@ class Endpointer:
         self._needed = ratio * self._size
         self._gate_db = gate_db
         self._window: deque[tuple[bytes, bool]] = deque()
-        self._energies: deque[float] = deque(maxlen=max(1, round(FLOOR_S / self.frame_length)))
+        self._energies = RecentLevels(FLOOR_S, self.frame_length)  # in dB
         self._frames = 0  # frames taken so far
         self._hangover_frames = round(HANGOVER_S / self.frame_length)
         self._hangover = 0
@@ -61,12 +62,11 @@ class Endpointer:
     def _is_speech(self, frame: bytes) -> bool:
         samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
         energy = 10 * float(np.log10(float(np.mean(samples * samples)) + 1.0))
-        self._energies.append(energy)
+        self._energies.add(energy)
         if not self._vad.is_speech(frame):
             self._hangover = 0
             return False
-        floor = float(np.percentile(self._energies, FLOOR_PERCENTILE))
-        if energy >= floor + self._gate_db:
+        if energy >= self._energies.floor() + self._gate_db:
             self._hangover = self._hangover_frames
             return True
         if self._hangover > 0:  # a soft end of a word, the VAD still hears it: keep it

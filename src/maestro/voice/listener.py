@@ -106,7 +106,6 @@ class Listener:
         self.max_command_s = max_command_s
         self.clock = clock
         self.wake_words = engine.wake_phrase.split()  # the engine's: config may override intents.yaml
-        self.ignored_words = frozenset([*matcher.spec.fillers, *self.wake_words])
         self.samples = 0  # audio time: everything fed so far
         self.awake = not wake
         self._awake_at = 0
@@ -125,7 +124,6 @@ class Listener:
         """Switches to a new engine (one built for new library names) between utterances."""
         self.engine = engine
         self.wake_words = engine.wake_phrase.split()
-        self.ignored_words = frozenset([*self.matcher.spec.fillers, *self.wake_words])
         if self.use_wake:
             self._go_to_sleep()
         else:
@@ -224,8 +222,7 @@ class Listener:
         started = self.clock()
         if self._denoiser is not None:
             self._pending += self._denoiser.flush()
-        usable = len(self._pending) - len(self._pending) % self._endpointer.frame_bytes
-        events = self._listen(b"") if usable else []  # whole frames through the endpointer first
+        events = self._listen(b"")  # whole frames through the endpointer first
         tail = self._endpointer.end_stream(self._pending) if self._pending else None
         if tail:
             if not self._utterance:
@@ -283,7 +280,7 @@ class Listener:
         the wake phrase do not count either way. Measured on the recordings (decoder then with
         its flat second pass): non-commands accepted 4 -> 2 of 38, commands still 12 of 13.
         """
-        ignored = self.ignored_words
+        ignored = {*self.matcher.spec.fillers, *self.wake_words}
         posteriors = [p for word, p in self.engine.word_posteriors() if word not in ignored]
         unsure = sum(p < DOUBT for p in posteriors)
         # One word alone ("stop") is often unsure against its neighbours ("top") yet right.
