@@ -12,7 +12,9 @@ rate. Printed per condition: intent accuracy, exact-slot accuracy, wake recall,
 latency from the last audio frame of the command to the intent (p50/p95), and
 real-time factor. White noise at 10 dB is also run side by side without the
 noise handling (PocketSphinx's plain VAD endpointer), and the first command
-after a start with and without learning the cepstral mean from it. Then false
+after a start with and without learning the cepstral mean from it. The ceiling
+of the acoustic model: the same voices decoded against a grammar of exactly the
+dev sentences (the answer known to be one of them). Then false
 wakes per hour of non-wake speech, the CPU share of one core while
 idle-listening, and the peak RSS of `maestro listen`.
 """
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,8 +39,9 @@ import numpy as np
 from intents_bench import read_dev, slot_names
 from maestro.intents import Matcher, StaticLibrary, load_spec
 from maestro.intents.grammar import sample_sentences
-from maestro.voice.asr import MEAN_FILE, PocketSphinxEngine
+from maestro.voice.asr import GAUSSIANS, MEAN_FILE, PocketSphinxEngine
 from maestro.voice.audio import RATE, chunks
+from maestro.voice.lexicon import Lexicon
 from maestro.voice.listener import GaveUp, Heard, Listener, Woke
 from maestro.voice.synth import espeak_pcm, mix, rms, silence
 
@@ -156,6 +160,46 @@ class Bench:
         (self.cache / MEAN_FILE).unlink(missing_ok=True)
         return right / total
 
+    def closed_set_ceiling(self, snr: float, count: int = 40) -> float:
+        """Intent accuracy when the decoder is told the answer is one of the dev sentences.
+
+        A grammar of exactly those sentences (those with digits aside), each utterance decoded
+        whole, 160 wpm, the engine's learned mean: no language model can do better with this
+        acoustic model, so this bounds what any change above it can reach.
+        """
+        from pocketsphinx import Decoder
+
+        intents: dict[str, str | None] = {}
+        for text, intent, _ in read_dev(EVAL / "intents-dev.tsv"):
+            words = re.sub(r"[^a-z ]", " ", text.lower()).split()
+            if words and not re.search(r"\d", text):
+                intents.setdefault(" ".join(words), intent)
+        lexicon = Lexicon(self.engine.model / "cmudict-en-us.dict")
+        lexicon.add_missing({w for sentence in intents for w in sentence.split()})
+        sentences = sorted(s for s in intents if all(lexicon.knows(w) for w in s.split()))
+        words = sorted({w for sentence in sentences for w in sentence.split()})
+        (self.cache / "closed.dict").write_text("".join(f"{w} {lexicon.pronounce(w)}\n" for w in words))
+        rule = " | ".join(f"( {sentence} )" for sentence in sentences)
+        (self.cache / "closed.jsgf").write_text(f"#JSGF V1.0;\ngrammar dev;\npublic <s> = {rule} ;\n")
+        decoder = Decoder(
+            hmm=str(self.engine.model / "en-us"), jsgf=str(self.cache / "closed.jsgf"),
+            dict=str(self.cache / "closed.dict"), samprate=RATE, loglevel="FATAL", topn=GAUSSIANS,
+        )  # fmt: skip
+        decoder.set_cmn(self.engine.decoder.get_cmn())
+        right = total = 0
+        for voice in VOICES:
+            for n, sentence in enumerate(random.Random(3).sample(sentences, min(count, len(sentences)))):
+                speech = espeak_pcm(sentence, voice, 160)
+                audio = mix(silence(0.3) + speech + silence(0.4), None, snr, rms(speech), seed=n)
+                decoder.start_utt()
+                decoder.process_raw(audio, full_utt=True)
+                decoder.end_utt()
+                hyp = decoder.hyp()
+                heard = " ".join(w.split("(")[0] for w in hyp.hypstr.split()) if hyp else ""
+                right += heard in intents and intents[heard] == intents[sentence]
+                total += 1
+        return right / total
+
     def idle_cpu(self, seconds: float = 60) -> float:
         """CPU share of one core listening for the wake phrase in a quiet room (40 dB floor)."""
         listener = Listener(self.engine, self.matcher, wake=True)
@@ -236,6 +280,9 @@ def main() -> int:
     print(f"white 10 dB side by side: noise suppression + gated endpointer {ours['intent']:.1%} intent, "
           f"{ours['wake']:.1%} wake; PocketSphinx's plain VAD endpointer {plain['intent']:.1%}, "
           f"{plain['wake']:.1%} (x{ours['intent'] / max(plain['intent'], 1e-9):.1f} intents)")  # fmt: skip
+    clean_bound, noisy_bound = bench.closed_set_ceiling(CLEAN_FLOOR_DB), bench.closed_set_ceiling(10)
+    print(f"ceiling, decoder told the answer is one of the dev sentences (closed grammar, 160 wpm): "
+          f"clean {clean_bound:.1%}, white 10 dB {noisy_bound:.1%} intent")  # fmt: skip
     learned, default = bench.first_commands(True), bench.first_commands(False)
     print(f"first command after a start (clean, 160 wpm): cepstral mean learned from it {learned:.1%} "
           f"intent; PocketSphinx's default mean {default:.1%}")  # fmt: skip
