@@ -8,6 +8,7 @@ import pytest
 
 from maestro.intents import Matcher, StaticLibrary, load_spec
 from maestro.intents.library import LibraryItem
+from maestro.voice import asr
 from maestro.voice.asr import MEAN_FILE, PocketSphinxEngine
 from maestro.voice.audio import chunks
 from maestro.voice.listener import Heard, Listener
@@ -81,3 +82,17 @@ def test_without_learning_nothing_is_written(speech_dir: Path) -> None:
     engine = fresh_engine(speech_dir, learn_mean=False)
     hear(engine, "pause the music in the kitchen")
     assert not (speech_dir / MEAN_FILE).exists()
+
+
+def test_the_kept_mean_is_rewritten_at_most_every_few_minutes(
+    speech_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written when learned; later commands refresh it only after MEAN_SAVE_EVERY_S (no fsync each)."""
+    engine = fresh_engine(speech_dir)
+    hear(engine, "pause the music in the kitchen")
+    learned = (speech_dir / MEAN_FILE).read_text()
+    hear(engine, "skip to the next song")
+    assert (speech_dir / MEAN_FILE).read_text() == learned
+    monkeypatch.setattr(asr, "MEAN_SAVE_EVERY_S", 0.0)
+    hear(engine, "turn the volume up")
+    assert (speech_dir / MEAN_FILE).read_text() != learned

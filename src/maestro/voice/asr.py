@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,6 +83,9 @@ GAUSSIANS = 8
 MEAN_FILE = "cepstral-mean.txt"
 #: Speech needed before one utterance's own mean is trusted (shorter: noise, a cough).
 MEAN_MIN_S = 1.0
+#: The mean drifts slowly once learned: it is written when learned, then at most this often. Every
+#: utterance (room chatter too) would mean two fsyncs inside the command's latency, on an SD card.
+MEAN_SAVE_EVERY_S = 300.0
 
 
 class PocketSphinxEngine:
@@ -130,6 +134,7 @@ class PocketSphinxEngine:
         self._mean_file = cache_dir / MEAN_FILE
         self._learn = learn_mean
         self._mean_known = not learn_mean or self._restore_mean()
+        self._mean_saved_at = time.monotonic() if self._mean_known else None
         self._heard = bytearray()  # the utterance, kept only while the mean is still unknown
 
     def start_wake(self) -> None:
@@ -156,7 +161,8 @@ class PocketSphinxEngine:
         if not self._mean_known and len(self._heard) >= MEAN_MIN_S * RATE * 2:
             self._learn_mean(bytes(self._heard))
         self._heard.clear()
-        self._save_mean()
+        if self._learn and self._mean_known:
+            self._save_mean()
         self._posteriors = [
             (_clean(seg.word), seg.prob) for seg in self.decoder.seg() if _clean(seg.word)
         ]  # fmt: skip
@@ -206,8 +212,10 @@ class PocketSphinxEngine:
         return True
 
     def _save_mean(self) -> None:
-        if not self._learn or not self._mean_known:
+        now = time.monotonic()
+        if self._mean_saved_at is not None and now - self._mean_saved_at < MEAN_SAVE_EVERY_S:
             return
+        self._mean_saved_at = now
         try:
             atomic_write_text(self._mean_file, self.decoder.get_cmn() + "\n")
         except OSError as exc:  # a read-only state dir costs the next start its warm-up, nothing more
