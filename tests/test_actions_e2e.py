@@ -190,7 +190,10 @@ async def test_transfer_and_list_devices(session: Session, live: LiveSandbox) ->
     reply = await say(session, "move the music to the kitchen")
     assert reply.ok and playback(live)["device_name"] == "Kitchen" and playback(live)["is_playing"]
     listed = await say(session, "which speakers are available")
-    assert listed.speech == "I can play on Living Room, Kitchen, Bedroom and Den TV."
+    assert (
+        listed.speech == "I can play on Living Room, Kitchen, Bedroom and Den TV. Kitchen is the current one."
+    )
+    assert listed.screen.lines[listed.screen.selected or 0] == "Kitchen"  # marked on the screen
     unknown = await say(session, "transfer playback to the garage")
     assert not unknown.ok and "can't find a speaker called garage" in unknown.speech
 
@@ -279,12 +282,28 @@ async def test_no_active_device_recovery_uses_last_device(live: LiveSandbox, tmp
     assert playback(live)["device_name"] == "Kitchen" and playback(live)["is_playing"]
 
 
-async def test_no_device_to_wake_says_which_exist(live: LiveSandbox, tmp_path: Path) -> None:
+async def test_no_device_to_wake_asks_which_and_remembers(live: LiveSandbox, tmp_path: Path) -> None:
+    """A fresh box, several speakers, none active: "play abbey road" asks which one, the answer
+    carries the command out there, and the next time nothing is playing that speaker is used."""
     live.pair_into(tmp_path)
     async with open_session(live, tmp_path) as session:
+        await session.ensure_library()  # as `maestro say` and the daemon do: the speakers' names
+        reply = await say(session, "play abbey road")
+        assert not reply.ok and reply.question
+        assert reply.speech == "Which speaker: Living Room, Kitchen, Bedroom or Den TV?"
+        assert live.snapshot()["playback"] is None
+        answer = await say(session, "the kitchen")
+        assert answer.ok, answer.speech
+        assert answer.speech.startswith("Okay, Kitchen;") and "Playing Abbey Road" in answer.speech
+        assert playback(live)["device_name"] == "Kitchen" and playback(live)["is_playing"]
+        again = await say(session, "kitchen")  # no question pending: a device alone moves the music
+        assert again.ok and not again.speech.startswith("Okay")
+    live.control("clock", {"advance_s": 3 * 3600})  # every speaker idles out
+    async with open_session(live, tmp_path) as session:
+        await say(session, "pause")
         reply = await say(session, "resume")
-    assert not reply.ok
-    assert "Living Room, Kitchen, Bedroom, Den TV" in reply.speech
+    assert reply.ok, reply.speech
+    assert playback(live)["device_name"] == "Kitchen"
 
 
 async def test_premium_required(live: LiveSandbox, tmp_path: Path) -> None:

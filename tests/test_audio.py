@@ -67,8 +67,22 @@ def test_bad_files_are_clear(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
         read_wav(tmp_path / "missing.wav")
     (tmp_path / "bad.wav").write_bytes(b"not a wav at all")
-    with pytest.raises(UsageError, match="not a PCM WAV"):
+    with pytest.raises(
+        UsageError, match=r"bad.wav: not a sound file Maestro can read \(Format not recognised\)"
+    ):
         read_wav(tmp_path / "bad.wav")
+    with pytest.raises(UsageError, match="a directory"):
+        read_wav(tmp_path)
+
+
+def test_float_wav_is_read(tmp_path: Path) -> None:
+    """32-bit IEEE float (WAV format 3), as many recorders write: half scale in, half scale out."""
+    import soundfile
+
+    t = np.arange(8000) / 8000
+    soundfile.write(tmp_path / "float.wav", 0.5 * np.sin(2 * np.pi * 440 * t), 8000, subtype="FLOAT")
+    pcm = np.frombuffer(read_wav(tmp_path / "float.wav"), dtype=np.int16)
+    assert len(pcm) == 16000 and 15500 < np.abs(pcm).max() < 17000
 
 
 def test_missing_microphone_lists_what_there_is() -> None:

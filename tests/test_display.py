@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import os
 import shutil
@@ -103,6 +104,52 @@ def test_the_code_gets_the_largest_type_that_fits() -> None:
     face = screens.largest_font("BCDF", "mono", 60, 24)
     assert face.getbbox("BCDF")[2] <= 60
     assert screens.font("mono", face.size + 1).getbbox("BCDF")[2] > 60 or face.size + 1 > 40
+
+
+def test_code_glyphs_that_look_alike_are_drawn_apart() -> None:
+    """Read from across a room: O/0 (the zero is slashed), I/1, S/5, B/8 must differ on the panel."""
+    for pair in ("O0", "I1", "S5", "B8", "Z2"):
+        first, second = (render(Screen("pairing", ch * 6, ("x.io/pair",)), (128, 32)) for ch in pair)
+        diff = ImageChops.difference(first.convert("L"), second.convert("L"))
+        assert 128 * 32 - diff.histogram()[0] >= 40, pair  # whole strokes apart, not a pixel or two
+
+
+@pytest.mark.parametrize(
+    ("url", "rows"),
+    [
+        ("127.0.0.1:8765/pair", ["127.0.0.1", ":8765/pair"]),  # never inside an IP address
+        ("bridge.example.net/pair", ["bridge.", "example.net", "/pair"]),
+        ("spotify.com/pair", ["spotify.com", "/pair"]),
+    ],
+)
+def test_addresses_break_only_between_their_parts(url: str, rows: list[str]) -> None:
+    face, lines = screens._address_rows(url, 60, 3)
+    assert lines == rows and "".join(lines) == url
+    assert face.size == 9  # a mono face: "rn" stays two letters
+
+
+@pytest.mark.parametrize("url", ["spotify.com/pair", "127.0.0.1:8765/pair", "maestro.example-home.net/pair"])
+def test_the_code_is_the_largest_thing_on_the_pairing_screen(url: str) -> None:
+    for left, height in ((62, 64), (128, 32)):
+        address, rows = screens._address_rows(url, left, 3 if height == 64 else 1)
+        room = height - len(rows) * screens.tight_rows(address)[1] - 2
+        face, ink = screens.code_face(["4OBD", "R5X0"] if height == 64 else ["4OBD-R5X0"], left, room, 2)
+        assert face.size > address.size and ink >= 10, (url, height)
+
+
+def test_small_screens_keep_what_matters() -> None:
+    small = (128, 32)
+    devices = render(Screen("devices", "Speakers", ("Living Room", "Kitchen", "Den TV"), selected=2), small)
+    one = render(Screen("devices", "Speakers", ("Den TV",), selected=0), small)
+    assert devices.crop((0, 12, 128, 32)).tobytes() != one.crop((0, 12, 128, 32)).tobytes()  # "+2 more" row
+    assert screens._body_rows(("So What", "Miles Davis"), screens.font("regular", 9), 128, 1) == [
+        "So What · Miles Davis"
+    ]  # one row left: the artist is kept, joined
+    cut = screens.ellipsize("Can't reach Spotify. Is the internet down?", screens.font("regular", 9), 100)
+    whole_words = ["Can't", "reach", "Spotify.", "Is", "the", "internet", "down?"]
+    assert cut.endswith("…") and cut[:-1].split()[-1] in whole_words
+    paused = render(dataclasses.replace(SAMPLES["now_playing"], playing=False), small)
+    assert paused.tobytes() != render(SAMPLES["now_playing"], small).tobytes()  # play/pause is shown
 
 
 def test_non_latin_titles_fall_back_to_a_transliteration() -> None:

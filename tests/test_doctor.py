@@ -33,7 +33,7 @@ def test_a_configured_box_passes_what_it_has(live: LiveSandbox, tmp_path: Path) 
     assert {name: c["status"] for name, c in checks.items()} == {
         "config": "ok", "intents": "ok", "microphone": "ok", "speech out": "ok", "speech engine": "ok",
         "display": "ok", "card reader": "ok", "tags.yaml": "ok", "Spotify Web API": "ok",
-        "Spotify accounts": "ok", "sign-in": "ok",
+        "Spotify accounts": "ok", "sign-in": "ok", "library names": "off",
     }  # fmt: skip
     assert checks["sign-in"]["detail"] == "signed in as Sandbox User"
     assert code == 0

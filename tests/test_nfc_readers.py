@@ -24,7 +24,7 @@ from maestro.nfc.readers import (
     WedgeDecoder,
     make_reader,
 )
-from maestro.nfc.tags import TagStore
+from maestro.nfc.tags import TagStore, action_for
 
 ALBUM = "spotify:album:p20IVD9KD4N2EBDzU5oRJd"
 
@@ -132,8 +132,8 @@ def test_wedge_decoder_turns_typed_keys_into_uids() -> None:
 @pytest.fixture
 def cards(tmp_path: Path) -> Cards:
     store = TagStore(tmp_path / "tags.yaml")
-    store.add("04D4E5F6", "volume 30")
-    store.add("0499", "https://open.spotify.com/intl-de/album/p20IVD9KD4N2EBDzU5oRJd?si=abc")
+    store.add("04D4E5F6", action_for("volume 30"))
+    store.add("04990000", action_for("https://open.spotify.com/intl-de/album/p20IVD9KD4N2EBDzU5oRJd?si=abc"))
     now = [100.0]
     return Cards(store, window_s=5, clock=lambda: now[0])
 
@@ -146,7 +146,7 @@ def test_what_a_tap_means(cards: Cards) -> None:
     assert cards.on_event(TagEvent("tap", "04D4E5F6")) == CardCommand("04D4E5F6", text="volume 30")
     assert cards.on_event(TagEvent("tap", "04D4E5F6")) is None  # resting on the reader
     cards.on_event(TagEvent("removed", "04D4E5F6"))
-    assert cards.on_event(TagEvent("tap", "0499")) == CardCommand("0499", uri=ALBUM)  # link -> URI
+    assert cards.on_event(TagEvent("tap", "04990000")) == CardCommand("04990000", uri=ALBUM)  # link -> URI
     on_card = ndef_bytes(ndef.UriRecord("spotify:playlist:37i9dQZF1DXcBWIGoYBM5M"))
     assert cards.on_event(TagEvent("tap", "0777", on_card)).uri == "spotify:playlist:37i9dQZF1DXcBWIGoYBM5M"
     assert cards.on_event(TagEvent("tap", "0AAA")) == CardCommand("0AAA", problem=UNKNOWN_CARD)

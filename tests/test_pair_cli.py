@@ -56,7 +56,9 @@ def test_pair_without_a_client_id_is_bad_usage(live: LiveSandbox, tmp_path: Path
         [sys.executable, "-m", "maestro", "pair"], capture_output=True, text=True, timeout=30,
         env=env(live, tmp_path, MAESTRO_SPOTIFY_CLIENT_ID=""),
     )  # fmt: skip
-    assert result.returncode == 2 and "spotify.client_id" in result.stderr
+    assert result.returncode == 2
+    assert f"set client_id under [spotify] in {tmp_path / 'config.toml'}" in result.stderr
+    assert "maestro pair --bridge" in result.stderr
 
 
 def answer_prompt(live: LiveSandbox, state_dir: Path, answer: str) -> int:

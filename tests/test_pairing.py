@@ -72,10 +72,27 @@ async def test_presenter_prints_shows_and_repeats_until_stopped() -> None:
     await presenter.stop()
     said = len(speaker.history)
     await asyncio.sleep(0.05)
-    assert lines == ["Code: BCDF-GHJK", "Open: https://www.spotify.com/pair?code=BCDF-GHJK"]
+    assert lines == [
+        "Code: BCDF-GHJK",
+        "Open: https://www.spotify.com/pair?code=BCDF-GHJK",
+        "Waiting for approval (the code expires in 10 min)…",
+    ]
     assert display.screens[0].kind == "pairing"
     assert said >= 3 and len(speaker.history) == said  # repeated, then silent
     assert all(text == pairing_speech(authorization("BCDF-GHJK")) for text in speaker.history)
+
+
+async def test_a_new_code_is_announced_as_new() -> None:
+    lines: list[str] = []
+    speaker = SilentSpeaker()
+    presenter = PairingPresenter(speaker, NullDisplay(), repeat_s=60, print_line=lines.append)
+    await presenter.show(authorization("BCDF-GHJK"))
+    await asyncio.sleep(0.01)
+    await presenter.show(authorization("LMNP-QRST"))
+    await asyncio.sleep(0.01)
+    await presenter.stop()
+    assert lines[3:5] == ["That code expired; here is a new one.", "Code: LMNP-QRST"]
+    assert speaker.history[-1].startswith("That code expired; here is a new one. To connect Maestro")
 
 
 # -- the closed loop: speech -> WAV (pyttsx3/espeak-ng) -> PocketSphinx -> the code -------------

@@ -16,6 +16,7 @@ from maestro.nfc.tags import (
     TagStore,
     TapTracker,
     action_for,
+    check_uid,
     normalise_uid,
     parse_ndef,
     spotify_uri,
@@ -81,15 +82,23 @@ def test_malformed_ndef_is_a_clear_error() -> None:
 
 def test_uids() -> None:
     assert normalise_uid("04:a1:b2:c3") == "04A1B2C3"
-    with pytest.raises(TagError):
-        normalise_uid("zz")
+    assert check_uid("04-a1-b2-c3-d4-e5-f6") == "04A1B2C3D4E5F6"
+    for bad in ("zz", "not a uid!", "AD", "04A1B2", "04 A1 B2 C3 D4"):  # not hex, or not 4/7/10 bytes
+        with pytest.raises(TagError, match="not a card UID"):
+            check_uid(bad)
+
+
+def test_only_real_spotify_ids_are_links() -> None:
+    assert spotify_uri("spotify:album:doesnotexist") is None  # Spotify ids are 22 characters
+    with pytest.raises(TagError, match="not a Spotify album"):
+        action_for("spotify:album:doesnotexist")
 
 
 def test_store_round_trip_atomic_and_lookup(tmp_path: Path) -> None:
     path = tmp_path / "tags.yaml"
     store = TagStore(path)
-    store.add("04:A1:B2:C3", f"https://open.spotify.com/album/{ID}?si=x")
-    store.add("DEADBEEF", "pause")
+    store.add("04:A1:B2:C3", action_for(f"https://open.spotify.com/album/{ID}?si=x"))
+    store.add("DEADBEEF", action_for("pause"))
     again = TagStore(path)
     assert again.lookup("04a1b2c3") == TagAction(uri=f"spotify:album:{ID}")
     assert again.lookup("deadbeef") == TagAction(command="pause")
@@ -101,7 +110,7 @@ def test_store_round_trip_atomic_and_lookup(tmp_path: Path) -> None:
 def test_broken_file_keeps_the_last_good_mapping(tmp_path: Path) -> None:
     path = tmp_path / "tags.yaml"
     store = TagStore(path)
-    store.add("04A1B2C3", "pause")
+    store.add("04A1B2C3", action_for("pause"))
     path.write_text("04A1B2C3: pause\nDEADBEEF: [unclosed\n")
     store.reload()
     assert store.problem and f"{path}:3" in store.problem and "previous card list" in store.problem
@@ -135,9 +144,23 @@ def test_tags_cli(tmp_path: Path) -> None:
 
     assert "No cards yet" in tags("list").stdout
     added = tags("add", "04:A1:B2:C3", f"https://open.spotify.com/intl-de/album/{ID}?si=1")
-    assert added.returncode == 0 and f"spotify:album:{ID}" in added.stdout
+    assert added.returncode == 0
+    assert (
+        added.stdout.strip()
+        == f"Card 04A1B2C3 now does spotify:album:{ID} (saved in {tmp_path / 'tags.yaml'})."
+    )
     assert f"04A1B2C3  spotify:album:{ID}" in tags("list").stdout
+    command = tags("add", "04A1B2C4", "volume", "30")
+    assert command.stdout.startswith('Card 04A1B2C4 now does "volume 30"')
+    # Checked the way `tags learn` checks: a command Maestro understands, a real link, a real UID.
+    sandwich = tags("add", "04A1B2C5", "make me a sandwich")
+    assert sandwich.returncode == 2 and "is not a command Maestro understands" in sandwich.stderr
+    fake = tags("add", "04A1B2C5", "spotify:album:doesnotexist")
+    assert fake.returncode == 2 and "not a Spotify album" in fake.stderr
+    not_uid = tags("add", "not a uid!", "pause")
+    assert not_uid.returncode == 2 and "not a card UID" in not_uid.stderr
     assert tags("add", "04A1", "https://example.com/x").returncode == 2
+    assert "04A1B2C5" not in tags("list").stdout and "AD" not in tags("list").stdout
     assert tags("remove", "04A1B2C3").returncode == 0
     assert tags("remove", "04A1B2C3").returncode == 2
     assert tags("learn").returncode == 2

@@ -35,31 +35,33 @@ def mapping(tmp_path: Path) -> dict[str, str]:
 
 
 def test_tap_then_type_a_command_that_is_checked(tmp_path: Path) -> None:
-    result = learn(tmp_path, "wait 0.2\ntap 04:aa:55\n", answers="dance party\nvolume 30\n")
+    result = learn(tmp_path, "wait 0.2\ntap 04:aa:55:01\n", answers="dance party\nvolume 30\n")
     assert result.returncode == 0, result.stderr
     assert "Lay the card on the reader" in result.stdout
     assert '"dance party" is not a command Maestro understands' in result.stdout  # asked again
-    assert 'Card 04AA55 now does "volume 30"' in result.stdout
-    assert mapping(tmp_path) == {"04AA55": "volume 30"}
+    assert 'Card 04AA5501 now does "volume 30"' in result.stdout
+    assert mapping(tmp_path) == {"04AA5501": "volume 30"}
 
 
 def test_a_link_given_up_front_is_stored_as_its_uri(tmp_path: Path) -> None:
-    result = learn(tmp_path, "tap 04BB\n", f"https://open.spotify.com/intl-de/album/{ID}?si=x")
+    result = learn(tmp_path, "tap 04BB1234\n", f"https://open.spotify.com/intl-de/album/{ID}?si=x")
     assert result.returncode == 0, result.stderr
-    assert mapping(tmp_path) == {"04BB": f"spotify:album:{ID}"}
-    again = learn(tmp_path, "tap 04BB\n", "pause")
+    assert mapping(tmp_path) == {"04BB1234": f"spotify:album:{ID}"}
+    again = learn(tmp_path, "tap 04BB1234\n", "pause")
     assert f"now does spotify:album:{ID}; it will be replaced" in again.stdout
-    assert mapping(tmp_path) == {"04BB": "pause"}
+    assert mapping(tmp_path) == {"04BB1234": "pause"}
 
 
 def test_busy_reader_offers_the_card_the_daemon_did_not_know(tmp_path: Path) -> None:
     busy = learn(tmp_path, "unplug 60\n", "pause", "--timeout", "1")
     assert busy.returncode == 1 and "stop it while learning" in busy.stderr
-    remember_unknown(tmp_path, "04CC")
-    assert recent_unknown(tmp_path) == "04CC" and recent_unknown(tmp_path, now=time.time() + 3600) is None
+    remember_unknown(tmp_path, "04CC1234")
+    assert recent_unknown(tmp_path) == "04CC1234" and recent_unknown(tmp_path, now=time.time() + 3600) is None
     result = learn(tmp_path, "unplug 60\n", "pause", "--timeout", "1")
     assert result.returncode == 0, result.stderr
-    assert "last saw and did not know: 04CC" in result.stdout and mapping(tmp_path) == {"04CC": "pause"}
+    assert "last saw and did not know: 04CC1234" in result.stdout and mapping(tmp_path) == {
+        "04CC1234": "pause"
+    }
     assert recent_unknown(tmp_path) is None  # learnt: not offered again
 
 
@@ -68,7 +70,7 @@ def test_mistakes_are_explained(tmp_path: Path) -> None:
     assert no_reader.returncode == 2 and "[nfc] reader" in no_reader.stderr
     nothing = learn(tmp_path, "wait 5\n", "pause", "--timeout", "0.5")
     assert nothing.returncode == 2 and "No card was laid on the reader" in nothing.stderr
-    write = learn(tmp_path, "tap 04DD\n", f"spotify:album:{ID}", "--write")
+    write = learn(tmp_path, "tap 04DD1234\n", f"spotify:album:{ID}", "--write")
     assert write.returncode == 2 and "--write needs an nfcpy reader" in write.stderr
     assert not (tmp_path / "tags.yaml").exists()  # nothing half-saved
 
@@ -80,6 +82,8 @@ def test_say_what_the_card_does(tmp_path: Path) -> None:
 
     write_wav(tmp_path / "said.wav", utterance("pause the music"), RATE)
     (tmp_path / "config.toml").write_text(f'[voice]\ninput_device = "wav:{tmp_path / "said.wav"}"\n')
-    result = learn(tmp_path, "tap 04EE\n", "--say")
+    result = learn(tmp_path, "tap 04EE1234\n", "--say")
     assert result.returncode == 0, result.stderr
-    assert 'Heard: "pause the music"' in result.stdout and mapping(tmp_path) == {"04EE": "pause the music"}
+    assert 'Heard: "pause the music"' in result.stdout and mapping(tmp_path) == {
+        "04EE1234": "pause the music"
+    }

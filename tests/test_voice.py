@@ -198,8 +198,23 @@ def test_listen_without_wake_and_with_no_command(
     result = json.loads(capsys.readouterr().out)
     assert (result["wake"], result["intent"]) == (None, "Pause")
     assert result["slots"] == {"device": {"name": "Kitchen", "id": "kitchen-id"}}
-    assert cli.main(["listen", "--wav", str(wav), "--library", str(listen_env)]) == 0
-    assert "no wake phrase" in capsys.readouterr().out
+    # Nothing understood is a failure (exit 1), and the message says what to do.
+    assert cli.main(["listen", "--wav", str(wav), "--library", str(listen_env)]) == 1
+    assert "no wake phrase: say 'hey maestro' first, or use --no-wake" in capsys.readouterr().out
+
+
+def test_listen_many_files_one_line_each_in_order(
+    tmp_path: Path, listen_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = [write_wav(tmp_path / f"{n}.wav", spoken(text)) for n, text in
+             enumerate(["pause the kitchen", "next song", "what is the weather like"])]  # fmt: skip
+    code = cli.main(
+        ["listen", "--wav", *map(str, files), "--no-wake", "--json", "--library", str(listen_env)]
+    )
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["intent"] for r in results] == ["Pause", "Next", None]
+    assert all(set(r) == {"transcript", "wake", "intent", "slots", "score", "latency_ms"} for r in results)
+    assert code == 1  # one of them was not understood
 
 
 def test_vosk_without_a_model_says_how_to_get_one(tmp_path: Path) -> None:

@@ -8,18 +8,20 @@ paused) is not a failure for the user. Every error becomes a spoken reason.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import string
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rapidfuzz import fuzz
 
-from maestro.errors import MaestroError, RestrictedError
+from maestro.errors import MaestroError, NotPairedError, RestrictedError, WhichDeviceError
 from maestro.intents.library import match_key
-from maestro.intents.matcher import NameValue, Recognition
+from maestro.intents.matcher import Matcher, NameValue, Recognition
 from maestro.intents.spec import IntentSpec
-from maestro.messages import Reply, Screen
+from maestro.messages import Reply, Screen, now_playing_screen
 from maestro.spotify.player import Device, Item, Player, find_device
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,23 @@ class _Blank(dict[str, Any]):
         return ""
 
 
+#: How long "Which speaker?" waits for its answer.
+QUESTION_TTL_S = 120.0
+
+
 class Actions:
-    def __init__(self, player: Player, spec: IntentSpec) -> None:
+    def __init__(
+        self, player: Player, spec: IntentSpec, matcher: Matcher | None = None, *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
         self.player = player
         self.spec = spec
+        #: Understands a command again once its question is answered.
+        self.matcher = matcher
+        self.clock = clock
+        #: What to say when a command needs a sign-in that is not there ('' : the error's own words).
+        #: The daemon signs in by itself and says where the code is instead of "run maestro pair".
+        self.not_paired_speech = ""
         self.handlers: dict[str, Handler] = {
             name.removeprefix("do_"): getattr(self, name) for name in dir(self) if name.startswith("do_")
         }
@@ -80,15 +95,22 @@ class Actions:
             return failure(f"I don't know how to do {intent} yet.", exit_code=2)
         try:
             reply = await handler(recognition)
+        except WhichDeviceError as exc:
+            # "play abbey road" on a fresh box with several speakers: ask, then carry it out there.
+            self.player.memory.ask(recognition.text, self.clock())
+            screen = Screen("devices", "Which speaker?", tuple(exc.names))
+            reply = Reply(str(exc), screen, ok=False, exit_code=1, question=True)
         except RestrictedError as exc:
             if exc.reason in ("ALREADY_PAUSED", "NOT_PAUSED"):
                 reply = say(str(exc))  # the user got what they wanted
             else:
                 reply = failure(str(exc))
+        except NotPairedError as exc:
+            reply = failure(self.not_paired_speech or str(exc))
         except MaestroError as exc:
             log.info("%s failed: %s", intent, exc)
             reply = failure(str(exc), exit_code=exc.exit_code)
-        return Reply(reply.speech, reply.screen, reply.ok, reply.exit_code, intent, reply.data)
+        return dataclasses.replace(reply, intent=intent)
 
     async def play_uri(self, uri: str) -> Reply:
         """An NFC card's Spotify URI: play it, then say what started (cards carry no names)."""
@@ -371,13 +393,7 @@ class Actions:
         if state is None or state.item is None:
             return say("Nothing is playing right now.")
         item = state.item
-        screen = Screen(
-            "now_playing",
-            item.name,
-            (item.artist, item.album),
-            value=int(100 * state.progress_ms / item.duration_ms) if item.duration_ms else None,
-        )
-        return Reply(f"This is {describe(item)}.", screen, data={"uri": item.uri})
+        return Reply(f"This is {describe(item)}.", now_playing_screen(state), data={"uri": item.uri})
 
     async def do_Like(self, r: Recognition) -> Reply:
         state = await self.player.state()
@@ -390,6 +406,13 @@ class Actions:
 
     async def do_Transfer(self, r: Recognition) -> Reply:
         value = r.slots.get("device")
+        waiting = self.player.memory.take_pending(self.clock(), QUESTION_TTL_S)
+        if waiting and self.matcher is not None and isinstance(value, NameValue) and value.uri:
+            # The answer to "Which speaker?": wake it, remember it, then do what was asked.
+            await self.player.transfer(value.uri, play=False)
+            reply = await self.run(self.matcher.match(waiting))
+            speech = f"Okay, {value.name}; I'll use it when nothing is playing. {reply.speech}"
+            return dataclasses.replace(reply, speech=speech)
         devices = await self.player.devices()
         wanted = value.uri if isinstance(value, NameValue) and value.uri else None
         device = next((d for d in devices if d.id == wanted), None) if wanted else None
@@ -407,12 +430,17 @@ class Actions:
         if not devices:
             return say("I can't see any Spotify speakers. Open Spotify on one to wake it up.")
         names = [d.name for d in devices]
-        return say(f"I can play on {spoken_list(names)}.", "Speakers", *names, kind="devices")
+        active = next((i for i, d in enumerate(devices) if d.is_active), None)
+        playing = f" {devices[active].name} is the current one." if active is not None else ""
+        screen = Screen("devices", "Speakers", tuple(names), selected=active)
+        return Reply(f"I can play on {spoken_list(names)}.{playing}", screen)
 
     # -- the rest -----------------------------------------------------------------------
 
     async def do_SignIn(self, r: Recognition) -> Reply:
-        return say("To connect Spotify, run maestro pair, or restart me without a sign-in.", "Sign in")
+        profile = await self.player.me()  # not signed in: NotPairedError says how
+        name = str(profile.get("display_name") or profile.get("id") or "")
+        return say(f"You're already signed in to Spotify{f' as {name}' if name else ''}.", "Signed in", name)
 
     async def do_SignOut(self, r: Recognition) -> Reply:
         return say("To disconnect Spotify, run maestro logout.", "Sign out")

@@ -30,7 +30,7 @@ from maestro.display.devices import Display
 from maestro.errors import MaestroError, NotPairedError, SignInExpiredError
 from maestro.intents import Recognition
 from maestro.intents.library import KINDS
-from maestro.messages import Reply, Screen
+from maestro.messages import Reply, Screen, now_playing_screen
 from maestro.nfc.cards import UNKNOWN_CARD, CardCommand, Cards
 from maestro.nfc.learn import remember_unknown
 from maestro.nfc.readers import Reader, ReaderService
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 REPLY_HOLD_S = 4.0  # a reply stays on screen this long before "now playing" comes back
 DIMMED_POLL_S = 15.0
+#: The daemon pairs by itself when not signed in: a command then points at the code on the screen.
+NOT_PAIRED_SPEECH = "I'm not connected to Spotify yet. Open the address on my screen and enter the code."
+SIGN_IN_ENDED = "Spotify ended Maestro's sign-in, so let's pair again: the code is coming up on my screen."
 
 
 @dataclass
@@ -85,6 +88,7 @@ class Runtime:
         self._troubles: dict[str, str] = {}  # source ("spotify", "microphone", "nfc", ...) -> message said
         self._commands = asyncio.Lock()
         self._listening = False
+        self._answer_wanted = False  # the last reply asked a question
         self._hold_until = 0.0
         self._poke = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
@@ -97,6 +101,7 @@ class Runtime:
             self._library_version += 1
 
         session.library.on_change = library_changed
+        session.actions.not_paired_speech = NOT_PAIRED_SPEECH
 
     # -- the whole --------------------------------------------------------------------
 
@@ -122,7 +127,9 @@ class Runtime:
             try:
                 await self.tick()
             except (NotPairedError, SignInExpiredError) as exc:
-                await self.report(str(exc))
+                # The daemon pairs by itself: no "run maestro pair" here.
+                expired = isinstance(exc, SignInExpiredError)
+                await self.report(SIGN_IN_ENDED if expired else NOT_PAIRED_SPEECH)
                 self.session.tokens.clear()
                 continue
             except MaestroError as exc:  # network loss, Spotify trouble: say so once, keep going
@@ -167,9 +174,7 @@ class Runtime:
         if state is None or state.item is None:
             screen = Screen("idle", "Maestro", ("Nothing playing",))
         else:
-            item = state.item
-            progress = int(100 * state.progress_ms / item.duration_ms) if item.duration_ms else None
-            screen = Screen("now_playing", item.name, (item.artist, item.album), value=progress)
+            screen = now_playing_screen(state)
         if self._listening or self._commands.locked() or time.monotonic() < self._hold_until:
             return  # the listening screen or a reply is up: now playing can wait
         if screen != self._shown:
@@ -209,6 +214,7 @@ class Runtime:
             await self.display.show(reply.screen)
             self.print_line(f"Maestro: {reply.speech}")
             await self.speaker.say(reply.speech)
+            self._answer_wanted = reply.question
         self._poke.set()  # look at Spotify again now: the command changed what is playing
         return reply
 
@@ -248,6 +254,11 @@ class Runtime:
         seen, names = -1, self.names() if names is None else names
         building: asyncio.Task[Engine] | None = None
         async for chunk in source:
+            if self._answer_wanted and listener.between_utterances:  # a question was asked: no wake phrase
+                self._answer_wanted = False
+                listener.expect_answer()
+                self._listening = True
+                await self.display.show(Screen("listening", "Listening…"))
             for event in await asyncio.to_thread(listener.feed, chunk):
                 await self._on_voice(event)
             if rebuild is not None and building is None and self._library_version != seen:

@@ -9,21 +9,36 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from maestro import __version__
 from maestro.errors import MaestroError, UsageError
 
 Command = Callable[[argparse.Namespace], int]
 
+if TYPE_CHECKING:
+    from maestro.intents.library import LibraryProvider
+
+
+def library_for(path: str | None) -> LibraryProvider:
+    """``--library FILE``; else the names Maestro last fetched from Spotify (the state dir's
+    ``library.json``, the cache `say` and `run` keep); else none. One reader for both formats."""
+    from maestro import config
+    from maestro.intents import StaticLibrary
+    from maestro.intents.library import EmptyLibrary
+
+    if path:
+        return StaticLibrary.from_file(Path(path))
+    cache = config.state_dir() / "library.json"
+    return StaticLibrary.from_file(cache) if cache.exists() else EmptyLibrary()
+
 
 def cmd_parse(args: argparse.Namespace) -> int:
     import json
 
-    from maestro.intents import Matcher, StaticLibrary, load_spec
+    from maestro.intents import Matcher, load_spec
 
-    spec = load_spec(args.intents)
-    library = StaticLibrary.from_file(args.library) if args.library else None
-    matcher = Matcher(spec, library)
+    matcher = Matcher(load_spec(args.intents), library_for(args.library))
     texts = sys.stdin if args.text == ["-"] else [" ".join(args.text)]
     for line in texts:
         text = line.rstrip("\n")
@@ -49,7 +64,9 @@ def cmd_say(args: argparse.Namespace) -> int:
 
     from maestro.session import Session
 
-    text = " ".join(args.text)
+    text = " ".join(args.text).strip()
+    if not text:
+        raise UsageError('Nothing to say: maestro say TEXT, for example: maestro say "pause"')
 
     async def run() -> int:
         async with Session.open() as session:
@@ -65,48 +82,41 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
+    """Each file heard as if it came from the microphone, by one engine loaded once (so many
+    files cost one model load); one line per file, in order. Exit 1 when any gave no intent."""
     import json
 
     from maestro import config
-    from maestro.intents import Matcher, StaticLibrary, load_spec
-    from maestro.intents.library import EmptyLibrary, LibraryProvider
+    from maestro.intents import Matcher, load_spec
     from maestro.voice.asr import engine_for
-    from maestro.voice.audio import chunks, read_wav
-    from maestro.voice.listener import Heard, Listener, Woke
+    from maestro.voice.audio import read_wav
+    from maestro.voice.listener import Listener, hear_file
 
-    pcm = read_wav(Path(args.wav))
     spec = load_spec(args.intents)
-    library: LibraryProvider = EmptyLibrary()
-    if args.library:
-        library = StaticLibrary.from_file(args.library)
-    elif (config.state_dir() / "library.json").exists():  # the names Maestro last fetched from Spotify
-        library = StaticLibrary.from_file(config.state_dir() / "library.json")
-    listener = Listener(
-        engine_for(config.load(), spec, library), Matcher(spec, library), wake=not args.no_wake
-    )
-    events = [event for chunk in chunks(pcm) for event in listener.feed(chunk)] + listener.flush()
-    heard = next((e for e in events if isinstance(e, Heard)), None)
-    woke = any(isinstance(e, Woke) for e in events)
-    result = {
-        "transcript": heard.transcript if heard else "",
-        "wake": None if args.no_wake else woke,
-        "intent": heard.intent if heard else None,
-        "slots": heard.recognition.slots_json() if heard else {},
-        "score": round(heard.recognition.score, 3) if heard else 0.0,
-        "latency_ms": round(heard.latency_ms, 1) if heard else None,
-    }
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    elif not args.no_wake and not woke:
-        print(f"(no wake phrase: say {spec.wake_phrase!r} first)")
-    elif heard is None:
-        print("(woke, but heard no command)")
-    else:
-        slots = " ".join(
-            f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in result["slots"].items()
-        )
-        print(f"heard {heard.transcript!r} -> {heard.intent or '(no intent)'} {slots}".rstrip())
-    return 0
+    library = library_for(args.library)
+    matcher = Matcher(spec, library)
+    engine = engine_for(config.load(), spec, library)
+    understood = True
+    for path in args.wav:
+        listener = Listener(engine, matcher, wake=not args.no_wake)
+        result = hear_file(listener, read_wav(Path(path)))
+        understood = understood and result["intent"] is not None
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+            continue
+        prefix = f"{path}: " if len(args.wav) > 1 else ""
+        if result["wake"] is False:
+            print(f"{prefix}(no wake phrase: say {engine.wake_phrase!r} first, or use --no-wake for a file "
+                  "that starts with the command)")  # fmt: skip
+        elif not result["transcript"]:
+            print(f"{prefix}(woke, but heard no command)")
+        else:
+            slots = " ".join(
+                f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in result["slots"].items()
+            )
+            intent = result["intent"] or "(not understood)"
+            print(f"{prefix}heard {result['transcript']!r} -> {intent} {slots}".rstrip(), flush=True)
+    return 0 if understood else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -150,20 +160,30 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_pair(args: argparse.Namespace) -> int:
     import asyncio
 
-    from maestro.display.devices import TerminalDisplay
+    from maestro.display.devices import command_display
     from maestro.session import Session
-    from maestro.voice.tts import make_speaker
+    from maestro.voice.tts import speaker_for
+
+    def say_line(line: str) -> None:
+        print(line, flush=True)
 
     async def run() -> int:
         async with Session.open() as session:
-            tts = session.settings.tts
-            speaker = make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
-            display = TerminalDisplay()
+            if session.tokens.tokens is not None and not args.yes:
+                account = await session.account_name()
+                question = f"Maestro is already signed in to Spotify{f' as {account}' if account else ''}."
+                if not sys.stdin.isatty():
+                    raise UsageError(f"{question} To sign in again: maestro pair --yes (or logout first).")
+                answer = input(f"{question} Sign in again, replacing it? [y/N] ").strip().lower()
+                if answer not in ("y", "yes"):
+                    print("Kept the sign-in.")
+                    return 0
+            speaker = speaker_for(session.settings.tts, say_line)
+            display = command_display(session.settings.display, terminal=sys.stderr.isatty())
             try:
                 name = await session.pair(
-                    speaker, display, bridge_url=args.bridge or "",
-                    print_line=lambda line: print(line, flush=True), repeat_s=args.repeat,
-                )  # fmt: skip
+                    speaker, display, bridge_url=args.bridge or "", print_line=say_line, repeat_s=args.repeat
+                )
             finally:
                 await display.aclose()
                 await speaker.aclose()
@@ -179,6 +199,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
     path = config.state_dir() / "tokens.json"
     if not path.exists():
+        forget_account(config.state_dir())
         print("Maestro is not signed in to Spotify.")
         return 0
     if not args.yes:
@@ -189,8 +210,18 @@ def cmd_logout(args: argparse.Namespace) -> int:
             print("Kept the sign-in.")
             return 0
     TokenStore(path).clear()
-    print("Signed out: the Spotify tokens are deleted. Run maestro pair to sign in again.")
+    forget_account(config.state_dir())
+    print("Signed out: the Spotify tokens, your library's names and the player memory are deleted "
+          "(card mappings in tags.yaml stay). Run maestro pair to sign in again.")  # fmt: skip
     return 0
+
+
+def forget_account(state_dir: Path) -> None:
+    """What Maestro learnt from the account: library names (also inside the voice model), the
+    player memory (last speaker, volume before mute), the last unknown card."""
+    names = ["library.json", "player.json", "last-unknown-card.json"]
+    for path in [*(state_dir / name for name in names), *(state_dir / "speech").glob("commands-*")]:
+        path.unlink(missing_ok=True)
 
 
 def cmd_bridge_serve(args: argparse.Namespace) -> int:
@@ -287,8 +318,12 @@ def cmd_tags(args: argparse.Namespace) -> int:
             print(f"{uid}  {value}")
         return 0
     if action == "add" and len(rest) >= 2:
-        added = store.add(rest[0], " ".join(rest[1:]))
-        print(f"Card {rest[0]} now plays {added.describe()}.")
+        from maestro.intents import Matcher, load_spec
+        from maestro.nfc.learn import check_action
+
+        checked = check_action(" ".join(rest[1:]), Matcher(load_spec(), library_for(None)))
+        uid = store.add(rest[0], checked)
+        print(f"Card {uid} now does {checked.describe()} (saved in {store.path}).")
         return 0
     if action == "remove" and len(rest) == 1:
         if not store.remove(rest[0]):
@@ -298,16 +333,12 @@ def cmd_tags(args: argparse.Namespace) -> int:
     if action == "learn":
         import asyncio
 
-        from maestro.intents import Matcher, StaticLibrary, load_spec
-        from maestro.intents.library import EmptyLibrary, LibraryProvider
+        from maestro.intents import Matcher, load_spec
         from maestro.nfc.learn import hear_action, learn
         from maestro.nfc.readers import make_reader
 
         settings = config.load()
-        library: LibraryProvider = EmptyLibrary()
-        if (config.state_dir() / "library.json").exists():  # so "play abbey road" is checked against names
-            library = StaticLibrary.from_file(config.state_dir() / "library.json")
-        matcher = Matcher(load_spec(), library)
+        matcher = Matcher(load_spec(), library_for(None))  # so "play abbey road" is checked against names
 
         def hear() -> str:
             return asyncio.run(hear_action(settings, matcher, config.state_dir()))
@@ -326,7 +357,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from maestro.doctor import run_checks
+    from maestro.doctor import run_checks, summary
 
     checks = asyncio.run(run_checks())
     if args.json:
@@ -334,8 +365,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         for check in checks:
             print(check.line())
-        failed = sum(check.status == "fail" for check in checks)
-        print(f"\n{failed} problem{'s' if failed != 1 else ''} found." if failed else "\nAll good.")
+        print(f"\n{summary(checks)}")
     return 1 if any(check.status == "fail" for check in checks) else 0
 
 
@@ -353,10 +383,16 @@ def cmd_display(args: argparse.Namespace) -> int:
         raise UsageError("--size is 128x64 or 128x32")
     image = render(SAMPLES[args.screen], (128, int(height)), now=SAMPLE_TIME)
     if args.png:
+        if args.scale < 1:
+            raise UsageError("--scale is a whole number, 1 or more")
         scaled = (
             image.resize((image.width * args.scale, image.height * args.scale)) if args.scale > 1 else image
         )
-        scaled.save(args.png)
+        try:
+            scaled.save(args.png)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"{args.png}: cannot write the PNG ({reason})") from exc
         print(f"{args.png}: the {args.screen} screen, {image.width}x{image.height}")
     else:
         print("\n".join(to_blocks(image)))
@@ -417,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     pair.add_argument(
         "--repeat", type=float, default=30.0, metavar="SECONDS", help="say the code again this often"
     )
+    pair.add_argument("--yes", action="store_true", help="already signed in: sign in again without asking")
     logout = add("logout", "forget the Spotify sign-in", cmd_logout)
     logout.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     say = add(
@@ -426,19 +463,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     say.add_argument("text", nargs="+")
     say.add_argument("--json", action="store_true", help="the parse and the reply as one JSON object")
-    parse = add("parse", "parse only; one JSON object per line", cmd_parse)
+    parse = add(
+        "parse",
+        "understand a sentence without doing anything: prints the intent, its slots and the score "
+        "(one line per sentence; --json: one JSON object per line)",
+        cmd_parse,
+    )
     parse.add_argument("text", nargs="+", help="the utterance, or - to read one per line from stdin")
     parse.add_argument(
-        "--library", metavar="FILE", help="names to resolve (JSON/YAML, like eval/library.json)"
-    )
+        "--library", metavar="FILE",
+        help="names to resolve (JSON/YAML, like examples/library.json; "
+        "default: the names `say` and `run` last fetched from your Spotify library)",
+    )  # fmt: skip
     parse.add_argument(
         "--intents", metavar="FILE", help="intents.yaml to use (default: yours, else the built-in)"
     )
     parse.add_argument(
         "--json", action="store_true", help='one object per line: {"text", "intent", "slots", "score"}'
     )
-    listen = add("listen", "wake phrase + speech recognition + parse, on a WAV file", cmd_listen)
-    listen.add_argument("--wav", metavar="FILE", required=True, help="any rate, channels, 8-32 bit PCM")
+    listen = add("listen", "wake phrase + speech recognition + parse, on WAV files", cmd_listen)
+    listen.add_argument(
+        "--wav", metavar="FILE", required=True, nargs="+",
+        help="any rate, channels, integer or float samples; several files: one result each, in order",
+    )  # fmt: skip
     listen.add_argument("--no-wake", action="store_true", help="the file starts with the command")
     listen.add_argument(
         "--library", metavar="FILE", help="names to hear (default: your Spotify library cache)"
@@ -519,9 +566,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_warnings() -> list[str]:
+    import os
+
+    from maestro import config
+
+    return config.unknown_variables(os.environ)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for warning in config_warnings():
+        print(f"maestro: warning: {warning}", file=sys.stderr)
     try:
         return args.handler(args)
     except MaestroError as exc:

@@ -9,6 +9,8 @@ Every mistake (TOML syntax, unknown section or key, wrong type) is a
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import os
 import re
 import tomllib
@@ -16,6 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -26,26 +29,40 @@ SPOTIFY_API_URL = "https://api.spotify.com/v1"
 SPOTIFY_ACCOUNTS_URL = "https://accounts.spotify.com"
 
 
+def between(low: float, high: float) -> dict[str, Any]:
+    """Field metadata: a number from ``low`` to ``high`` (finite: nan and inf are refused too)."""
+    return {"range": (low, high)}
+
+
+def one_of(*values: object) -> dict[str, Any]:
+    return {"choices": values}
+
+
+#: Field metadata: an http(s) address (empty allowed where the default is empty).
+WEB_ADDRESS = {"url": True}
+
+
 @dataclass
 class SpotifySettings:
     client_id: str = ""
-    api_url: str = SPOTIFY_API_URL
-    accounts_url: str = SPOTIFY_ACCOUNTS_URL
+    api_url: str = field(default=SPOTIFY_API_URL, metadata=WEB_ADDRESS)
+    accounts_url: str = field(default=SPOTIFY_ACCOUNTS_URL, metadata=WEB_ADDRESS)
 
 
 @dataclass
 class AuthSettings:
     # Empty means "derived from spotify.accounts_url", so pointing Maestro at the
     # sandbox (or another accounts service) takes one setting, not three.
-    device_authorization_url: str = ""
-    token_url: str = ""
-    bridge_url: str = ""
+    device_authorization_url: str = field(default="", metadata=WEB_ADDRESS)
+    token_url: str = field(default="", metadata=WEB_ADDRESS)
+    bridge_url: str = field(default="", metadata=WEB_ADDRESS)
 
 
 @dataclass
 class PlayerSettings:
     default_device: str = ""
-    poll_s: float = 5.0  # how often `maestro run` looks at what is playing while the screen is lit
+    # how often `maestro run` looks at what is playing while the screen is lit
+    poll_s: float = field(default=5.0, metadata=between(0.5, 3600))
 
 
 @dataclass
@@ -61,27 +78,28 @@ class VoiceSettings:
 class TtsSettings:
     engine: Literal["pyttsx3", "wav", "none"] = "pyttsx3"
     voice: str = ""
-    rate: int = 160
+    rate: int = field(default=160, metadata=between(40, 500))  # words per minute
     wav_dir: str = ""
 
 
 @dataclass
 class DisplaySettings:
     driver: Literal["ssd1306", "sh1106", "terminal", "png", "none"] = "none"
-    i2c_port: int = 1
-    i2c_address: int = 0x3C
-    rotate: int = 0
+    i2c_port: int = field(default=1, metadata=between(0, 255))
+    i2c_address: int = field(default=0x3C, metadata=between(0x03, 0x77))  # 7-bit I2C addresses
+    rotate: int = field(default=0, metadata=between(0, 3))  # quarter turns
     png_dir: str = ""
-    height: int = 64  # 128x64, or 128x32 panels
-    dim_after_s: float = 60.0  # OLEDs burn in: dim when nothing new was shown for this long (0: never)
+    height: int = field(default=64, metadata=one_of(64, 32))  # 128x64, or 128x32 panels
+    # OLEDs burn in: dim when nothing new was shown for this long (0: never)
+    dim_after_s: float = field(default=60.0, metadata=between(0, 86400))
 
 
 @dataclass
 class BridgeSettings:
     client_id: str = ""
     client_secret: str = ""
-    base_url: str = ""
-    accounts_url: str = SPOTIFY_ACCOUNTS_URL
+    base_url: str = field(default="", metadata=WEB_ADDRESS)
+    accounts_url: str = field(default=SPOTIFY_ACCOUNTS_URL, metadata=WEB_ADDRESS)
     db: str = ""
     mode: Literal["hosted", "local"] = "hosted"
 
@@ -90,7 +108,8 @@ class BridgeSettings:
 class NfcSettings:
     reader: str = "none"
     second_tap: Literal["toggle", "restart", "ignore"] = "toggle"
-    second_tap_window_s: float = 10.0  # a card lifted and laid down again within this is a second tap
+    # a card lifted and laid down again within this is a second tap
+    second_tap_window_s: float = field(default=10.0, metadata=between(0, 3600))
 
 
 @dataclass
@@ -105,6 +124,8 @@ class Settings:
     nfc: NfcSettings = field(default_factory=NfcSettings)
     #: Where the settings came from (None: defaults and environment only).
     source: Path | None = None
+    #: Things worth telling the user that do not stop Maestro (a mistyped MAESTRO_* variable).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def device_authorization_url(self) -> str:
@@ -118,7 +139,7 @@ class Settings:
 
 
 SECTIONS: dict[str, type] = {
-    name: hint for name, hint in typing.get_type_hints(Settings).items() if name != "source"
+    name: hint for name, hint in typing.get_type_hints(Settings).items() if name not in ("source", "warnings")
 }
 
 
@@ -169,8 +190,12 @@ def _apply_file(settings: Settings, path: Path) -> None:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        # tomllib's message already ends with "(at line L, column C)".
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        # tomllib's message ends with "(at line L, column C)"; the line itself says more.
+        found = re.search(r"at line (\d+)", str(exc))
+        lines = text.splitlines()
+        number = int(found.group(1)) if found else 0
+        shown = f": {lines[number - 1].strip()!r}" if 0 < number <= len(lines) else ""
+        raise ConfigError(f"{path}:{number or 1}: not valid TOML: {exc}{shown}") from exc
     for section_name, values in data.items():
         if section_name not in SECTIONS:
             line = _find_line(text, None, section_name)
@@ -185,13 +210,37 @@ def _apply_file(settings: Settings, path: Path) -> None:
             _set(section, key, value, where)
 
 
+#: MAESTRO_* variables that are not settings.
+OTHER_VARIABLES = frozenset({"MAESTRO_CONFIG", "MAESTRO_STATE_DIR", "MAESTRO_MODELS_DIR", "MAESTRO_VENV",
+                             "MAESTRO_UPDATE_GOLDEN"})  # fmt: skip
+
+
+def _variables() -> dict[str, tuple[str, str]]:
+    """MAESTRO_<SECTION>_<KEY> -> (section, key), for every setting."""
+    return {
+        f"MAESTRO_{name.upper()}_{f.name.upper()}": (name, f.name)
+        for name, section in SECTIONS.items()
+        for f in dataclasses.fields(section)
+    }
+
+
+def unknown_variables(env: typing.Mapping[str, str]) -> list[str]:
+    """A warning for each MAESTRO_* variable that is no setting (a typo is otherwise silently ignored)."""
+    known = sorted({*_variables(), *OTHER_VARIABLES})
+    warnings = []
+    for var in sorted(v for v in env if v.startswith("MAESTRO_") and v not in known):
+        close = difflib.get_close_matches(var, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{var} matches no setting and is ignored{hint}")
+    return warnings
+
+
 def _apply_env(settings: Settings, env: typing.Mapping[str, str]) -> None:
-    for section_name in SECTIONS:
-        section = getattr(settings, section_name)
-        for f in dataclasses.fields(section):
-            var = f"MAESTRO_{section_name.upper()}_{f.name.upper()}"
-            if var in env:
-                _set(section, f.name, _from_env(env[var], _field_type(section, f.name)), var)
+    for var, (section_name, key) in _variables().items():
+        if var in env:
+            section = getattr(settings, section_name)
+            _set(section, key, _from_env(env[var], _field_type(section, key)), var)
+    settings.warnings += unknown_variables(env)
 
 
 def _field_type(section: Any, key: str) -> Any:
@@ -199,11 +248,27 @@ def _field_type(section: Any, key: str) -> Any:
 
 
 def _set(section: Any, key: str, value: Any, where: str) -> None:
-    names = [f.name for f in dataclasses.fields(section)]
-    if key not in names:
-        raise ConfigError(f"{where}: unknown key (known: {', '.join(names)})")
-    expected = _field_type(section, key)
-    setattr(section, key, _check(value, expected, where))
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    if key not in fields:
+        raise ConfigError(f"{where}: unknown key (known: {', '.join(fields)})")
+    value = _check(value, _field_type(section, key), where)
+    _check_meaning(value, fields[key].metadata, where)
+    setattr(section, key, value)
+
+
+def _check_meaning(value: Any, rules: typing.Mapping[str, Any], where: str) -> None:
+    """What the type alone does not say: ranges, a fixed set of values, web addresses."""
+    if "range" in rules:
+        low, high = rules["range"]
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ConfigError(f"{where}: must be from {low:g} to {high:g}, got {value!r}")
+    if "choices" in rules and value not in rules["choices"]:
+        choices = " or ".join(map(repr, rules["choices"]))
+        raise ConfigError(f"{where}: must be {choices}, got {value!r}")
+    if rules.get("url") and value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where}: must be an http(s) address like https://example.com, got {value!r}")
 
 
 def _check(value: Any, expected: Any, where: str) -> Any:

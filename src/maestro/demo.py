@@ -32,7 +32,7 @@ from maestro.sandbox.state import SandboxState
 from maestro.serving import serve_in_thread
 from maestro.session import Session
 from maestro.voice.asr import engine_for
-from maestro.voice.audio import chunks
+from maestro.voice.audio import chunks, microphone_problem
 from maestro.voice.listener import Listener
 from maestro.voice.synth import utterance
 from maestro.voice.tts import SilentSpeaker, Speaker, WavSpeaker, has_sound_card, make_speaker
@@ -94,7 +94,11 @@ async def _scripted_session(runtime: Runtime, session: Session, state_dir: Path)
         await runtime.settle()
 
 
-async def _mic_session(runtime: Runtime) -> None:
+async def _mic_session(runtime: Runtime) -> int:
+    problem = await asyncio.to_thread(microphone_problem, runtime.session.settings.voice.input_device)
+    if problem is not None:
+        print(f"\n{problem}", flush=True)
+        return 1
     print('\nListening on the microphone: say "hey maestro", then a command. Ctrl-C ends the demo.')
     voice: VoiceInput = await asyncio.to_thread(default_voice, runtime)
     listening = asyncio.create_task(runtime.listen(voice.source, voice.listener))
@@ -106,6 +110,7 @@ async def _mic_session(runtime: Runtime) -> None:
     listening.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await listening
+    return 0
 
 
 async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None, mic: bool = False) -> int:
@@ -137,6 +142,7 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None, mic: 
             if line.startswith("Code: "):
                 tasks.append(asyncio.create_task(phone(line.removeprefix("Code: "))))
 
+        code = 0
         async with Session.open(settings, state_dir=Path(state_dir)) as session:
             runtime = Runtime(session, speaker, display, print_line=print_line)
             try:
@@ -144,7 +150,7 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None, mic: 
                 print(f"\nSigned in as {name}.")
                 await session.ensure_library()
                 if mic:
-                    await _mic_session(runtime)
+                    code = await _mic_session(runtime)
                 else:
                     await _scripted_session(runtime, session, Path(state_dir))
             finally:
@@ -152,4 +158,4 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None, mic: 
                 await speaker.aclose()
         if isinstance(speaker, WavSpeaker):
             print(f"\nSpoken replies were written to {speaker.directory}")
-    return 0
+    return code

@@ -48,6 +48,8 @@ def check_config() -> tuple[Check, config.Settings | None]:
     except MaestroError as exc:
         return Check("config", "fail", str(exc), f"edit {path}"), None
     where = str(path) if path.exists() else f"{path} (not there: defaults)"
+    if settings.warnings:
+        return Check("config", "warn", f"{where}; " + "; ".join(settings.warnings)), settings
     return Check("config", "ok", where), settings
 
 
@@ -64,7 +66,7 @@ def check_intents() -> Check:
 def check_microphone(settings: config.Settings) -> Check:
     if not settings.voice.enabled:
         return Check("microphone", "off", "voice is off ([voice] enabled = false)")
-    from maestro.voice.audio import _sounddevice, find_input_device, wav_input
+    from maestro.voice.audio import _sounddevice, find_input_device, microphone_problem, wav_input
 
     device = settings.voice.input_device
     wav = wav_input(device)
@@ -73,21 +75,14 @@ def check_microphone(settings: config.Settings) -> Check:
         return Check("microphone", "ok" if found else "fail", f"a WAV file: {wav}",
                      "" if found else "the file is missing")  # fmt: skip
 
-    try:
-        sd = _sounddevice()
-        inputs = [d["name"] for d in sd.query_devices() if d["max_input_channels"] > 0]
-        if not inputs:
-            return Check(
-                "microphone", "fail", "no audio inputs", "plug in a USB microphone; `arecord -l` lists inputs"
-            )
-        index = find_input_device(device)
-        name = sd.query_devices(index, "input")["name"]
-    except MaestroError as exc:
-        return Check(
-            "microphone", "fail", str(exc), "apt-get install libportaudio2, or set [voice] input_device"
-        )
-    except Exception as exc:  # PortAudio's own errors
-        return Check("microphone", "fail", f"PortAudio: {exc}", "check `arecord -l` and [voice] input_device")
+    problem = microphone_problem(device)
+    if problem is not None:
+        fix = "plug in a USB microphone; `arecord -l` lists inputs; check [voice] input_device"
+        if "PortAudio" in problem:
+            fix = "apt-get install libportaudio2"
+        return Check("microphone", "fail", problem, fix)
+    sd = _sounddevice()
+    name = sd.query_devices(find_input_device(device), "input")["name"]
     return Check("microphone", "ok", name)
 
 
@@ -133,7 +128,11 @@ def check_speech_engine(settings: config.Settings) -> Check:
     if not Path(get_model_path(), "en-us").is_dir():
         return Check("speech engine", "fail", "PocketSphinx's English model is missing",
                      "pip install --force-reinstall pocketsphinx")  # fmt: skip
-    return Check("speech engine", "ok", "PocketSphinx, its bundled English model (Vosk: maestro models get)")
+    return Check(
+        "speech engine",
+        "ok",
+        "PocketSphinx, its bundled English model (for Vosk: maestro models get vosk-small-en-us)",
+    )
 
 
 def check_display(settings: config.Settings) -> Check:
@@ -152,16 +151,19 @@ def check_display(settings: config.Settings) -> Check:
     return Check("display", "ok", f"{driver}, 128x{settings.display.height}")
 
 
-def check_cards(settings: config.Settings) -> list[Check]:
-    from maestro.nfc.readers import EvdevReader, NfcpyReader, make_reader
+def check_tags() -> Check:
     from maestro.nfc.tags import TagStore
 
     store = TagStore(config.config_dir() / "tags.yaml")
-    tags = (
-        Check("tags.yaml", "fail", store.problem, "fix the line named")
-        if store.problem
-        else Check("tags.yaml", "ok", f"{len(store.mapping)} cards in {store.path}")
-    )
+    if store.problem:
+        return Check("tags.yaml", "fail", store.problem, "fix the line named")
+    return Check("tags.yaml", "ok", f"{plural(len(store.mapping), 'card')} in {store.path}")
+
+
+def check_cards(settings: config.Settings) -> list[Check]:
+    from maestro.nfc.readers import EvdevReader, NfcpyReader, make_reader
+
+    tags = _guarded("tags.yaml", check_tags)
     try:
         reader = make_reader(settings.nfc.reader)
     except MaestroError as exc:
@@ -188,6 +190,8 @@ def check_cards(settings: config.Settings) -> list[Check]:
 
 
 async def check_endpoints(settings: config.Settings, http: httpx.AsyncClient) -> list[Check]:
+    """Can this box reach the services at all? Any HTTP answer below 500 means yes (Spotify's
+    API root answers 404, its ``/me`` 401 without a sign-in); a bridge must answer ``/healthz``."""
     targets = {"Spotify Web API": settings.spotify.api_url, "Spotify accounts": settings.spotify.accounts_url}
     if settings.auth.bridge_url:
         targets["bridge"] = settings.auth.bridge_url.rstrip("/") + "/healthz"
@@ -195,59 +199,133 @@ async def check_endpoints(settings: config.Settings, http: httpx.AsyncClient) ->
     async def probe(name: str, url: str) -> Check:
         try:
             response = await http.get(url, timeout=5)
+        except httpx.InvalidURL as exc:
+            return Check(name, "fail", f"{url!r} is not a web address ({exc})", _config_fix(settings))
+        except httpx.UnsupportedProtocol:
+            return Check(name, "fail", f"{url!r} is not an http(s) address", _config_fix(settings))
         except httpx.HTTPError as exc:
             return Check(name, "fail", f"{url} does not answer ({type(exc).__name__})",
                          "check the network (and DNS) from this box")  # fmt: skip
-        return Check(name, "ok", f"{url} answers (HTTP {response.status_code})")
+        if response.status_code >= 500:
+            return Check(name, "warn", f"{url} is reachable but failing (HTTP {response.status_code})",
+                         "wait and try again; the service has trouble")  # fmt: skip
+        if name == "bridge" and response.status_code != 200:
+            return Check(name, "fail", f"{url} is not a Maestro bridge (HTTP {response.status_code})",
+                         "check [auth] bridge_url")  # fmt: skip
+        return Check(name, "ok", f"{url} is reachable")
 
     return list(await asyncio.gather(*(probe(name, url) for name, url in targets.items())))
 
 
-async def check_sign_in(settings: config.Settings, http: httpx.AsyncClient) -> Check:
-    from maestro.session import Session
+def _config_fix(settings: config.Settings) -> str:
+    return f"edit {settings.source or config.config_path()}"
 
-    session = Session.open(settings)
+
+async def check_sign_in(settings: config.Settings, http: httpx.AsyncClient) -> Check:
+    """A real ``GET /me`` (refreshing an expired token). Needs neither intents.yaml nor the library."""
+    from maestro.auth.tokens import TokenStore
+    from maestro.errors import AuthError, SpotifyUnavailableError
+    from maestro.session import missing_client_id
+    from maestro.spotify.client import SpotifyClient
+    from maestro.spotify.player import Player
+
+    tokens = TokenStore(config.state_dir() / "tokens.json", http)
+    if tokens.tokens is None:
+        if not settings.spotify.client_id:
+            return Check("sign-in", "fail", "not signed in to Spotify, and no client id set",
+                         missing_client_id(settings))  # fmt: skip
+        return Check("sign-in", "fail", "not signed in to Spotify", "maestro pair")
     try:
-        if session.tokens.tokens is None:
-            return Check("sign-in", "fail", "not signed in to Spotify", "maestro pair")
-        profile = await session.player.me()
+        profile = await Player(SpotifyClient(settings.spotify.api_url, tokens, http)).me()
+    except SpotifyUnavailableError as exc:
+        return Check("sign-in", "warn", f"signed in, but could not check it: {exc}",
+                     "check the network (the sign-in itself may be fine)")  # fmt: skip
+    except AuthError as exc:
+        return Check("sign-in", "fail", str(exc), "maestro pair")
     except MaestroError as exc:
-        return Check("sign-in", "fail", str(exc), "maestro pair (again)")
-    finally:
-        await session.aclose()
+        return Check("sign-in", "warn", f"signed in, but Spotify said: {exc}")
     return Check("sign-in", "ok", f"signed in as {profile.get('display_name') or profile.get('id')}")
 
 
-async def run_checks() -> list[Check]:
-    checks: list[Check] = []
-    found, settings = check_config()
-    checks.append(found)
-    checks.append(check_intents())
-    if settings is None:
-        return checks
-    local: list[Callable[[config.Settings], Check]] = [
-        check_microphone, check_speech_out, check_speech_engine, check_display,
-    ]  # fmt: skip
-    for check in local:
-        checks.append(await asyncio.to_thread(_guarded, check, settings))
-    checks += await asyncio.to_thread(check_cards, settings)
-    async with httpx.AsyncClient() as http:
-        remote: list[Awaitable[list[Check]]] = [
-            check_endpoints(settings, http),
-            _one(check_sign_in(settings, http)),
-        ]
-        for found_checks in await asyncio.gather(*remote):
-            checks += found_checks
-    return checks
+def check_library() -> Check:
+    """The names `say` and `run` fetched, read the way `listen`, `parse` and `tags learn` read them."""
+    import time
 
+    from maestro.intents import StaticLibrary
 
-def _guarded(check: Callable[[config.Settings], Check], settings: config.Settings) -> Check:
+    path = config.state_dir() / "library.json"
+    if not path.exists():
+        return Check(
+            "library names",
+            "off",
+            f"none fetched yet ({path})",
+            'they arrive with the first command once signed in (maestro say "what\'s playing")',
+        )
     try:
-        return check(settings)
+        library = StaticLibrary.from_file(path)
+    except MaestroError as exc:
+        return Check("library names", "warn", str(exc), "delete it: Maestro fetches the names again")
+    counts = {kind: len(library.items(kind)) for kind in ("album", "artist", "playlist", "track", "device")}
+    age_h = (time.time() - path.stat().st_mtime) / 3600
+    summary = ", ".join(plural(n, kind) for kind, n in counts.items())
+    return Check("library names", "ok", f"{summary} (fetched {age_h:.0f} h ago)")
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+NEEDS_CONFIG = "not checked: config.toml is broken (see config above)"
+
+
+async def run_checks() -> list[Check]:
+    """Every check, each on its own: a broken file is reported where it is needed, never a crash."""
+    found, settings = check_config()
+    checks = [found, await asyncio.to_thread(_guarded, "intents", check_intents)]
+    local: list[tuple[str, Callable[[config.Settings], Check]]] = [
+        ("microphone", check_microphone), ("speech out", check_speech_out),
+        ("speech engine", check_speech_engine), ("display", check_display),
+    ]  # fmt: skip
+    for name, check in local:
+        if settings is None:
+            checks.append(Check(name, "warn", NEEDS_CONFIG))
+        else:
+            checks.append(await asyncio.to_thread(_guarded, name, check, settings))
+    if settings is None:
+        checks.append(Check("card reader", "warn", NEEDS_CONFIG))
+        checks.append(await asyncio.to_thread(_guarded, "tags.yaml", check_tags))
+    else:
+        checks += await asyncio.to_thread(check_cards, settings)
+    checks.append(await asyncio.to_thread(_guarded, "library names", check_library))
+    if settings is None:
+        checks.append(Check("sign-in", "warn", NEEDS_CONFIG))
+        return checks
+    async with httpx.AsyncClient() as http:
+        endpoints, sign_in = await asyncio.gather(
+            check_endpoints(settings, http), _guarded_async("sign-in", check_sign_in(settings, http))
+        )
+    return [*checks, *endpoints, sign_in]
+
+
+def _guarded(name: str, check: Callable[..., Check], *args: object) -> Check:
+    try:
+        return check(*args)
     except Exception as exc:  # a check must never take the others down
-        name = check.__name__.removeprefix("check_").replace("_", " ")
-        return Check(name, "fail", f"the check itself failed: {exc}")
+        return Check(name, "fail", f"the check itself failed: {type(exc).__name__}: {exc}")
 
 
-async def _one(check: Awaitable[Check]) -> list[Check]:
-    return [await check]
+async def _guarded_async(name: str, check: Awaitable[Check]) -> Check:
+    try:
+        return await check
+    except Exception as exc:
+        return Check(name, "fail", f"the check itself failed: {type(exc).__name__}: {exc}")
+
+
+def summary(checks: list[Check]) -> str:
+    failed = sum(check.status == "fail" for check in checks)
+    warned = sum(check.status == "warn" for check in checks)
+    if not failed and not warned:
+        return "All good."
+    parts = [plural(failed, "problem")] if failed else []
+    parts += [plural(warned, "warning")] if warned else []
+    return " and ".join(parts) + " found."

@@ -12,6 +12,7 @@
         ├── PremiumRequiredError    403 PREMIUM_REQUIRED
         ├── RestrictedError         403 with another reason (device, volume, ...)
         ├── NoActiveDeviceError     404 NO_ACTIVE_DEVICE, and no device to wake
+        │   └── WhichDeviceError    ... several could be: ask the user which
         └── SpotifyRequestError     any other 4xx
 
 Library errors (httpx, vosk, pocketsphinx, nfcpy, ...) are translated into this
@@ -43,14 +44,14 @@ class AuthError(MaestroError):
 
 
 class NotPairedError(AuthError):
-    def __init__(self, message: str = "Maestro is not connected to Spotify yet. Say 'sign in', "
-                 "or run 'maestro pair'.") -> None:  # fmt: skip
+    def __init__(self, message: str = "Maestro is not connected to Spotify yet. "
+                 "Run maestro pair to connect it.") -> None:  # fmt: skip
         super().__init__(message)
 
 
 class SignInExpiredError(AuthError):
-    def __init__(self, message: str = "Spotify ended Maestro's sign-in. Please pair again: say "
-                 "'sign in', or run 'maestro pair'.") -> None:  # fmt: skip
+    def __init__(self, message: str = "Spotify ended Maestro's sign-in. "
+                 "Run maestro pair to pair again.") -> None:  # fmt: skip
         super().__init__(message)
 
 
@@ -83,6 +84,18 @@ class RestrictedError(SpotifyError):
 
 class NoActiveDeviceError(SpotifyError):
     pass
+
+
+class WhichDeviceError(NoActiveDeviceError):
+    """No speaker is active and several could be: the user is asked which (and it is remembered)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"Which speaker: {_either(names)}?", status=404, reason="NO_ACTIVE_DEVICE")
+        self.names = names
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 class SpotifyRequestError(SpotifyError):

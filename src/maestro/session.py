@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from maestro.auth.device_flow import DeviceFlow, Endpoints, discover
 from maestro.auth.pairing import PairingPresenter
 from maestro.auth.tokens import TokenStore
 from maestro.display.devices import Display
-from maestro.errors import AuthError, MaestroError
+from maestro.errors import AuthError, MaestroError, UsageError
 from maestro.intents import Matcher, Recognition, load_spec
 from maestro.intents.spec import IntentSpec
 from maestro.messages import Reply, Screen
@@ -29,6 +30,18 @@ from maestro.spotify.player import Player, PlayerMemory
 from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
+ACCOUNT_NAME_TIMEOUT_S = 6.0
+
+
+def missing_client_id(settings: config.Settings) -> str:
+    """One clear path to a sign-in, naming the real config file and the bridge."""
+    where = settings.source or config.config_path()
+    return (
+        f"Maestro needs your Spotify app's client id to sign in: set client_id under [spotify] in "
+        f"{where} (or MAESTRO_SPOTIFY_CLIENT_ID), then run maestro pair. Spotify lets only allowlisted "
+        "apps use the device sign-in; for your own app, run a Maestro bridge with it and pair through "
+        "that: maestro pair --bridge URL (or set bridge_url under [auth])."
+    )
 
 
 @dataclass
@@ -67,9 +80,8 @@ class Session:
         library = SpotifyLibrary(player, state_dir / "library.json")
         matcher = Matcher(spec, library)
         library.on_change = lambda: matcher.set_library(library)
-        return cls(
-            settings, state_dir, http, tokens, client, player, library, spec, matcher, Actions(player, spec)
-        )
+        actions = Actions(player, spec, matcher)
+        return cls(settings, state_dir, http, tokens, client, player, library, spec, matcher, actions)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -99,6 +111,8 @@ class Session:
     ) -> str:
         """Sign in with the device flow; returns the account's display name."""
         bridge_url = bridge_url or self.settings.auth.bridge_url
+        if not self.settings.spotify.client_id:
+            raise UsageError(missing_client_id(self.settings))
         if bridge_url:
             endpoints = await discover(self.http, bridge_url)
         else:
@@ -116,6 +130,16 @@ class Session:
         await display.show(Screen("message", "Connected", (name,)))
         await speaker.say(f"Connected to Spotify as {name}.")
         return name
+
+    async def account_name(self) -> str | None:
+        """The signed-in account's name, or None (not signed in, or Spotify not answering)."""
+        if self.tokens.tokens is None:
+            return None
+        try:
+            profile = await asyncio.wait_for(self.player.me(), ACCOUNT_NAME_TIMEOUT_S)
+        except (MaestroError, TimeoutError):
+            return None
+        return str(profile.get("display_name") or profile.get("id") or "") or None
 
     async def handle(self, text: str) -> tuple[Recognition, Reply]:
         recognition = self.matcher.match(text)

@@ -135,7 +135,7 @@ class DeviceFlow:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if not client_id:
-            raise UsageError("Set spotify.client_id (your Spotify app's client id) in config.toml first.")
+            raise UsageError("A device sign-in needs a client id (spotify.client_id).")
         self.http = http
         self.endpoints = endpoints
         self.client_id = client_id

@@ -118,16 +118,23 @@ class PairingPresenter:
         self.print_line = print_line
         self._task: asyncio.Task[None] | None = None
         self.announcements = 0
+        self.codes = 0
 
     async def show(self, authorization: DeviceAuthorization) -> None:
         await self.stop()  # a new code replaces the old one
+        self.codes += 1
+        renewed = "That code expired; here is a new one." if self.codes > 1 else ""
+        if renewed:
+            self.print_line(renewed)
         self.print_line(f"Code: {authorization.user_code}")
         self.print_line(f"Open: {authorization.verification_uri_complete or authorization.verification_uri}")
+        minutes = max(1, round(authorization.expires_in / 60))
+        self.print_line(f"Waiting for approval (the code expires in {minutes} min)…")
         await self.display.show(pairing_screen(authorization))
-        self._task = asyncio.create_task(self._announce(authorization))
+        self._task = asyncio.create_task(self._announce(authorization, renewed))
 
-    async def _announce(self, authorization: DeviceAuthorization) -> None:
-        speech = pairing_speech(authorization)
+    async def _announce(self, authorization: DeviceAuthorization, before: str = "") -> None:
+        speech = f"{before} {pairing_speech(authorization)}".strip()
         while True:
             self.announcements += 1
             try:

@@ -308,6 +308,28 @@ def make_display(settings: DisplaySettings, *, out: TextIO | None = None) -> Dis
     return FrameDisplay(sink, size, dim_after_s=settings.dim_after_s, animate=True)
 
 
+class TeeDisplay:
+    """The same screens on several displays: the OLED and, for `maestro pair` in a terminal, the terminal."""
+
+    def __init__(self, *displays: Display) -> None:
+        self.displays = displays
+
+    async def show(self, screen: Screen) -> None:
+        await asyncio.gather(*(display.show(screen) for display in self.displays))
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(display.aclose() for display in self.displays))
+
+
+def command_display(settings: DisplaySettings, *, terminal: bool) -> Display:
+    """What a one-off command (`maestro pair`) draws on: the configured display, as the daemon
+    does, plus the terminal when run from one (or when no display is configured at all)."""
+    configured = make_display(settings)
+    if settings.driver == "terminal" or not (terminal or isinstance(configured, NullDisplay)):
+        return configured
+    return TeeDisplay(configured, TerminalDisplay())
+
+
 class TerminalDisplay(FrameDisplay):
     """The terminal twin: what `maestro pair` and the demo draw on."""
 

@@ -61,8 +61,12 @@ class StaticLibrary:
 
     @classmethod
     def from_dict(cls, data: object, source: str = "library") -> StaticLibrary:
+        """Either shape: ``{"albums": [...], ...}`` (eval/library.json, examples/library.json) or
+        Maestro's own cache, ``{"fetched_at": T, "items": {"album": [...], ...}}`` (state/library.json)."""
         if not isinstance(data, dict):
             raise UsageError(f"{source}: expected a mapping of albums, artists, playlists, tracks, devices")
+        if isinstance(data.get("items"), dict) and set(data) <= {"items", "fetched_at"}:
+            data = data["items"]
         items = []
         for key, entries in data.items():
             kind = key.rstrip("s")

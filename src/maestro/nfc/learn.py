@@ -23,7 +23,7 @@ from maestro.errors import MaestroError, UsageError
 from maestro.fsutil import atomic_write_text
 from maestro.intents import Matcher
 from maestro.nfc.readers import NfcpyReader, Reader, ReaderLost, ReaderService, TagEvent
-from maestro.nfc.tags import TagAction, TagError, TagStore, action_for, normalise_uid
+from maestro.nfc.tags import TagAction, TagError, TagStore, action_for, check_uid
 
 LAST_UNKNOWN = "last-unknown-card.json"
 LAST_UNKNOWN_FRESH_S = 600.0
@@ -83,7 +83,10 @@ def check_action(text: str, matcher: Matcher) -> TagAction:
 def ask_action(matcher: Matcher, ask: Callable[[str], str], say: Callable[[str], None]) -> TagAction:
     """Asks until the answer is a usable action (an empty answer gives up)."""
     while True:
-        answer = ask('What should this card do? (a Spotify link, or a command like "pause"): ').strip()
+        try:
+            answer = ask('What should this card do? (a Spotify link, or a command like "pause"): ').strip()
+        except EOFError:  # input ended (a script, Ctrl-D)
+            raise UsageError("Nothing saved: no answer was given.") from None
         if not answer:
             raise UsageError("Nothing saved.")
         try:
@@ -174,7 +177,7 @@ def learn(
     say("Lay the card on the reader...")
     try:
         event = asyncio.run(wait_for_tap(reader, timeout_s))
-        uid = normalise_uid(event.uid)
+        uid = check_uid(event.uid)
     except ReaderLost as exc:
         remembered = recent_unknown(state_dir)
         if remembered is None:
@@ -201,7 +204,7 @@ def learn(
         say("Keep the card on the reader: writing...")
         write_uri(reader, action.uri)
         say(f"Wrote {action.uri} onto the card.")
-    store.add(uid, action.uri or action.command or "")
+    uid = store.add(uid, action)
     with contextlib.suppress(OSError):
         (state_dir / LAST_UNKNOWN).unlink()
     return uid, action

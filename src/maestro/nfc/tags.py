@@ -22,10 +22,13 @@ from maestro.errors import UsageError
 from maestro.fsutil import atomic_write_text
 
 SPOTIFY_KINDS = ("album", "playlist", "track", "artist", "episode", "show")
+# Spotify ids are 22 base-62 characters: "spotify:album:doesnotexist" is not one.
 _SPOTIFY_URI = re.compile(
-    r"^spotify:(?:user:[^:]+:)?(album|playlist|track|artist|episode|show):([A-Za-z0-9]{10,40})$"
+    r"^spotify:(?:user:[^:]+:)?(album|playlist|track|artist|episode|show):([A-Za-z0-9]{22})$"
 )
-_LINK_PATH = re.compile(r"^/(?:intl-[a-z]{2}(?:-[A-Za-z]{2})?/)?(?:embed/)?([a-z]+)/([A-Za-z0-9]{10,40})/?$")
+_LINK_PATH = re.compile(r"^/(?:intl-[a-z]{2}(?:-[A-Za-z]{2})?/)?(?:embed/)?([a-z]+)/([A-Za-z0-9]{22})/?$")
+#: ISO 14443 cards have 4-, 7- or 10-byte UIDs.
+UID_BYTES = (4, 7, 10)
 
 
 class TagError(UsageError):
@@ -88,10 +91,20 @@ def parse_ndef(data: bytes) -> TagAction | None:
 
 
 def normalise_uid(uid: str) -> str:
-    """ "04:a1:b2:c3" -> "04A1B2C3" """
-    cleaned = re.sub(r"[^0-9A-Fa-f]", "", uid).upper()
-    if not cleaned or len(cleaned) % 2:
-        raise TagError(f"{uid!r} is not a tag UID (hex digits, like 04A1B2C3).")
+    """ "04:a1:b2:c3" -> "04A1B2C3" (separators ":", "-" and spaces dropped)."""
+    cleaned = re.sub(r"[\s:-]", "", uid).upper()
+    if not cleaned or len(cleaned) % 2 or not re.fullmatch(r"[0-9A-F]+", cleaned):
+        raise TagError(f"{uid!r} is not a card UID (hex digits, like 04A1B2C3).")
+    return cleaned
+
+
+def check_uid(uid: str) -> str:
+    """A UID as a new mapping needs it: hex, and 4, 7 or 10 bytes long, as cards have."""
+    cleaned = normalise_uid(uid)
+    if len(cleaned) // 2 not in UID_BYTES:
+        raise TagError(
+            f"{uid!r} is not a card UID: cards have 4, 7 or 10 bytes (8, 14 or 20 hex digits, like 04A1B2C3)."
+        )
     return cleaned
 
 
@@ -134,11 +147,12 @@ class TagStore:
         value = self.mapping.get(normalise_uid(uid))
         return action_for(value) if value is not None else None
 
-    def add(self, uid: str, value: str) -> TagAction:
-        action = action_for(value)
-        self.mapping[normalise_uid(uid)] = action.uri or value.strip()
+    def add(self, uid: str, action: TagAction) -> str:
+        """Maps a card (its UID checked) to a checked action; returns the UID as stored."""
+        cleaned = check_uid(uid)
+        self.mapping[cleaned] = action.uri or (action.command or "").strip()
         self._save()
-        return action
+        return cleaned
 
     def remove(self, uid: str) -> bool:
         gone = self.mapping.pop(normalise_uid(uid), None) is not None

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from maestro.errors import MaestroError
+from maestro.errors import MaestroError, UsageError
 from maestro.fsutil import atomic_write_text
-from maestro.intents.library import KINDS, LibraryItem
+from maestro.intents.library import KINDS, LibraryItem, StaticLibrary
 from maestro.spotify.player import Item, Player
 
 log = logging.getLogger(__name__)
@@ -57,20 +57,16 @@ class SpotifyLibrary:
     def load_cache(self) -> bool:
         try:
             data = json.loads(self.cache_path.read_text(encoding="utf-8"))
-            self.fetched_at = float(data["fetched_at"])
-            self._items = {
-                kind: [
-                    LibraryItem(kind, i["name"], i["uri"], i.get("artist", ""))
-                    for i in data["items"].get(kind, [])
-                ]
-                for kind in KINDS
-            }
-            return True
+            cached = StaticLibrary.from_dict(data, str(self.cache_path))  # the one reader of library files
+            fetched_at = float(data["fetched_at"])
         except FileNotFoundError:
             return False
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, UsageError):
             log.warning("library cache %s unreadable; it will be rebuilt", self.cache_path)
             return False
+        self.fetched_at = fetched_at
+        self._items = {kind: list(cached.items(kind)) for kind in KINDS}
+        return True
 
     async def refresh(self) -> None:
         player = self.player

@@ -16,7 +16,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from maestro.errors import NoActiveDeviceError, RestrictedError, SpotifyRequestError
+from maestro.errors import NoActiveDeviceError, RestrictedError, SpotifyRequestError, WhichDeviceError
 from maestro.fsutil import atomic_write_text
 from maestro.intents.library import match_key
 from maestro.spotify.client import SpotifyClient
@@ -105,20 +105,38 @@ class PlayerMemory:
     path: Path | None = None
     last_device_id: str = ""
     muted_volume: dict[str, int] = field(default_factory=dict)
+    #: A command waiting for the answer to "Which speaker?" (its words), and when it was asked.
+    pending: str = ""
+    pending_at: float = 0.0
 
     @classmethod
     def load(cls, path: Path) -> PlayerMemory:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(path, str(data.get("last_device_id", "")), dict(data.get("muted_volume", {})))
+            volumes = {str(k): int(v) for k, v in dict(data.get("muted_volume", {})).items()}
+            return cls(path, str(data.get("last_device_id", "")), volumes, str(data.get("pending", "")),
+                       float(data.get("pending_at", 0.0)))  # fmt: skip
         except (OSError, ValueError, AttributeError, TypeError):
             return cls(path)  # nothing precious here: start afresh
 
     def save(self) -> None:
         if self.path is None:
             return
-        body = {"last_device_id": self.last_device_id, "muted_volume": self.muted_volume}
+        body = {"last_device_id": self.last_device_id, "muted_volume": self.muted_volume,
+                "pending": self.pending, "pending_at": self.pending_at}  # fmt: skip
         atomic_write_text(self.path, json.dumps(body, indent=2) + "\n")
+
+    def ask(self, text: str, now: float) -> None:
+        self.pending, self.pending_at = text, now
+        self.save()
+
+    def take_pending(self, now: float, within_s: float) -> str:
+        """The command waiting for an answer (asked at most ``within_s`` ago), forgotten once taken."""
+        text = self.pending if now - self.pending_at <= within_s else ""
+        if self.pending:
+            self.pending, self.pending_at = "", 0.0
+            self.save()
+        return text
 
 
 class Player:
@@ -210,11 +228,11 @@ class Player:
         devices = await self.devices()
         device = self.pick_device(devices)
         if device is None:
-            names = ", ".join(d.name for d in devices) or "none"
-            raise NoActiveDeviceError(
-                f"No speaker is active, and I don't know which one to use. Devices I can see: {names}. "
-                "Say 'play in the' and a room, or set player.default_device."
-            )
+            if not devices:
+                raise NoActiveDeviceError(
+                    "I can't see any Spotify speakers. Open Spotify on one, or switch it on, to wake it up."
+                )
+            raise WhichDeviceError([d.name for d in devices])
         log.info("waking %s", device.name)
         await self.transfer(device.id, play=False)
         return device

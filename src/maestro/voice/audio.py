@@ -1,8 +1,8 @@
 """Audio in: 16 kHz mono 16-bit chunks, from a WAV file or the microphone.
 
 Every source yields the same thing, whatever it reads: ``bytes`` of int16
-samples at 16 kHz, mono, in chunks of ``CHUNK_SAMPLES``. WAV files of any rate,
-channel count and 16/24/32-bit depth are converted (soxr); the microphone is
+samples at 16 kHz, mono, in chunks of ``CHUNK_SAMPLES``. Sound files of any rate,
+channel count and sample format (read by soundfile) are converted (soxr); the microphone is
 read with sounddevice at its native rate and converted the same way.
 sounddevice (and PortAudio) are imported only when a microphone is opened, so
 commands that need none work where PortAudio is missing.
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import wave
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,35 +38,20 @@ def to_pcm16k(samples: np.ndarray, rate: int) -> bytes:
 
 
 def read_wav(path: Path) -> bytes:
-    """A whole WAV file as 16 kHz mono int16 bytes (8/16/24/32-bit integer PCM)."""
+    """A whole sound file as 16 kHz mono int16 bytes: WAV of any rate, channels and sample format
+    (8-32-bit integer, 32/64-bit float), and whatever else libsndfile reads (FLAC, Ogg)."""
+    import soundfile
+
+    if not Path(path).exists():
+        raise UsageError(f"{path}: no such file")
+    if Path(path).is_dir():
+        raise UsageError(f"{path}: a directory, not a sound file")
     try:
-        with wave.open(str(path), "rb") as reader:
-            rate, channels, width = reader.getframerate(), reader.getnchannels(), reader.getsampwidth()
-            raw = reader.readframes(reader.getnframes())
-    except FileNotFoundError as exc:
-        raise UsageError(f"{path}: no such file") from exc
-    except (wave.Error, EOFError) as exc:
-        raise UsageError(f"{path}: not a PCM WAV file ({exc})") from exc
-    return to_pcm16k(_samples(raw, width, channels), rate)
-
-
-def _samples(raw: bytes, width: int, channels: int) -> np.ndarray:
-    """Integer PCM of any width, scaled to the int16 range."""
-    if width == 1:  # 8-bit WAV is unsigned
-        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128) * 256
-    elif width == 2:
-        data = np.frombuffer(raw, dtype="<i2").astype(np.float32)
-    elif width == 3:
-        bytes3 = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
-        as32 = (bytes3[:, 0].astype(np.int32) | (bytes3[:, 1].astype(np.int32) << 8)
-                | (bytes3[:, 2].astype(np.int32) << 16))  # fmt: skip
-        as32 = np.where(as32 & 0x800000, as32 - (1 << 24), as32)
-        data = as32.astype(np.float32) / 256
-    elif width == 4:
-        data = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 65536
-    else:
-        raise UsageError(f"unsupported sample width: {width * 8} bits")
-    return data.reshape(-1, channels) if channels > 1 else data
+        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
+        detail = str(exc).rpartition(": ")[2].rstrip(".") or type(exc).__name__
+        raise UsageError(f"{path}: not a sound file Maestro can read ({detail})") from exc
+    return to_pcm16k(samples * 32768.0, rate)
 
 
 def chunks(pcm: bytes, samples: int = CHUNK_SAMPLES) -> Iterator[bytes]:
@@ -122,6 +106,23 @@ def find_input_device(wanted: str) -> int | None:
     raise UsageError(f"No microphone matches voice.input_device = {wanted!r}. Inputs: {names}.")
 
 
+def microphone_problem(device: str = "") -> str | None:
+    """Why the microphone ``voice.input_device`` names cannot be opened now; None when it can."""
+    try:
+        sd = _sounddevice()
+        if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
+            return (
+                "No microphone found: plug one in (a USB microphone or a sound HAT); "
+                "`arecord -l` lists what the system sees."
+            )
+        sd.query_devices(find_input_device(device), "input")
+    except MaestroError as exc:  # no PortAudio, or the configured device is not there
+        return str(exc)
+    except Exception as exc:  # PortAudioError: no default input, busy
+        return f"The microphone is not available ({exc})."
+    return None
+
+
 STALL_S = 2.0  # no audio for this long from an open stream: the device is gone
 
 
@@ -153,12 +154,10 @@ class MicSource:
         while True:
             queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
             try:
+                problem = microphone_problem(self.device)
+                if problem is not None:
+                    raise MaestroError(problem)
                 sd = _sounddevice()
-                if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
-                    raise MaestroError(
-                        "No microphone found: plug one in (a USB microphone or a sound HAT); "
-                        "`arecord -l` lists what the system sees."
-                    )
                 index = find_input_device(self.device)
                 info = sd.query_devices(index, "input")
                 rate = int(info["default_samplerate"])

@@ -31,12 +31,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pocketsphinx import Endpointer as PsEndpointer
 
 from maestro.intents.matcher import Matcher, NameValue, Recognition
 from maestro.voice.asr import Engine
-from maestro.voice.audio import RATE
+from maestro.voice.audio import RATE, chunks
 from maestro.voice.denoise import NoiseSuppressor
 from maestro.voice.endpoint import Endpointer
 
@@ -127,6 +128,11 @@ class Listener:
         if self.use_wake:
             self._go_to_sleep()
         else:
+            self._wake_up()
+
+    def expect_answer(self) -> None:
+        """Maestro asked a question ("Which speaker?"): hear the answer without the wake phrase."""
+        if not self.awake:
             self._wake_up()
 
     @property
@@ -342,3 +348,18 @@ class Listener:
             # name the recogniser knows is never missing: this was not a command.
             return Recognition(text, None)
         return recognition
+
+
+def hear_file(listener: Listener, pcm: bytes) -> dict[str, Any]:
+    """One recording through ``listener`` as `maestro listen --json` reports it (the design's contract):
+    ``{"transcript", "wake", "intent", "slots", "score", "latency_ms"}``."""
+    events = [event for chunk in chunks(pcm) for event in listener.feed(chunk)] + listener.flush()
+    heard = next((e for e in events if isinstance(e, Heard)), None)
+    return {
+        "transcript": heard.transcript if heard else "",
+        "wake": any(isinstance(e, Woke) for e in events) if listener.use_wake else None,
+        "intent": heard.intent if heard else None,
+        "slots": heard.recognition.slots_json() if heard else {},
+        "score": round(heard.recognition.score, 3) if heard else 0.0,
+        "latency_ms": round(heard.latency_ms, 1) if heard else None,
+    }

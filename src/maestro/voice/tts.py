@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from maestro.config import TtsSettings
 from maestro.errors import MaestroError
 
 log = logging.getLogger(__name__)
@@ -281,3 +282,24 @@ def make_speaker(engine: str, *, voice: str = "", rate: int = 160, wav_dir: str 
     if engine == "wav":
         return WavSpeaker(Path(wav_dir or "maestro-speech"), voice, rate)
     return Pyttsx3Speaker(voice, rate)
+
+
+NO_SOUND_CARD = (
+    'No sound card here, so nothing is spoken (shown only). Plug in a speaker, or set [tts] engine = "none".'
+)
+
+
+def speaker_for(tts: TtsSettings, print_line: Callable[[str], None] = print) -> Speaker:
+    """The configured speaker, or a silent one when it cannot be heard, said once in one line.
+
+    Without a sound card every reply would otherwise end in a screenful of ``ALSA lib ...``
+    and ``aplay: audio open error`` lines, burying what matters (the pairing code).
+    """
+    if tts.engine == "pyttsx3" and not has_sound_card():
+        print_line(NO_SOUND_CARD)
+        return SilentSpeaker()
+    try:
+        return make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
+    except MaestroError as exc:
+        print_line(f"Nothing will be spoken: {exc}")
+        return SilentSpeaker()
