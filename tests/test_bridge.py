@@ -90,7 +90,7 @@ def test_metadata_and_health(bridge: TestClient) -> None:
     assert meta["device_authorization_endpoint"] == f"{BASE}/device/authorize"
     assert meta["token_endpoint"] == f"{BASE}/token"
     assert GRANT in meta["grant_types_supported"]
-    assert bridge.get("/healthz").json() == {"ok": True}
+    assert bridge.get("/healthz").json() == {"ok": True, "store": "sqlite"}
 
 
 def test_device_authorization_response(bridge: TestClient) -> None:
@@ -98,7 +98,10 @@ def test_device_authorization_response(bridge: TestClient) -> None:
     assert re.fullmatch(f"[{USER_CODE_ALPHABET}]{{4}}-[{USER_CODE_ALPHABET}]{{4}}", grant["user_code"])
     assert len(grant["device_code"]) >= 43  # 256 bits, base64url
     assert grant["verification_uri"] == f"{BASE}/pair"
-    assert grant["verification_uri_complete"] == f"{BASE}/pair?code={grant['user_code']}"
+    link = urlsplit(grant["verification_uri_complete"])
+    assert f"{link.scheme}://{link.netloc}{link.path}" == f"{BASE}/pair"
+    assert parse_qs(link.query)["code"] == [grant["user_code"]]
+    assert len(parse_qs(link.query)["k"][0]) >= 43  # the link's own secret: opening it is no guess
     assert (grant["expires_in"], grant["interval"]) == (600, 5)
 
 
@@ -167,12 +170,16 @@ def test_expired_and_denied(bridge: TestClient, live: LiveSandbox, clock: Clock)
     assert bridge.get("/pair", params={"code": expiring["user_code"]}).status_code == 404
 
 
-def test_spotify_deny_ends_in_access_denied(bridge: TestClient, live: LiveSandbox, clock: Clock) -> None:
+def test_backing_out_at_spotify_can_be_retried(bridge: TestClient, live: LiveSandbox, clock: Clock) -> None:
     grant = start(bridge)
     page = approve_through_spotify(bridge, live, grant["user_code"], decision="deny")
-    assert "Not connected" in page.text
+    assert "Not connected" in page.text and "try again" in page.text
     clock.now += 6
-    assert poll(bridge, grant["device_code"]).json()["error"] == "access_denied"
+    assert poll(bridge, grant["device_code"]).json()["error"] == "authorization_pending"  # not ended
+    done = approve_through_spotify(bridge, live, grant["user_code"])  # the same code, again
+    assert "Done" in done.text
+    clock.now += 6
+    assert poll(bridge, grant["device_code"]).status_code == 200
 
 
 def test_guessing_is_cut_off(bridge: TestClient) -> None:

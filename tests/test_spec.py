@@ -90,5 +90,7 @@ def test_yes_and_on_stay_words() -> None:
 
 
 def test_file_that_cannot_be_read(tmp_path: Path) -> None:
-    with pytest.raises(IntentFileError, match="cannot read"):
+    with pytest.raises(IntentFileError, match=r"missing\.yaml: no such file"):
         load_spec(tmp_path / "missing.yaml")
+    with pytest.raises(IntentFileError, match="a directory, not a file"):
+        load_spec(tmp_path)

@@ -8,6 +8,7 @@ paused) is not a failure for the user. Every error becomes a spoken reason.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import string
@@ -22,6 +23,7 @@ from maestro.intents.library import match_key
 from maestro.intents.matcher import Matcher, NameValue, Recognition
 from maestro.intents.spec import IntentSpec
 from maestro.messages import Reply, Screen, now_playing_screen
+from maestro.spotify.client import COMMAND_DEADLINE_S, NOT_ANSWERING, deadline
 from maestro.spotify.player import Device, Item, Player, find_device
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,12 @@ class Actions:
         if handler is None:
             return failure(f"I don't know how to do {intent} yet.", exit_code=2)
         try:
-            reply = await handler(recognition)
+            with deadline(COMMAND_DEADLINE_S):  # every request fits; a hanging Spotify is said in ~6 s
+                async with asyncio.timeout(COMMAND_DEADLINE_S + 1):  # and nothing else hangs it either
+                    reply = await handler(recognition)
+        except TimeoutError:
+            log.info("%s ran out of time", intent)
+            reply = failure(NOT_ANSWERING)
         except WhichDeviceError as exc:
             # "play abbey road" on a fresh box with several speakers: ask, then carry it out there.
             self.player.memory.ask(recognition.text, self.clock())
@@ -116,11 +123,12 @@ class Actions:
         """An NFC card's Spotify URI: play it, then say what started (cards carry no names)."""
         kind = uri.split(":")[1]
         try:
-            if kind in ("track", "episode"):
-                await self.player.play(uris=[uri])
-            else:
-                await self.player.play(context_uri=uri)
-            state = await self.player.state()
+            with deadline(COMMAND_DEADLINE_S):
+                if kind in ("track", "episode"):
+                    await self.player.play(uris=[uri])
+                else:
+                    await self.player.play(context_uri=uri)
+                state = await self.player.state()
         except MaestroError as exc:
             log.info("card %s failed: %s", uri, exc)
             return Reply(str(exc), Screen("error", "Sorry", (str(exc),)), ok=False, exit_code=exc.exit_code,

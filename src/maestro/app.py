@@ -35,6 +35,7 @@ from maestro.nfc.cards import UNKNOWN_CARD, CardCommand, Cards
 from maestro.nfc.learn import remember_unknown
 from maestro.nfc.readers import Reader, ReaderService
 from maestro.session import Session
+from maestro.spotify.client import deadline
 from maestro.voice.asr import Engine, engine_for
 from maestro.voice.audio import input_source
 from maestro.voice.listener import GaveUp, Heard, Listener, Woke
@@ -121,7 +122,14 @@ class Runtime:
 
     async def _spotify(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            if self.session.tokens.tokens is None:
+            try:
+                signed_in = self.session.tokens.tokens is not None
+            except MaestroError as exc:  # tokens.json unreadable (owner, mode): said, retried
+                await self.report(str(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.pair_retry_s)
+                continue
+            if not signed_in:
                 await self._pair(stop)
                 continue
             try:
@@ -169,7 +177,8 @@ class Runtime:
     async def tick(self) -> None:
         """One look at Spotify: show what is playing when it changed."""
         self.session.library.refresh_in_background()
-        state = await self.session.player.state()
+        with deadline():
+            state = await self.session.player.state()
         await self.resolved("spotify", "Spotify is back.")
         if state is None or state.item is None:
             screen = Screen("idle", "Maestro", ("Nothing playing",))

@@ -229,6 +229,7 @@ def cmd_bridge_serve(args: argparse.Namespace) -> int:
 
     from maestro import config
     from maestro.bridge.app import BridgeConfig, create_app
+    from maestro.bridge.server import uvicorn_options
     from maestro.bridge.store import SQLiteStore
 
     settings = config.load()
@@ -239,7 +240,6 @@ def cmd_bridge_serve(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = bridge.base_url or f"http://{host}:{args.port}"
     db = args.db or bridge.db or str(config.state_dir() / "bridge.sqlite3")
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
     bridge_config = BridgeConfig(
         client_id=bridge.client_id, client_secret=bridge.client_secret, base_url=base_url,
         accounts_url=bridge.accounts_url, mode=bridge.mode,
@@ -249,9 +249,8 @@ def cmd_bridge_serve(args: argparse.Namespace) -> int:
     print(f"Maestro bridge on {base_url} ({bridge.mode} mode); register this redirect URI with Spotify:")
     print(f"  {bridge_config.redirect_uri}")
     print(f"Boxes pair with: maestro pair --bridge {base_url}", flush=True)
-    # No access log: paths carry codes and OAuth states, which must not reach logs.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                proxy_headers=args.proxy_headers, forwarded_allow_ips=args.forwarded_allow_ips)  # fmt: skip
+    uvicorn.run(app, **uvicorn_options(host=args.host, port=args.port, proxy_headers=args.proxy_headers,
+                                       forwarded_allow_ips=args.forwarded_allow_ips))  # fmt: skip
     return 0
 
 

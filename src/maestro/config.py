@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from maestro.errors import ConfigError
+from maestro.fsutil import BadFileError, read_text
 
 APP_NAME = "maestro"
 SPOTIFY_API_URL = "https://api.spotify.com/v1"
@@ -186,7 +187,10 @@ def load(env: typing.Mapping[str, str] | None = None) -> Settings:
 
 
 def _apply_file(settings: Settings, path: Path) -> None:
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = read_text(path)
+    except BadFileError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

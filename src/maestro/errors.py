@@ -13,7 +13,8 @@
         ├── RestrictedError         403 with another reason (device, volume, ...)
         ├── NoActiveDeviceError     404 NO_ACTIVE_DEVICE, and no device to wake
         │   └── WhichDeviceError    ... several could be: ask the user which
-        └── SpotifyRequestError     any other 4xx
+        ├── SpotifyRequestError     any other 4xx
+        └── SpotifyAnswerError      a 2xx answer of a shape Maestro cannot read
 
 Library errors (httpx, vosk, pocketsphinx, nfcpy, ...) are translated into this
 tree where they cross an edge, with ``raise ... from exc``. Every message is fit
@@ -100,3 +101,10 @@ def _either(names: list[str]) -> str:
 
 class SpotifyRequestError(SpotifyError):
     pass
+
+
+class SpotifyAnswerError(SpotifyError):
+    """A 2xx answer of a shape Maestro cannot read (not JSON, a list for an object, wrong types)."""
+
+    def __init__(self, message: str = "Spotify sent an answer Maestro could not read.") -> None:
+        super().__init__(message)

@@ -1,4 +1,11 @@
-"""Atomic file writes: files the user owns are never left half-written."""
+"""Reading and writing the files Maestro keeps: one way in, atomic writes out.
+
+Every file Maestro reads (config.toml, intents.yaml, tags.yaml, tokens.json, the
+library cache, player.json...) comes through :func:`read_text`, which turns
+bad bytes into a :class:`BadFileError` naming the file and the place, so each
+reader can give its own clear message instead of a traceback. Files the user
+owns are never left half-written.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,40 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+from maestro.errors import UsageError
+
+
+class BadFileError(UsageError):
+    """A file that cannot be read as UTF-8 text (or at all); the message names it and says why."""
+
+    def __init__(self, message: str, *, permission: bool = False) -> None:
+        super().__init__(message)
+        #: Not damage: this user may not read it (the file is fine; its owner or mode is not).
+        self.permission = permission
+
+
+def read_text(path: Path) -> str:
+    """The file as text. FileNotFoundError passes through (callers treat "none yet" their own way);
+    every other problem is a BadFileError naming the file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError as exc:
+        raise BadFileError(f"{path}: a directory, not a file") from exc
+    except PermissionError as exc:
+        raise BadFileError(f"{path}: this user may not read it ({owner_of(path)})", permission=True) from exc
+    except OSError as exc:
+        raise BadFileError(f"{path}: cannot be read ({exc.strerror})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise BadFileError(
+            f"{path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x}); save it as UTF-8"
+        ) from exc
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -48,3 +89,17 @@ def _fsync_dir(directory: Path) -> None:
         pass  # some file systems refuse fsync on directories; the rename still happened
     finally:
         os.close(dir_fd)
+
+
+def owner_of(path: Path) -> str:
+    """ "owned by pi" (or by uid 1000), for messages about permissions."""
+    try:
+        uid = Path(path).stat().st_uid
+    except OSError:
+        return "owner unknown"
+    try:
+        import pwd
+
+        return f"owned by {pwd.getpwuid(uid).pw_name}"
+    except (ImportError, KeyError):
+        return f"owned by uid {uid}"

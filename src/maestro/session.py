@@ -120,12 +120,17 @@ class Session:
         flow = DeviceFlow(self.http, endpoints, self.settings.spotify.client_id)
         presenter = PairingPresenter(speaker, display, repeat_s=repeat_s, print_line=print_line)
         try:
+            self.tokens.check_writable()  # before the user approves anything that could not be kept
             self.tokens.save(await flow.run(presenter))
         except AuthError as exc:  # declined, not allowlisted, unreachable: say so where people listen
             await display.show(Screen("error", "Not connected", (str(exc),)))
             await speaker.say(str(exc))
             raise
-        profile = await self.player.me()
+        try:
+            profile = await self.player.me()
+        except MaestroError as exc:  # the sign-in is saved and good; only its name is missing
+            log.warning("paired, but the account's name could not be fetched: %s", exc)
+            profile = {}
         name = str(profile.get("display_name") or profile.get("id") or "your account")
         await display.show(Screen("message", "Connected", (name,)))
         await speaker.say(f"Connected to Spotify as {name}.")

@@ -114,10 +114,14 @@ async def discover(http: httpx.AsyncClient, bridge_url: str) -> Endpoints:
     url = bridge_url.rstrip("/") + "/.well-known/oauth-authorization-server"
     try:
         response = await http.get(url, timeout=10)
-        body = response.json()
-        return Endpoints(str(body["device_authorization_endpoint"]), str(body["token_endpoint"]))
     except httpx.HTTPError as exc:
         raise AuthError(f"I can't reach the bridge at {bridge_url}.") from exc
+    if response.status_code >= 500 or response.status_code == 429:
+        raise AuthError(f"The bridge at {bridge_url} is having trouble (HTTP {response.status_code}). "
+                        "Try again in a moment.")  # fmt: skip
+    try:
+        body = response.json()
+        return Endpoints(str(body["device_authorization_endpoint"]), str(body["token_endpoint"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{bridge_url} does not look like a Maestro bridge (no RFC 8414 metadata).") from exc
 
@@ -146,6 +150,9 @@ class DeviceFlow:
         self.state = FlowState.IDLE
         #: Seconds between polls as the grant went (for tests and diagnostics).
         self.intervals: list[float] = []
+        #: What the last poll's trouble was ("HTTP 500"), when the service rather than the user held
+        #: things up: said if the code runs out that way, instead of "nobody approved".
+        self.server_trouble = ""
 
     async def start(self) -> DeviceAuthorization:
         if self.state is FlowState.DONE:
@@ -177,6 +184,9 @@ class DeviceFlow:
                     return tokens
                 log.info("the code expired; asking for a new one")
             self.state = FlowState.FAILED
+            if self.server_trouble:
+                raise AuthError(f"The sign-in service kept failing ({self.server_trouble}) until the code "
+                                "expired. Try again later with maestro pair.")  # fmt: skip
             raise AuthError("Nobody approved the sign-in in time. Run maestro pair to try again.")
         finally:
             await presenter.stop()
@@ -209,16 +219,26 @@ class DeviceFlow:
             except httpx.HTTPError as exc:
                 # RFC 8628 §3.5: on connection trouble, back off further and keep going.
                 network_backoff = min(MAX_NETWORK_BACKOFF_S, max(interval, network_backoff * 2))
+                self.server_trouble = "it could not be reached"
                 log.info("token poll failed (%s); waiting longer", type(exc).__name__)
                 continue
             network_backoff = 0.0
             body = _json(response)
+            error = str(body.get("error", ""))
+            hiccup = response.status_code >= 500 or response.status_code == 429
+            if not hiccup and not error and not (response.status_code == 200 and "access_token" in body):
+                hiccup = True  # not an OAuth answer at all (a proxy's HTML page): like a 5xx, wait it out
+            if hiccup:
+                # A server hiccup: keep waiting for the user, a little more patiently.
+                self.server_trouble = f"HTTP {response.status_code}"
+                network_backoff = min(MAX_NETWORK_BACKOFF_S, max(interval, network_backoff * 2))
+                continue
+            self.server_trouble = ""
             if response.status_code == 200:
                 self.state = FlowState.DONE
                 return Tokens.from_response(
                     body, token_url=self.endpoints.token_url, client_id=self.client_id, now=self.wall_clock()
                 )
-            error = str(body.get("error", ""))
             if error == "authorization_pending":
                 continue
             if error == "slow_down":
@@ -226,10 +246,6 @@ class DeviceFlow:
                 continue
             if error == "expired_token":
                 return None
-            if response.status_code >= 500 or response.status_code == 429:
-                # A server hiccup: keep waiting for the user, a little more patiently.
-                network_backoff = min(MAX_NETWORK_BACKOFF_S, max(interval, network_backoff * 2))
-                continue
             self.state = FlowState.FAILED
             if error == "access_denied":
                 raise SignInDeclinedError()

@@ -9,8 +9,11 @@ file aside (never deletes it), and turns ``invalid_grant`` into "pair again".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,7 +23,7 @@ from typing import Any
 import httpx
 
 from maestro.errors import AuthError, NotPairedError, SignInExpiredError, SpotifyUnavailableError
-from maestro.fsutil import atomic_write_text
+from maestro.fsutil import BadFileError, atomic_write_text, owner_of, read_text
 
 log = logging.getLogger(__name__)
 REFRESH_MARGIN_S = 60
@@ -79,20 +82,30 @@ class TokenStore:
         self.on_problem = on_problem or (lambda message: log.warning("%s", message))
         self._tokens: Tokens | None = None
         self._loaded = False
+        self._unsaved = False  # rotated tokens that are only in memory (the write failed)
         self._lock = asyncio.Lock()
 
     # -- the file ---------------------------------------------------------------
 
     def load(self) -> Tokens | None:
-        """The saved tokens, or None; a corrupt file is moved aside with a message."""
+        """The saved tokens, or None; a damaged file is moved aside with a message.
+
+        A file Maestro may not read is a permission problem, not damage: it stays
+        where it is and the error says whose it is. One that others may read is
+        made private again (or, when that is not allowed, warned about).
+        """
         self._loaded = True
         try:
-            text = self.path.read_text(encoding="utf-8")
+            self._keep_private()
+            text = read_text(self.path)
         except FileNotFoundError:
             self._tokens = None
             return None
-        except OSError as exc:
-            self._set_aside(f"could not be read ({exc.strerror})")
+        except BadFileError as exc:
+            if exc.permission:
+                raise AuthError(f"Maestro may not read its sign-in: {exc}. Run Maestro as that user, "
+                                f"or: sudo chown $USER {self.path}") from exc  # fmt: skip
+            self._set_aside("was damaged")
             return None
         try:
             data = json.loads(text)
@@ -109,8 +122,28 @@ class TokenStore:
             return None
         return self._tokens
 
+    def _keep_private(self) -> None:
+        """tokens.json must be readable by Maestro alone: 0600, fixed when it is not."""
+        try:
+            mode = stat.S_IMODE(self.path.stat().st_mode)
+        except OSError:
+            return  # not there (or not ours to look at): load() says so
+        if not mode & 0o077:
+            return
+        try:
+            os.chmod(self.path, 0o600)
+            log.warning("%s was readable by other users (mode %o); made private (0600)", self.path, mode)
+        except OSError:
+            self.on_problem(f"{self.path} can be read by other users and Maestro may not change that "
+                            f"({owner_of(self.path)}): chmod 600 it.")  # fmt: skip
+
     def _set_aside(self, what: str) -> None:
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self.clock())}")
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        number = 1
+        while aside.exists():  # two in the same second must not overwrite each other
+            number += 1
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{number}")
         try:
             self.path.rename(aside)
             where = f"; it was moved to {aside}"
@@ -119,10 +152,35 @@ class TokenStore:
         self._tokens = None
         self.on_problem(f"The saved Spotify sign-in {what}{where}. Please pair again.")
 
+    def check_writable(self) -> None:
+        """Before anything that must be saved (a refresh that may rotate the refresh token, a
+        pairing): can the state directory take a new tokens.json? Else say whose it is."""
+        directory = self.path.parent
+        probe = directory
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent  # the directory is created on the first save: its parent must allow it
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise AuthError(
+                f"Maestro cannot save its sign-in: {directory} is not writable by this user "
+                f"({owner_of(probe)}). Fix: sudo chown -R $USER {probe}, or set MAESTRO_STATE_DIR."
+            )
+
     def save(self, tokens: Tokens) -> None:
-        atomic_write_text(self.path, json.dumps(asdict(tokens), indent=2) + "\n", mode=0o600)
-        self._tokens = tokens
-        self._loaded = True
+        self._tokens, self._loaded = tokens, True  # in memory first: a failed write loses nothing now
+        try:
+            atomic_write_text(self.path, json.dumps(asdict(tokens), indent=2) + "\n", mode=0o600)
+        except OSError as exc:
+            self._unsaved = True
+            raise AuthError(f"Maestro could not save its sign-in to {self.path} ({exc.strerror or exc}); "
+                            "it keeps it in memory and tries again.") from exc  # fmt: skip
+        self._unsaved = False
+
+    def _retry_save(self) -> None:
+        """A rotated refresh token that could not be written is written as soon as possible."""
+        if self._unsaved and self._tokens is not None:
+            with contextlib.suppress(AuthError):
+                self.save(self._tokens)
+                log.info("the sign-in kept in memory is saved now")
 
     def clear(self) -> bool:
         """Forget the sign-in. True when there was one."""
@@ -146,6 +204,7 @@ class TokenStore:
         tokens = self.tokens
         if tokens is None:
             raise NotPairedError()
+        self._retry_save()
         if tokens.expires_at - self.clock() > REFRESH_MARGIN_S:
             return tokens.access_token
         return await self.refresh(tokens.access_token)
@@ -163,8 +222,13 @@ class TokenStore:
             fresh_enough = tokens.expires_at - self.clock() > REFRESH_MARGIN_S
             if failed_token is not None and tokens.access_token != failed_token and fresh_enough:
                 return tokens.access_token
+            if not self._unsaved:
+                self.check_writable()  # a refresh may rotate the refresh token: it must be savable
             new = await self._request_refresh(tokens)
-            self.save(new)  # the rotated refresh token is on disk before anyone uses `new`
+            try:
+                self.save(new)  # the rotated refresh token is on disk before anyone uses `new`
+            except AuthError as exc:
+                log.warning("%s", exc)  # kept in memory; written again at the next chance
             return new.access_token
 
     async def _request_refresh(self, tokens: Tokens) -> Tokens:

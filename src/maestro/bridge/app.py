@@ -13,11 +13,15 @@ POST /token (refresh)   ->   proxied, with the client secret when configured ---
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+import unicodedata
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -34,11 +38,13 @@ from starlette.templating import Jinja2Templates
 
 from maestro.bridge import codes
 from maestro.bridge.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from maestro.bridge.store import BridgeStore, Grant, SQLiteStore
+from maestro.bridge.store import BridgeStore, Grant, SQLiteStore, StoreUnavailableError
 
 log = logging.getLogger("maestro.bridge")
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+SWEEP_EVERY_S = 60
+RETRY_AFTER_S = 5
 
 #: What each scope lets Maestro do, in the words the pair page uses.
 SCOPE_WORDS = {
@@ -67,11 +73,18 @@ class BridgeConfig:
     allowed_scopes: tuple[str, ...] = tuple(SCOPE_WORDS)
     code_ttl_s: int = 600
     interval_s: int = 5
-    #: Code lookups per client address, and in all, per window (RFC 8628 §5.1).
+    #: Typed code lookups per client address, and wrong ones in all, in any window (RFC 8628 §5.1).
+    #: Sliding windows: no interval of attempt_window_s ever holds more.
     per_ip_attempts: int = 20
     global_attempts: int = 600
     attempt_window_s: int = 600
+    #: New device codes per client address, and refreshes through the bridge, per window.
+    authorize_per_ip: int = 20
+    refresh_per_ip: int = 60
     max_body_bytes: int = 16 * 1024
+    #: Signs the confirm form's CSRF token. Shared by every instance (``bridge.secret``), so a form
+    #: one instance rendered is accepted by another; a random one serves a single process.
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     clock: Callable[[], float] = field(default=time.time)
 
     @property
@@ -79,7 +92,13 @@ class BridgeConfig:
         return self.local_redirect_uri if self.mode == "local" else self.base_url.rstrip("/") + "/callback"
 
     def guess_odds(self) -> float:
-        """Chance that guessing finds one particular code during its lifetime."""
+        """Chance that guessing finds one particular code during its lifetime.
+
+        At most ``global_attempts`` wrong typed codes are looked at in any
+        ``attempt_window_s`` (a sliding window, measured in the tests), and a code
+        lives ``code_ttl_s``: so at most that many windows' worth of guesses.
+        Pairing links carry a 128-bit secret and are no guesses.
+        """
         windows = max(1, -(-self.code_ttl_s // self.attempt_window_s))
         return self.global_attempts * windows / len(codes.USER_CODE_ALPHABET) ** codes.USER_CODE_LENGTH
 
@@ -90,8 +109,6 @@ class Bridge:
         self.store = store
         self.http = http
         self.templates = Jinja2Templates(directory=str(resources.files("maestro.bridge") / "templates"))
-        self.csrf_key = secrets.token_bytes(32)
-        self.last_sweep = 0.0
 
     @property
     def now(self) -> float:
@@ -115,33 +132,40 @@ class Bridge:
         requested = str(form.get("scope", "")).split() or list(self.config.allowed_scopes)
         if not set(requested) <= set(self.config.allowed_scopes):
             return _oauth_error("invalid_scope", "Scope not allowed")
-        device_name = str(form.get("device_name", "")).strip()[:40] or "your Maestro box"
-        self._sweep()
-        device_code = codes.new_secret()
-        for _ in range(5):  # a clash of user codes is rare; try again
+        if not self._allowed(f"authorize:{_address(request)}", self.config.authorize_per_ip):
+            return _oauth_error("slow_down", "Too many new codes from this address; wait and try again", 429,
+                                retry_after=self.config.attempt_window_s // 10)  # fmt: skip
+        device_name = displayable_name(str(form.get("device_name", ""))) or "your Maestro box"
+        device_code, link_secret = codes.new_secret(), codes.new_secret()
+        for _ in range(8):  # a clash of user codes is rare; try again
             user_code = codes.new_user_code()
-            if self.store.by_user_code(codes.normalise_user_code(user_code), self.now) is None:
+            grant = Grant(
+                id=codes.digest(device_code),
+                user_code=codes.normalise_user_code(user_code),
+                client_id=client_id,
+                scope=" ".join(requested),
+                device_name=device_name,
+                status="pending",
+                expires_at=self.now + self.config.code_ttl_s,
+                interval=self.config.interval_s,
+                last_poll=None,
+                public_key=codes.public_key(device_code),
+                link_hash=codes.digest(link_secret),
+            )
+            if self.store.add(grant, self.now):
                 break
-        grant = Grant(
-            id=codes.digest(device_code),
-            user_code=codes.normalise_user_code(user_code),
-            client_id=client_id,
-            scope=" ".join(requested),
-            device_name=device_name,
-            status="pending",
-            expires_at=self.now + self.config.code_ttl_s,
-            interval=self.config.interval_s,
-            last_poll=None,
-        )
-        self.store.add(grant)
+        else:
+            return _oauth_error("temporarily_unavailable", "No free user code; try again", 503, retry_after=1)
         log.info("device authorization started (expires in %ss)", self.config.code_ttl_s)
         base = self.config.base_url.rstrip("/")
+        link = urlencode({"code": user_code, "k": link_secret})
         return JSONResponse(
             {
                 "device_code": device_code,
                 "user_code": user_code,
                 "verification_uri": f"{base}/pair",
-                "verification_uri_complete": f"{base}/pair?{urlencode({'code': user_code})}",
+                # The link (and QR code) carries a secret of its own: opening it is not guessing.
+                "verification_uri_complete": f"{base}/pair?{link}",
                 "expires_in": self.config.code_ttl_s,
                 "interval": self.config.interval_s,
             },
@@ -155,43 +179,48 @@ class Bridge:
         if grant_type == DEVICE_CODE_GRANT:
             return self._device_token(str(form.get("client_id", "")), str(form.get("device_code", "")))
         if grant_type == "refresh_token":
-            return await self._refresh(str(form.get("client_id", "")), str(form.get("refresh_token", "")))
+            client_id, refresh_token = str(form.get("client_id", "")), str(form.get("refresh_token", ""))
+            return await self._refresh(request, client_id, refresh_token)
         return _oauth_error("unsupported_grant_type", "Use the device_code or refresh_token grant")
 
     def _device_token(self, client_id: str, device_code: str) -> Response:
         if not codes.same(client_id, self.config.client_id):
             return _oauth_error("invalid_client", "Unknown client", 401)
-        grant, too_fast = self.store.poll(device_code, self.now)
-        if grant is None or grant.status == "delivered":
+        grant_id = codes.digest(device_code)
+        grant, too_fast = self.store.poll(grant_id, self.now)
+        if grant is None:
             return _oauth_error("invalid_grant", "Unknown or already used device code")
         if self.now >= grant.expires_at:
             return _oauth_error("expired_token", "The code has expired; start again")
         if grant.status == "denied":
             return _oauth_error("access_denied", "The user declined")
-        if grant.status == "approved" and grant.tokens:
-            tokens = grant.tokens
-            grant.status, grant.tokens = "delivered", None  # exactly once
-            self.store.update(grant)
+        if grant.status == "approved":
+            sealed = self.store.take_tokens(grant_id)  # exactly once, whichever instance asks first
+            opened = codes.open_sealed(sealed, device_code) if sealed else None
+            if opened is None:
+                return _oauth_error("invalid_grant", "Unknown or already used device code")
+            tokens = json.loads(opened)
             log.info("tokens delivered to a device")
-            body = {
-                k: tokens[k]
-                for k in ("access_token", "token_type", "expires_in", "refresh_token", "scope")
-                if k in tokens
-            }
-            return JSONResponse(body, headers=NO_STORE)
+            keep = ("access_token", "token_type", "expires_in", "refresh_token", "scope")
+            return JSONResponse({k: tokens[k] for k in keep if k in tokens}, headers=NO_STORE)
         if too_fast:  # the store already added five seconds for this and every later poll
             return _oauth_error("slow_down", f"Poll at most every {grant.interval} seconds")
         return _oauth_error("authorization_pending", "Waiting for the user")
 
-    async def _refresh(self, client_id: str, refresh_token: str) -> Response:
+    async def _refresh(self, request: Request, client_id: str, refresh_token: str) -> Response:
         if not codes.same(client_id, self.config.client_id):
             return _oauth_error("invalid_client", "Unknown client", 401)
         if not refresh_token:
             return _oauth_error("invalid_request", "refresh_token is missing")
+        if not self._allowed(f"refresh:{_address(request)}", self.config.refresh_per_ip):
+            return _oauth_error("slow_down", "Too many refreshes from this address", 429, retry_after=60)
         status, body = await self._spotify_token(
             {"grant_type": "refresh_token", "refresh_token": refresh_token}
         )
-        if status != 200:
+        if status != 200 or "access_token" not in body:
+            if status == 200:  # 200 with an answer that is no token response: Spotify's trouble, not ours
+                body, status = {"error": "temporarily_unavailable", "error_description": "Spotify sent "
+                                "an answer that is no token response"}, 502  # fmt: skip
             return JSONResponse(_oauth_body(body), status_code=400 if status < 500 else 502, headers=NO_STORE)
         # A new refresh token only when Spotify sent one; the box keeps its old one otherwise.
         keep = ("access_token", "token_type", "expires_in", "refresh_token", "scope")
@@ -221,31 +250,63 @@ class Bridge:
 
     # -- browser side ---------------------------------------------------------------------
 
-    def _limited(self, request: Request) -> bool:
-        """Count one code lookup; True when this address, or everyone together, asked too often."""
-        window = self.now - self.now % self.config.attempt_window_s
-        address = request.client.host if request.client else "unknown"
-        mine = self.store.count_attempt(f"ip:{address}", window)
-        everyone = self.store.count_attempt("all", window)
-        return mine > self.config.per_ip_attempts or everyone > self.config.global_attempts
+    def _look_up(self, request: Request, code: str, link_secret: str) -> Grant | Response | None:
+        """The pending grant a code names, or None, or the 429 page when guessing is cut off.
 
-    def _too_many(self, request: Request) -> Response:
-        return self.message(
-            request, "Slow down", "Too many tries. Wait ten minutes and try again.", 429, error=True
+        The pairing link (QR code) carries a secret: with it, a lookup is no guess and is
+        never limited, so a user with the box in front of them always gets through. A
+        typed code is a guess: each address gets ``per_ip_attempts``, and all addresses
+        together ``global_attempts`` *wrong* ones, in any sliding window: a right code gives
+        its slot back, so an attacker spending the budget cannot lock the right code out
+        through the link, only slow down typed codes for a while.
+        """
+        normalised = codes.normalise_user_code(code)
+        grant = self.store.by_user_code(normalised, self.now) if codes.looks_like_user_code(code) else None
+        if grant is not None and link_secret and codes.same(codes.digest(link_secret), grant.link_hash):
+            return grant if grant.status == "pending" else None
+        window = self.config.attempt_window_s
+        mine = self.store.hit(f"pair:{_address(request)}", self.config.per_ip_attempts, window, self.now)
+        if mine is None:
+            return self._too_many(request, everyone=False)
+        everyone = self.store.hit("pair:all-wrong", self.config.global_attempts, window, self.now)
+        if everyone is None:
+            return self._too_many(request, everyone=True)
+        if grant is not None and grant.status == "pending" and not link_secret:
+            self.store.release("pair:all-wrong", everyone)  # right: it did not spend the wrong-code budget
+            return grant
+        return None
+
+    def _too_many(self, request: Request, *, everyone: bool) -> Response:
+        message = (
+            "Too many wrong codes are being tried right now. Scan the QR code on the Maestro box "
+            "(or open the link it shows): that always works. Or wait a few minutes."
+            if everyone
+            else "Too many tries from here. Scan the QR code on the Maestro box, or wait ten minutes."
         )
+        response = self.message(request, "Slow down", message, 429, error=True)
+        response.headers["Retry-After"] = str(self.config.attempt_window_s // 10)
+        return response
 
-    def _lookup(self, code: str) -> Grant | None:
-        grant = self.store.by_user_code(codes.normalise_user_code(code), self.now)
-        return grant if grant is not None and grant.status == "pending" else None
+    def _allowed(self, key: str, limit: int) -> bool:
+        """One more request under ``key`` in the sliding window, if ``limit`` allows it."""
+        return self.store.hit(key, limit, self.config.attempt_window_s, self.now) is not None
+
+    def _csrf(self, user_code: str, nonce: str) -> str:
+        return codes.csrf_token(self.config.secret, codes.normalise_user_code(user_code), nonce)
+
+    def _cookie_name(self, user_code: str) -> str:
+        """One cookie per code: two tabs on two codes do not spoil each other's form."""
+        tag = codes.csrf_token(self.config.secret, "cookie", codes.normalise_user_code(user_code))[:16]
+        return f"maestro_csrf_{tag}"
 
     async def pair_page(self, request: Request) -> Response:
         code = request.query_params.get("code", "")
         if not code:
             return self.page(request, "enter_code.html", title="Connect Maestro", code="", error=None)
-        if self._limited(request):
-            return self._too_many(request)
-        grant = self._lookup(code) if codes.looks_like_user_code(code) else None
-        if grant is None:
+        found = self._look_up(request, code, request.query_params.get("k", ""))
+        if isinstance(found, Response):
+            return found
+        if found is None:
             return self.page(
                 request,
                 "enter_code.html",
@@ -259,14 +320,14 @@ class Bridge:
             request,
             "confirm.html",
             title="Connect Maestro",
-            code=_pretty(grant.user_code),
-            device_name=grant.device_name,
-            scopes=[SCOPE_WORDS.get(s, s) for s in grant.scope.split()],
-            csrf=codes.csrf_token(self.csrf_key, grant.id, nonce),
+            code=_pretty(found.user_code),
+            device_name=found.device_name,
+            scopes=[SCOPE_WORDS.get(s, s) for s in found.scope.split()],
+            csrf=self._csrf(found.user_code, nonce),
             local_mode=self.config.mode == "local",
         )
         response.set_cookie(
-            "maestro_csrf",
+            self._cookie_name(found.user_code),
             nonce,
             max_age=self.config.code_ttl_s,
             httponly=True,
@@ -278,29 +339,16 @@ class Bridge:
     async def pair_decide(self, request: Request) -> Response:
         form = await request.form()
         code, decision = str(form.get("code", "")), str(form.get("decision", ""))
-        if self._limited(request):
-            return self._too_many(request)
-        grant = self._lookup(code) if codes.looks_like_user_code(code) else None
-        if grant is None:
-            return self.message(
-                request,
-                "Code not found",
-                "That code is not right, or it has expired.",
-                404,
-                error=True,
-                retry=True,
-            )
-        nonce = request.cookies.get("maestro_csrf", "")
-        expected = codes.csrf_token(self.csrf_key, grant.id, nonce)
-        if not nonce or not codes.same(str(form.get("csrf", "")), expected):
-            return self.message(
-                request,
-                "Please try again",
-                "This form expired. Open the link again.",
-                403,
-                error=True,
-                retry=True,
-            )
+        # The CSRF token names the code, so it is checked before the code is looked up: this form
+        # is no way to test codes (only a page that found the code hands out a valid token).
+        nonce = request.cookies.get(self._cookie_name(code), "")
+        if not nonce or not codes.same(str(form.get("csrf", "")), self._csrf(code, nonce)):
+            return self.message(request, "Please try again", "This form expired. Open the link again.",
+                                403, error=True, retry=True)  # fmt: skip
+        grant = self.store.by_user_code(codes.normalise_user_code(code), self.now)
+        if grant is None or grant.status != "pending":
+            return self.message(request, "Code not found", "That code is not right, or it has expired.",
+                                404, error=True, retry=True)  # fmt: skip
         if decision != "approve":
             grant.status = "denied"
             self.store.update(grant)
@@ -345,8 +393,12 @@ class Bridge:
 
     async def _finish(self, request: Request, params: dict[str, str]) -> Response:
         state = params.get("state", "")
-        grant = self.store.by_state(state) if state else None
-        if grant is None or grant.status != "authorizing" or self.now >= grant.expires_at:
+        grant, claimed = self.store.claim_state(codes.digest(state), self.now) if state else (None, False)
+        if grant is not None and not claimed and grant.status in ("exchanging", "approved"):
+            # A reload while (or after) Spotify answers: the first request is doing the work.
+            return self.message(request, "Done", "Already done — you can close this page. "
+                                "Maestro is connecting now.")  # fmt: skip
+        if not claimed or grant is None:
             return self.message(
                 request,
                 "Link expired",
@@ -354,24 +406,27 @@ class Bridge:
                 400,
                 error=True,
             )
-        grant.state_hash = None  # a state works once
+        verifier = grant.code_verifier or ""
+        grant.state_hash, grant.code_verifier = None, None  # a state works once
         if "error" in params or "code" not in params:
-            grant.status, grant.code_verifier = "denied", None
+            # Backed out at Spotify: the code on the box still works, so the user can try again.
+            grant.status = "pending"
             self.store.update(grant)
             return self.message(
                 request,
                 "Not connected",
-                "Spotify did not connect Maestro. You can close this page, or start again from the box.",
+                "Spotify did not connect Maestro. To try again, open the link on the box again "
+                "(or enter its code); otherwise you can close this page.",
+                retry=True,
             )
         status, body = await self._spotify_token(
             {
                 "grant_type": "authorization_code",
                 "code": params["code"],
                 "redirect_uri": self.config.redirect_uri,
-                "code_verifier": grant.code_verifier or "",
+                "code_verifier": verifier,
             }
         )
-        grant.code_verifier = None
         if status != 200 or "access_token" not in body:
             grant.status = "denied"
             self.store.update(grant)
@@ -383,7 +438,8 @@ class Bridge:
                 502,
                 error=True,
             )
-        grant.status, grant.tokens = "approved", body
+        grant.status = "approved"
+        grant.sealed_tokens = codes.seal(json.dumps(body).encode(), grant.public_key)
         self.store.update(grant)
         log.info("a grant was approved")
         return self.message(request, "Done", "Done — you can close this page. Maestro is connecting now.")
@@ -405,12 +461,54 @@ class Bridge:
         )
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"ok": True})
+        try:
+            self.store.health()
+        except StoreUnavailableError as exc:
+            log.warning("store unavailable: %s", exc)
+            return JSONResponse({"ok": False, "store": self.store_name}, status_code=503,
+                                headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
+        return JSONResponse({"ok": True, "store": self.store_name})
 
-    def _sweep(self) -> None:
-        if self.now - self.last_sweep > 60:
-            self.last_sweep = self.now
-            self.store.sweep(self.now)
+    @property
+    def store_name(self) -> str:
+        return type(self.store).__name__.removesuffix("Store").lower()
+
+    async def sweep_forever(self) -> None:
+        """Expired grants and old rate-limit entries go on a timer, whatever the traffic."""
+        while True:
+            try:
+                gone = await asyncio.to_thread(self.store.sweep, self.now)
+                if gone:
+                    log.info("swept %d expired grants", gone)
+            except StoreUnavailableError as exc:
+                log.warning("sweep skipped: %s", exc)
+            await asyncio.sleep(SWEEP_EVERY_S)
+
+    async def store_down(self, request: Request, exc: Exception) -> Response:
+        """The store is unreachable: devices come back later; pages say so. Never a 500."""
+        log.warning("store unavailable: %s", exc)
+        if request.url.path in ("/token", "/device/authorize"):
+            return _oauth_error(
+                "temporarily_unavailable", "Try again shortly", 503, retry_after=RETRY_AFTER_S
+            )
+        response = self.message(request, "Try again", "The pairing service is busy. Try again in a moment.",
+                                503, error=True)  # fmt: skip
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def displayable_name(text: str) -> str:
+    """A device name fit to show: no control or bidi-override characters (CR/LF, NUL, U+202E...)."""
+    kept = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+        for ch in text
+        if unicodedata.category(ch) not in ("Cf", "Cs", "Co")  # bidi overrides, zero-width, surrogates
+    )
+    return " ".join(kept.split())[:40]
 
 
 def _origin(url: str) -> str:
@@ -422,10 +520,12 @@ def _pretty(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
-def _oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
-    return JSONResponse(
-        {"error": error, "error_description": description}, status_code=status, headers=NO_STORE
-    )
+def _oauth_error(
+    error: str, description: str, status: int = 400, *, retry_after: int | None = None
+) -> JSONResponse:
+    headers = NO_STORE if retry_after is None else {**NO_STORE, "Retry-After": str(retry_after)}
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _oauth_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -436,7 +536,24 @@ def create_app(
     config: BridgeConfig, store: BridgeStore | None = None, http: httpx.AsyncClient | None = None
 ) -> Starlette:
     bridge = Bridge(config, store or SQLiteStore(), http or httpx.AsyncClient())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeping = asyncio.create_task(bridge.sweep_forever())
+        try:
+            yield
+        finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+
+    async def slash(request: Request) -> Response:
+        # A relative redirect: the Host header (the client's to choose) never makes the address.
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/pair{query}", status_code=307)
+
     routes = [
+        Route("/pair/", slash, methods=["GET"]),
         Route("/device/authorize", bridge.device_authorize, methods=["POST"]),
         Route("/token", bridge.token, methods=["POST"]),
         Route("/pair", bridge.pair_page, methods=["GET"]),
@@ -454,6 +571,8 @@ def create_app(
         Middleware(SecurityHeadersMiddleware, accounts_origin=_origin(config.accounts_url)),
         Middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes),
     ]
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers={StoreUnavailableError: bridge.store_down})  # fmt: skip
+    app.router.redirect_slashes = False  # Starlette's would build the address from the Host header
     app.state.bridge = bridge
     return app

@@ -1,9 +1,15 @@
-"""Codes and secrets of the bridge: user codes, device codes, PKCE, state, CSRF.
+"""Codes and secrets of the bridge: user codes, device codes, PKCE, state, CSRF, sealed tokens.
 
 User codes use RFC 8628's base-20 alphabet (no vowels, so no words; no
 look-alikes), 8 characters (about 34.6 bits), shown as XXXX-XXXX and compared
 ignoring case, spaces and dashes. Device codes carry 256 bits and are stored
 only as SHA-256 hashes.
+
+Tokens wait for their device sealed (X25519 + HKDF + ChaCha20-Poly1305, an
+ECIES construction from the ``cryptography`` package) to a public key that the
+device code derives: the bridge can seal at the callback, when it only knows
+the public key, and open at the poll, when the device shows its code. A copy of
+the database holds nothing that works without a device code it never stored.
 """
 
 from __future__ import annotations
@@ -12,6 +18,12 @@ import base64
 import hashlib
 import hmac
 import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 USER_CODE_LENGTH = 8
@@ -55,3 +67,41 @@ def csrf_token(key: bytes, grant_id: str, nonce: str) -> str:
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def _hkdf(material: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(material)
+
+
+def _private_key(device_code: str) -> X25519PrivateKey:
+    return X25519PrivateKey.from_private_bytes(_hkdf(device_code.encode("utf-8"), b"maestro bridge tokens"))
+
+
+def _raw(key: X25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_key(device_code: str) -> str:
+    """What the store keeps so tokens can be sealed for this device code (hex)."""
+    return _raw(_private_key(device_code).public_key()).hex()
+
+
+def seal(plaintext: bytes, public_key_hex: str) -> str:
+    """``plaintext`` readable only with the device code behind ``public_key_hex`` (base64)."""
+    recipient = X25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+    ephemeral = X25519PrivateKey.generate()
+    sender = _raw(ephemeral.public_key())
+    key = _hkdf(ephemeral.exchange(recipient) + sender, b"maestro bridge seal")
+    # A fresh key for every message: a fixed nonce is safe.
+    return base64.b64encode(sender + ChaCha20Poly1305(key).encrypt(bytes(12), plaintext, None)).decode()
+
+
+def open_sealed(sealed: str, device_code: str) -> bytes | None:
+    """What :func:`seal` sealed for this device code; None when it cannot be opened."""
+    try:
+        blob = base64.b64decode(sealed)
+        sender = X25519PublicKey.from_public_bytes(blob[:32])
+        key = _hkdf(_private_key(device_code).exchange(sender) + blob[:32], b"maestro bridge seal")
+        return ChaCha20Poly1305(key).decrypt(bytes(12), blob[32:], None)
+    except (ValueError, InvalidTag):
+        return None

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("maestro.bridge")
 
 #: No script at all; forms only to ourselves and, because browsers apply
 #: form-action to the redirect that follows the confirm form, to Spotify's accounts.
@@ -28,9 +33,12 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {name for name, _ in message.get("headers", [])}
                 message["headers"] = [
                     *message.get("headers", []),
@@ -38,7 +46,22 @@ class SecurityHeadersMiddleware:
                 ]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            log.info("a client went away in the middle of its request")  # nobody is left to answer
+        except Exception:
+            # Answered here, not by Starlette's outermost error page, so a 500 carries the headers too.
+            log.exception("the bridge failed on a request")
+            if not started:
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b"Something went wrong. Try again."})
 
 
 class BodyLimitMiddleware:

@@ -1,21 +1,44 @@
-"""The bridge's memory: grants and attempt counters behind a small interface.
+"""The bridge's memory: grants and rate limits behind one small interface.
 
-:class:`SQLiteStore` (WAL, so several bridge processes on one host can share a
-file) is the default; anything implementing :class:`BridgeStore` can replace
-it. Device codes and OAuth states are stored only as hashes; tokens wait here
-only until the device collects them, once.
+Every operation that two requests (or two bridge processes) could race on is
+one atomic step of the store, so no instance can slip through a gap:
+
+- ``poll``: read the grant and stamp the poll (``slow_down`` grows the interval);
+- ``take_tokens``: an approved grant's tokens, handed out once: the grant is deleted
+  in the same step, so a second poll (here or on another instance) finds nothing;
+- ``claim_state``: the OAuth ``state`` moves its grant from "authorizing" to
+  "exchanging" before the code exchange starts, so a reloaded callback cannot
+  exchange (and spoil) it a second time;
+- ``hit``: a sliding-window rate limit that reserves a slot or refuses, with no
+  read-then-increment window; ``release`` gives a slot back.
+
+Device codes, OAuth states and link secrets are stored only as SHA-256 hashes.
+Tokens wait here only sealed to a key that only the device code opens
+(:func:`maestro.bridge.codes.seal`), so the files hold nothing usable even
+before the device collects them; afterwards they are gone.
+
+:class:`SQLiteStore` is the embedded default (one host; WAL; file and directory
+private to the bridge's user). ``maestro.bridge.redis_store.RedisStore``
+implements the same contract for several workers and instances.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
 import sqlite3
+import stat
 import threading
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from maestro.bridge.codes import digest
+from maestro.errors import UsageError
+
+#: An expired grant is kept this long, so a late poll still hears "expired_token", not "unknown".
+EXPIRED_GRACE_S = 3600
 
 
 @dataclass
@@ -25,35 +48,63 @@ class Grant:
     client_id: str
     scope: str
     device_name: str
-    status: str  # pending | authorizing | approved | denied | delivered
+    status: str  # pending | authorizing | exchanging | approved | denied
     expires_at: float
     interval: int
     last_poll: float | None
+    #: The public half of the key the device code derives: tokens are sealed to it.
+    public_key: str = ""
+    #: Hash of the secret in the pairing link (the QR code): that link is not guessing.
+    link_hash: str = ""
     state_hash: str | None = None
     code_verifier: str | None = None
-    tokens: dict[str, Any] | None = None
+    #: The token response, sealed to ``public_key`` (only the device code opens it).
+    sealed_tokens: str | None = None
+
+
+class StoreUnavailableError(Exception):
+    """The store cannot be reached (Redis down): devices are told to come back later, never a 500."""
 
 
 class BridgeStore(Protocol):
-    def add(self, grant: Grant) -> None: ...
+    def add(self, grant: Grant, now: float) -> bool:
+        """Stores a new grant; False when its user code belongs to a live grant (pick another)."""
 
     def by_user_code(self, user_code: str, now: float) -> Grant | None: ...
 
-    def by_state(self, state: str) -> Grant | None: ...
-
     def update(self, grant: Grant) -> None: ...
 
-    def poll(self, device_code: str, now: float) -> tuple[Grant | None, bool]: ...
+    def poll(self, grant_id: str, now: float) -> tuple[Grant | None, bool]:
+        """The grant, and whether this poll came sooner than its interval allows (which then
+        grows by five seconds, RFC 8628 §3.5)."""
 
-    def count_attempt(self, key: str, window_start: float) -> int: ...
+    def take_tokens(self, grant_id: str) -> str | None:
+        """An approved grant's sealed tokens, exactly once: the grant is gone afterwards."""
 
-    def sweep(self, now: float) -> int: ...
+    def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
+        """The grant of an OAuth state, and whether this call moved it from "authorizing" to
+        "exchanging" (only that caller may exchange the code)."""
+
+    def hit(self, key: str, limit: int, window_s: float, now: float) -> str | None:
+        """Reserves one of ``limit`` slots in the ``window_s`` before ``now``: a ticket, or None
+        when they are all taken."""
+
+    def release(self, key: str, ticket: str) -> None:
+        """Gives a slot back (a right code does not spend the budget for wrong ones)."""
+
+    def sweep(self, now: float) -> int:
+        """Forgets expired grants and old rate-limit entries; returns how many grants went."""
+
+    def health(self) -> None:
+        """Raises StoreUnavailableError when the store cannot serve."""
+
+    def close(self) -> None: ...
 
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS grants (
     id TEXT PRIMARY KEY,
-    user_code TEXT NOT NULL,
+    user_code TEXT NOT NULL UNIQUE,
     client_id TEXT NOT NULL,
     scope TEXT NOT NULL,
     device_name TEXT NOT NULL,
@@ -61,124 +112,180 @@ CREATE TABLE IF NOT EXISTS grants (
     expires_at REAL NOT NULL,
     interval INTEGER NOT NULL,
     last_poll REAL,
+    public_key TEXT NOT NULL DEFAULT '',
+    link_hash TEXT NOT NULL DEFAULT '',
     state_hash TEXT,
     code_verifier TEXT,
-    tokens TEXT
+    sealed_tokens TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS grants_user_code ON grants(user_code);
 CREATE INDEX IF NOT EXISTS grants_state ON grants(state_hash);
-CREATE TABLE IF NOT EXISTS attempts (
+CREATE INDEX IF NOT EXISTS grants_expiry ON grants(expires_at);
+CREATE TABLE IF NOT EXISTS hits (
     key TEXT NOT NULL,
-    window_start REAL NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (key, window_start)
+    at REAL NOT NULL,
+    ticket TEXT NOT NULL PRIMARY KEY
 );
+CREATE INDEX IF NOT EXISTS hits_key ON hits(key, at);
 """
 
-COLUMNS = (
-    "id",
-    "user_code",
-    "client_id",
-    "scope",
-    "device_name",
-    "status",
-    "expires_at",
-    "interval",
-    "last_poll",
-    "state_hash",
-    "code_verifier",
-    "tokens",
-)
+COLUMNS = tuple(Grant.__dataclass_fields__)
 
 
 class SQLiteStore:
+    """Grants in one SQLite file (WAL; processes on one host may share it).
+
+    The file, its WAL and shared-memory files are created 0600, and the directory
+    0700 when the store creates it. Deleted rows are overwritten (``secure_delete``)
+    and the WAL is truncated after each delivery, so no page image outlives it.
+    """
+
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         self._local = threading.local()
-        self._db().executescript(SCHEMA)
+        if self.path != ":memory:":
+            _prepare(Path(self.path))
+        try:
+            self._db().executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{self.path}: not a bridge database Maestro can use ({exc})") from exc
+        if self.path != ":memory:":
+            _private(Path(self.path))
 
     def _db(self) -> sqlite3.Connection:
         # One connection per thread (uvicorn's loop thread, test threads).
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
+            except sqlite3.Error as exc:
+                raise UsageError(f"{self.path}: cannot open the bridge's database ({exc})") from exc
             self._local.db = db
         return db
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: what happens inside is one step for every process on the file."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     @staticmethod
     def _grant(row: tuple[Any, ...] | None) -> Grant | None:
-        if row is None:
-            return None
-        values = dict(zip(COLUMNS, row, strict=True))
-        values["tokens"] = json.loads(values["tokens"]) if values["tokens"] else None
-        return Grant(**values)
+        return None if row is None else Grant(**dict(zip(COLUMNS, row, strict=True)))
 
-    @staticmethod
-    def _row(grant: Grant) -> tuple[Any, ...]:
-        values = {**grant.__dict__, "tokens": json.dumps(grant.tokens) if grant.tokens else None}
-        return tuple(values[c] for c in COLUMNS)
-
-    def add(self, grant: Grant) -> None:
-        marks = ", ".join("?" * len(COLUMNS))
-        self._db().execute(f"INSERT INTO grants ({', '.join(COLUMNS)}) VALUES ({marks})", self._row(grant))
-
-    def _one(self, where: str, *args: Any) -> Grant | None:
-        row = self._db().execute(f"SELECT {', '.join(COLUMNS)} FROM grants WHERE {where}", args).fetchone()
+    def _one(self, db: sqlite3.Connection, where: str, *args: Any) -> Grant | None:
+        row = db.execute(f"SELECT {', '.join(COLUMNS)} FROM grants WHERE {where}", args).fetchone()
         return self._grant(row)
 
-    def by_user_code(self, user_code: str, now: float) -> Grant | None:
-        return self._one("user_code = ? AND expires_at > ?", user_code, now)
+    def add(self, grant: Grant, now: float) -> bool:
+        marks = ", ".join("?" * len(COLUMNS))
+        with self._write() as db:
+            # A user code is free again once its grant expired, swept or not.
+            db.execute("DELETE FROM grants WHERE user_code = ? AND expires_at <= ?", (grant.user_code, now))
+            try:
+                db.execute(f"INSERT INTO grants ({', '.join(COLUMNS)}) VALUES ({marks})",
+                           tuple(getattr(grant, c) for c in COLUMNS))  # fmt: skip
+            except sqlite3.IntegrityError:
+                return False
+        return True
 
-    def by_state(self, state: str) -> Grant | None:
-        return self._one("state_hash = ?", digest(state))
+    def by_user_code(self, user_code: str, now: float) -> Grant | None:
+        return self._one(self._db(), "user_code = ? AND expires_at > ?", user_code, now)
 
     def update(self, grant: Grant) -> None:
         sets = ", ".join(f"{c} = ?" for c in COLUMNS[1:])
-        self._db().execute(f"UPDATE grants SET {sets} WHERE id = ?", (*self._row(grant)[1:], grant.id))
+        values = tuple(getattr(grant, c) for c in COLUMNS[1:])
+        self._db().execute(f"UPDATE grants SET {sets} WHERE id = ?", (*values, grant.id))
 
-    def poll(self, device_code: str, now: float) -> tuple[Grant | None, bool]:
-        """The grant, and whether this poll came sooner than its interval allows.
-
-        A poll that is too soon while the user has not decided yet makes the
-        interval five seconds longer (RFC 8628 §3.5). Read and write happen in
-        one write transaction, so processes sharing the file cannot both slip
-        under the interval.
-        """
-        db = self._db()
-        key = digest(device_code)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            grant = self._one("id = ?", key)
+    def poll(self, grant_id: str, now: float) -> tuple[Grant | None, bool]:
+        with self._write() as db:
+            grant = self._one(db, "id = ?", grant_id)
             if grant is None:
                 return None, False
             too_fast = grant.last_poll is not None and now - grant.last_poll < grant.interval
-            if too_fast and grant.status in ("pending", "authorizing"):
+            if too_fast and grant.status not in ("approved", "denied"):
                 grant.interval += 5
             db.execute(
-                "UPDATE grants SET last_poll = ?, interval = ? WHERE id = ?", (now, grant.interval, key)
+                "UPDATE grants SET last_poll = ?, interval = ? WHERE id = ?", (now, grant.interval, grant_id)
             )
-        finally:
-            db.execute("COMMIT")
         grant.last_poll = now
         return grant, too_fast
 
-    def count_attempt(self, key: str, window_start: float) -> int:
-        row = (
-            self._db()
-            .execute(
-                "INSERT INTO attempts (key, window_start, count) VALUES (?, ?, 1) "
-                "ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count",
-                (key, window_start),
-            )
-            .fetchone()
-        )
-        return int(row[0])
+    def take_tokens(self, grant_id: str) -> str | None:
+        with self._write() as db:
+            row = db.execute(
+                "DELETE FROM grants WHERE id = ? AND status = 'approved' AND sealed_tokens IS NOT NULL "
+                "RETURNING sealed_tokens",
+                (grant_id,),
+            ).fetchone()
+        if row is not None and self.path != ":memory:":
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the sealed tokens stays in the WAL
+        return None if row is None else str(row[0])
+
+    def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
+        with self._write() as db:
+            grant = self._one(db, "state_hash = ?", state_hash)
+            if grant is None or grant.status != "authorizing" or now >= grant.expires_at:
+                return grant, False
+            db.execute("UPDATE grants SET status = 'exchanging' WHERE id = ?", (grant.id,))
+        grant.status = "exchanging"
+        return grant, True
+
+    def hit(self, key: str, limit: int, window_s: float, now: float) -> str | None:
+        with self._write() as db:
+            db.execute("DELETE FROM hits WHERE key = ? AND at <= ?", (key, now - window_s))
+            (count,) = db.execute("SELECT COUNT(*) FROM hits WHERE key = ?", (key,)).fetchone()
+            if count >= limit:
+                return None
+            ticket = uuid.uuid4().hex
+            db.execute("INSERT INTO hits (key, at, ticket) VALUES (?, ?, ?)", (key, now, ticket))
+        return ticket
+
+    def release(self, key: str, ticket: str) -> None:
+        self._db().execute("DELETE FROM hits WHERE key = ? AND ticket = ?", (key, ticket))
 
     def sweep(self, now: float) -> int:
-        """Forget grants that expired (an hour's grace for late polls) and old counters."""
-        db = self._db()
-        gone = db.execute("DELETE FROM grants WHERE expires_at < ?", (now - 3600,)).rowcount
-        db.execute("DELETE FROM attempts WHERE window_start < ?", (now - 86400,))
+        with self._write() as db:
+            gone = db.execute("DELETE FROM grants WHERE expires_at < ?", (now - EXPIRED_GRACE_S,)).rowcount
+            db.execute("DELETE FROM hits WHERE at < ?", (now - 86400,))
         return gone
+
+    def health(self) -> None:
+        try:
+            self._db().execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"SQLite: {exc}") from exc
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _prepare(path: Path) -> None:
+    """The database's directory (created 0700) and file (created 0600), before SQLite opens it."""
+    directory = path.parent
+    try:
+        if not directory.exists():
+            directory.mkdir(mode=0o700, parents=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the bridge's database ({exc.strerror})") from exc
+
+
+def _private(path: Path) -> None:
+    """The file and SQLite's companions (-wal, -shm) readable by the bridge's user only."""
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+                os.chmod(candidate, 0o600)

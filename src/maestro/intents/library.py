@@ -22,6 +22,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from maestro.errors import UsageError
+from maestro.fsutil import read_text
 from maestro.intents.normalize import normalize
 
 KINDS = ("album", "artist", "playlist", "track", "device")
@@ -84,9 +85,9 @@ class StaticLibrary:
     @classmethod
     def from_file(cls, path: Path) -> StaticLibrary:
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read library file: {exc.strerror}") from exc
+            text = read_text(Path(path))
+        except FileNotFoundError as exc:
+            raise UsageError(f"{path}: no such library file") from exc
         try:
             data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:

@@ -9,6 +9,7 @@ intent, a rule that refers to itself, an empty alternative) is an
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,11 +18,14 @@ from typing import Any
 import yaml
 
 from maestro.errors import UsageError
+from maestro.fsutil import BadFileError, read_text
 from maestro.intents.library import KINDS
 from maestro.intents.normalize import normalize
 from maestro.intents.templates import Node, RuleRef, Slot, TemplateSyntaxError, parse_template, references
 
 SLOT_TYPES = ("number", "enum", "library", "device", "text")
+#: What actions fill into replies besides an intent's own slots (NowPlaying's track, ListDevices' list).
+REPLY_NAMES = frozenset({"track", "artist", "album", "playlist", "device", "devices", "query"})
 TOP_LEVEL = {
     "language",
     "wake_phrase",
@@ -158,9 +162,11 @@ def active_intents_path() -> Path:
 def load_spec(path: Path | None = None) -> IntentSpec:
     path = Path(path) if path else active_intents_path()
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise IntentFileError(f"{path}: cannot read: {exc.strerror}") from exc
+        text = read_text(path)
+    except FileNotFoundError as exc:
+        raise IntentFileError(f"{path}: no such file") from exc
+    except BadFileError as exc:
+        raise IntentFileError(str(exc)) from exc
     return parse_spec(text, str(path))
 
 
@@ -254,6 +260,11 @@ class _Builder:
         slot = SlotDef(str(name), str(kind))
         if kind == "number":
             slot.min, slot.max = body.get("min"), body.get("max")
+            for bound in ("min", "max"):
+                if body.get(bound) is not None and not isinstance(body.get(bound), int):
+                    raise self.fail(name, f"slot {name}: {bound} must be a whole number")
+            if slot.min is not None and slot.max is not None and slot.min > slot.max:
+                raise self.fail(name, f"slot {name}: min ({slot.min}) is more than max ({slot.max})")
             units = body.get("units") or {}
             if not isinstance(units, dict) or not all(isinstance(v, int) for v in units.values()):
                 raise self.fail(name, f"slot {name}: units must map words to integers")
@@ -321,4 +332,20 @@ class _Builder:
                     Template(name, str(text), node, {str(k): v for k, v in fixed.items()}, line, order)
                 )
                 order += 1
+        self.check_reply(name, reply, templates)
         return IntentDef(name, str(reply), templates), order
+
+    def check_reply(self, name: str, reply: str, templates: list[Template]) -> None:
+        """A reply may name the intent's slots, and what its action tells ({track}, {devices}...):
+        "{level}" would be said as "Volume ." without this check."""
+        try:
+            named = [part for _, part, _, _ in string.Formatter().parse(reply) if part is not None]
+        except ValueError as exc:
+            raise self.fail(reply, f"intent {name}: reply {reply!r}: {exc}") from exc
+        known = REPLY_NAMES | {
+            ref.name for t in templates for ref in references(t.node) if isinstance(ref, Slot)
+        } | {key for t in templates for key in t.fixed}  # fmt: skip
+        for part in named:
+            if part not in known:
+                raise self.fail(reply, f"intent {name}: the reply names {{{part}}}, which it does not "
+                                       f"have (it can use: {', '.join(sorted(known))})")  # fmt: skip

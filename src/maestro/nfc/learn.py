@@ -20,7 +20,7 @@ from pathlib import Path
 
 from maestro.config import Settings
 from maestro.errors import MaestroError, UsageError
-from maestro.fsutil import atomic_write_text
+from maestro.fsutil import BadFileError, atomic_write_text, read_text
 from maestro.intents import Matcher
 from maestro.nfc.readers import NfcpyReader, Reader, ReaderLost, ReaderService, TagEvent
 from maestro.nfc.tags import TagAction, TagError, TagStore, action_for, check_uid
@@ -36,9 +36,9 @@ def remember_unknown(state_dir: Path, uid: str, now: float | None = None) -> Non
 
 def recent_unknown(state_dir: Path, now: float | None = None) -> str | None:
     try:
-        data = json.loads((state_dir / LAST_UNKNOWN).read_text())
+        data = json.loads(read_text(state_dir / LAST_UNKNOWN))
         uid, at = str(data["uid"]), float(data["at"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, BadFileError):
         return None
     return uid if (now or time.time()) - at <= LAST_UNKNOWN_FRESH_S else None
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from maestro.errors import MaestroError, UsageError
+from maestro.fsutil import read_text
 
 log = logging.getLogger(__name__)
 
@@ -194,9 +195,9 @@ class ScriptedReader:
     @classmethod
     def from_file(cls, path: Path) -> ScriptedReader:
         try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise UsageError(f"Cannot read the NFC script {path}: {exc.strerror}.") from exc
+            lines = read_text(Path(path)).splitlines()
+        except FileNotFoundError as exc:
+            raise UsageError(f"Cannot read the NFC script {path}: no such file.") from exc
         return cls(lines, description="scripted card reader")
 
     def run(self, emit: Emit, stop: threading.Event) -> None:

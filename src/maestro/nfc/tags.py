@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from maestro.errors import UsageError
-from maestro.fsutil import atomic_write_text
+from maestro.fsutil import BadFileError, atomic_write_text, read_text
 
 SPOTIFY_KINDS = ("album", "playlist", "track", "artist", "episode", "show")
 # Spotify ids are 22 base-62 characters: "spotify:album:doesnotexist" is not one.
@@ -120,9 +120,12 @@ class TagStore:
     def reload(self) -> dict[str, str]:
         """Read the file; on a mistake keep the last good mapping and set ``problem``."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_text(self.path)
         except FileNotFoundError:
             self.mapping, self.problem = {}, None
+            return self.mapping
+        except BadFileError as exc:
+            self.problem = f"{exc}. Still using the previous card list."
             return self.mapping
         try:
             data = yaml.safe_load(text) or {}

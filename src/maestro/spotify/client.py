@@ -14,9 +14,12 @@ Log lines name the method, path and status only: never a header or a token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +31,7 @@ from maestro.errors import (
     PremiumRequiredError,
     RateLimitedError,
     RestrictedError,
+    SpotifyAnswerError,
     SpotifyRequestError,
     SpotifyUnavailableError,
 )
@@ -37,6 +41,29 @@ log = logging.getLogger(__name__)
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
 #: Timeouts on every call: a remote control that hangs is worse than one that says so.
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+#: A whole spoken command (every request, retry and backoff in it) gets this long.
+COMMAND_DEADLINE_S = 6.0
+NOT_ANSWERING = "Spotify isn't answering right now. Try again in a moment."
+#: When the command under way must be done by (time.monotonic()), if it has a deadline.
+_deadline: ContextVar[float | None] = ContextVar("maestro_spotify_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float = COMMAND_DEADLINE_S) -> Iterator[None]:
+    """Every Web API request inside fits in ``seconds`` in all: timeouts shrink to what is left,
+    and no retry starts that could not finish (a hanging API took 28-49 s per command before)."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining_s() -> float | None:
+    """Seconds left for the command under way (None: no deadline)."""
+    end = _deadline.get()
+    return None if end is None else end - time.monotonic()
+
 
 RESTRICTION_MESSAGES = {
     "VOLUME_CONTROL_DISALLOW": "That speaker doesn't let Spotify change its volume.",
@@ -101,6 +128,10 @@ class SpotifyClient:
         waited = 0.0  # seconds of backoff so far, against the policy's budget
         backoff_attempt = 0
         for attempt in range(1, self.policy.max_attempts + 1):
+            left = remaining_s()
+            if left is not None and left < MIN_ATTEMPT_S:
+                raise SpotifyUnavailableError(NOT_ANSWERING)
+            timeout = DEFAULT_TIMEOUT if left is None else _within(DEFAULT_TIMEOUT, left)
             try:
                 response = await self.http.request(
                     method,
@@ -108,7 +139,7 @@ class SpotifyClient:
                     params=params,
                     json=json,
                     headers={"Authorization": f"Bearer {token}"},
-                    timeout=DEFAULT_TIMEOUT,
+                    timeout=timeout,
                 )
             except httpx.TransportError as exc:
                 log.info("%s %s: %s", method, path, type(exc).__name__)
@@ -118,13 +149,10 @@ class SpotifyClient:
                     exc, httpx.ConnectError | httpx.ConnectTimeout
                 )
                 delay = self._delay(backoff_attempt)
-                if (
-                    not repeatable
-                    or waited + delay > self.policy.budget_s
-                    or attempt == self.policy.max_attempts
-                ):
+                if not repeatable or not self._can_wait(waited, delay) or attempt == self.policy.max_attempts:
+                    hung = isinstance(exc, httpx.TimeoutException)
                     raise SpotifyUnavailableError(
-                        "I can't reach Spotify right now. Check the network."
+                        NOT_ANSWERING if hung else "I can't reach Spotify right now. Check the network."
                     ) from exc
                 await self.sleep(delay)
                 waited, backoff_attempt = waited + delay, backoff_attempt + 1
@@ -138,7 +166,9 @@ class SpotifyClient:
                 continue
             if status == 429:
                 wait = _retry_after(response)
-                if wait <= self.policy.max_rate_limit_wait_s and attempt < self.policy.max_attempts:
+                left = remaining_s()
+                fits = left is None or wait + MIN_ATTEMPT_S <= left
+                if wait <= self.policy.max_rate_limit_wait_s and fits and attempt < self.policy.max_attempts:
                     await self.sleep(wait)
                     continue
                 raise RateLimitedError(
@@ -147,7 +177,7 @@ class SpotifyClient:
                 )
             if status >= 500:
                 delay = self._delay(backoff_attempt)
-                if waited + delay <= self.policy.budget_s and attempt < self.policy.max_attempts:
+                if self._can_wait(waited, delay) and attempt < self.policy.max_attempts:
                     await self.sleep(delay)
                     waited, backoff_attempt = waited + delay, backoff_attempt + 1
                     continue
@@ -157,19 +187,38 @@ class SpotifyClient:
             raise _error_for(response)
         raise SpotifyUnavailableError("Spotify isn't answering properly right now. Try again soon.")
 
+    def _can_wait(self, waited: float, delay: float) -> bool:
+        """Within the backoff budget, and leaving time for another attempt before the deadline."""
+        left = remaining_s()
+        return waited + delay <= self.policy.budget_s and (left is None or delay + MIN_ATTEMPT_S <= left)
+
     def _delay(self, attempt: int) -> float:
         """Exponential backoff, half of each step jittered so clients don't retry in step."""
         step = self.policy.base_s * (2**attempt)
         return step / 2 + self.jitter() * step / 2
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+#: An attempt with less time than this left is not started.
+MIN_ATTEMPT_S = 0.3
+
+
+def _within(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
+    """The request's timeouts cut to the time left for the command."""
+    read = min(timeout.read or left, left)
+    return httpx.Timeout(read, connect=min(timeout.connect or left, left), write=read, pool=read)
+
+
+def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
+    """Every Web API answer Maestro reads is a JSON object; player commands may answer with nothing."""
     if response.status_code == 204 or not response.content.strip():
         return None
     try:
-        return response.json()
+        body = response.json()
     except ValueError:
         return None  # some player endpoints answer 200 with a non-JSON body
+    if not isinstance(body, dict):
+        raise SpotifyAnswerError()
+    return body
 
 
 def _retry_after(response: httpx.Response) -> float:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from maestro.errors import MaestroError, UsageError
-from maestro.fsutil import atomic_write_text
+from maestro.fsutil import atomic_write_text, read_text
 from maestro.intents.library import KINDS, LibraryItem, StaticLibrary
-from maestro.spotify.player import Item, Player
+from maestro.spotify.player import Item, Player, objects, reading
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_AGE_S = 6 * 3600
@@ -56,7 +56,7 @@ class SpotifyLibrary:
 
     def load_cache(self) -> bool:
         try:
-            data = json.loads(self.cache_path.read_text(encoding="utf-8"))
+            data = json.loads(read_text(self.cache_path))
             cached = StaticLibrary.from_dict(data, str(self.cache_path))  # the one reader of library files
             fetched_at = float(data["fetched_at"])
         except FileNotFoundError:
@@ -107,7 +107,8 @@ class SpotifyLibrary:
     async def _top(self) -> tuple[list[Item], list[Item]]:
         async def page(kind: str) -> list[Item]:
             body: dict[str, Any] = await self.player.client.get(f"me/top/{kind}", limit=50) or {}
-            return [Item.from_json(i) for i in body.get("items", [])]
+            with reading():
+                return [Item.from_json(i) for i in objects(body.get("items"))]
 
         try:
             artists, tracks = await asyncio.gather(page("artists"), page("tracks"))

@@ -8,16 +8,24 @@ playback there and retries once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from maestro.errors import NoActiveDeviceError, RestrictedError, SpotifyRequestError, WhichDeviceError
-from maestro.fsutil import atomic_write_text
+from maestro.errors import (
+    NoActiveDeviceError,
+    RestrictedError,
+    SpotifyAnswerError,
+    SpotifyRequestError,
+    WhichDeviceError,
+)
+from maestro.fsutil import BadFileError, atomic_write_text, read_text
 from maestro.intents.library import match_key
 from maestro.spotify.client import SpotifyClient
 
@@ -41,7 +49,7 @@ class Device:
             name=str(body.get("name", "")),
             type=str(body.get("type", "")),
             is_active=bool(body.get("is_active")),
-            volume_percent=body.get("volume_percent"),
+            volume_percent=None if body.get("volume_percent") is None else int(body["volume_percent"]),
             supports_volume=bool(body.get("supports_volume", True)),
         )
 
@@ -112,11 +120,11 @@ class PlayerMemory:
     @classmethod
     def load(cls, path: Path) -> PlayerMemory:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_text(path))
             volumes = {str(k): int(v) for k, v in dict(data.get("muted_volume", {})).items()}
             return cls(path, str(data.get("last_device_id", "")), volumes, str(data.get("pending", "")),
                        float(data.get("pending_at", 0.0)))  # fmt: skip
-        except (OSError, ValueError, AttributeError, TypeError):
+        except (OSError, ValueError, AttributeError, TypeError, BadFileError):
             return cls(path)  # nothing precious here: start afresh
 
     def save(self) -> None:
@@ -153,7 +161,8 @@ class Player:
         body = await self.client.get("me/player")
         if not body:
             return None
-        state = PlaybackState.from_json(body)
+        with reading():
+            state = PlaybackState.from_json(body)
         if state.device and state.device.id and state.device.id != self.memory.last_device_id:
             self.memory.last_device_id = state.device.id
             self.memory.save()
@@ -161,50 +170,59 @@ class Player:
 
     async def devices(self) -> list[Device]:
         body = await self.client.get("me/player/devices") or {}
-        return [Device.from_json(d) for d in body.get("devices", [])]
+        with reading():
+            return [Device.from_json(d) for d in objects(body.get("devices"))]
 
     async def queue(self) -> list[Item]:
         body = await self.client.get("me/player/queue") or {}
-        return [Item.from_json(t) for t in body.get("queue", [])]
+        with reading():
+            return [Item.from_json(t) for t in objects(body.get("queue"))]
 
     async def me(self) -> dict[str, Any]:
         return await self.client.get("me") or {}
 
     async def search(self, query: str, kinds: tuple[str, ...], limit: int = 5) -> dict[str, list[Item]]:
         body = await self.client.get("search", q=query, type=",".join(kinds), limit=limit) or {}
-        return {
-            kind: [Item.from_json(i) for i in (body.get(kind + "s") or {}).get("items", []) if i]
-            for kind in kinds
-        }
+        with reading():
+            return {kind: [Item.from_json(i) for i in objects((body.get(kind + "s") or {}).get("items"))]
+                    for kind in kinds}  # fmt: skip
 
     async def _all_pages(self, path: str, key: str | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         offset = 0
         while True:
             body = await self.client.get(path, limit=PAGE, offset=offset) or {}
-            items += [entry[key] if key else entry for entry in body.get("items", []) if entry]
+            with reading():
+                page = objects(body.get("items"))
+                items += objects([entry.get(key) for entry in page]) if key else page
+                total = int(body.get("total") or 0)
             offset += PAGE
-            if offset >= int(body.get("total", 0)) or not body.get("items"):
+            if offset >= total or not page:
                 return items
 
     async def playlists(self) -> list[Item]:
-        return [Item.from_json(p) for p in await self._all_pages("me/playlists")]
+        with reading():
+            return [Item.from_json(p) for p in await self._all_pages("me/playlists")]
 
     async def saved_albums(self) -> list[Item]:
-        return [Item.from_json(a) for a in await self._all_pages("me/albums", "album")]
+        with reading():
+            return [Item.from_json(a) for a in await self._all_pages("me/albums", "album")]
 
     async def saved_tracks(self) -> list[Item]:
-        return [Item.from_json(t) for t in await self._all_pages("me/tracks", "track")]
+        with reading():
+            return [Item.from_json(t) for t in await self._all_pages("me/tracks", "track")]
 
     async def followed_artists(self) -> list[Item]:
         artists: list[Item] = []
         after = None
         while True:
             body = await self.client.get("me/following", type="artist", limit=PAGE, after=after) or {}
-            page = body.get("artists") or {}
-            artists += [Item.from_json(a) for a in page.get("items", [])]
-            after = (page.get("cursors") or {}).get("after")
-            if not after or not page.get("items"):
+            with reading():
+                page = body.get("artists") or {}
+                found = objects(page.get("items"))
+                artists += [Item.from_json(a) for a in found]
+                after = (page.get("cursors") or {}).get("after")
+            if not after or not found:
                 return artists
 
     # -- commands -------------------------------------------------------------------
@@ -309,6 +327,25 @@ class Player:
             await self.client.request("PUT", "me/tracks", params={"ids": ",".join(ids)})
         except (RestrictedError, SpotifyRequestError):
             await self.client.request("PUT", "me/library", params={"uris": ",".join(uris)})
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """Where Spotify's answers are taken apart: a shape Maestro cannot read (a list for an object,
+    a name that is a number...) becomes SpotifyAnswerError, spoken like any other trouble."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SpotifyAnswerError() from exc
+
+
+def objects(value: object) -> list[dict[str, Any]]:
+    """The JSON objects of a list (Spotify puts null in place of unavailable items)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SpotifyAnswerError()
+    return [entry for entry in value if isinstance(entry, dict)]
 
 
 def find_device(devices: list[Device], wanted: str) -> Device | None:
