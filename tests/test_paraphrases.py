@@ -1,4 +1,10 @@
-"""Our own phrasings (not the dev set): a regression net for the templates."""
+"""Our own phrasings (not the dev set): a regression net for the templates.
+
+``paraphrases.tsv``: the first set, written with the templates. ``people.tsv``: 500+ more
+written as people ask (a speaker before or after any command, "put on X", service and
+filler words, years, genres, podcasts, sleep timers, what's next, unlike, seeking to a
+point, and things that are no command at all), every one of which must parse right.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,9 @@ from maestro.intents.normalize import normalize
 from maestro.intents.spec import default_intents_path
 from tests.test_matcher import catalog_library
 
-ROWS = list(csv.reader((Path(__file__).parent / "data" / "paraphrases.tsv").open(), delimiter="\t"))
+DATA = Path(__file__).parent / "data"
+FILES = ("paraphrases.tsv", "people.tsv")
+ROWS = [row for name in FILES for row in csv.reader((DATA / name).open(), delimiter="\t")]
 
 
 @pytest.fixture(scope="module")

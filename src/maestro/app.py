@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from maestro.display.devices import Display
-from maestro.errors import MaestroError, NotPairedError, SignInExpiredError
+from maestro.errors import MaestroError, NotPairedError, RestrictedError, SignInExpiredError
 from maestro.intents import Recognition
 from maestro.intents.library import KINDS
 from maestro.messages import Reply, Screen, now_playing_screen
@@ -142,12 +142,19 @@ class Runtime:
                 continue
             except MaestroError as exc:  # network loss, Spotify trouble: say so once, keep going
                 await self.report(str(exc))
+            try:
+                timer_left = await self.sleep_timer()
+            except MaestroError as exc:
+                await self.report(str(exc))
+                timer_left = None
             dimmed = getattr(self.display, "dimmed", False)
+            wait_s = DIMMED_POLL_S if dimmed else self.poll_s
+            if timer_left is not None:
+                wait_s = min(wait_s, timer_left)  # wake for the timer, not at the next poll after it
             self._poke.clear()
             waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self._poke.wait())]
             try:
-                await asyncio.wait(waits, timeout=DIMMED_POLL_S if dimmed else self.poll_s,
-                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                await asyncio.wait(waits, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for task in waits:
                     task.cancel()
@@ -173,6 +180,32 @@ class Runtime:
         self._troubles["spotify"] = str(pairing.exception())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=self.pair_retry_s)
+
+    async def sleep_timer(self) -> float | None:
+        """Pauses when the sleep timer (player.json, set by voice or `maestro say`) runs out, and says so
+        once; returns the seconds left, or None when no timer runs."""
+        memory = self.session.player.memory
+        memory.reload_if_changed()
+        if not memory.sleep_at:
+            return None
+        left = memory.sleep_at - self.session.actions.clock()
+        if left > 0:
+            return left
+        device = memory.sleep_device or None
+        memory.sleep_at, memory.sleep_device = 0.0, ""
+        memory.save()  # once, whatever happens next: a timer that fails must not fire every poll
+        reply = await self.command("sleep timer", lambda: self._sleep_pause(device))
+        log.info("sleep timer: %s", reply.speech)
+        return None
+
+    async def _sleep_pause(self, device_id: str | None) -> Reply:
+        try:
+            with deadline():
+                await self.session.player.pause(device_id)
+        except RestrictedError:
+            pass  # already paused: the timer's work is done
+        screen = Screen("message", "Sleep timer", ("Paused",))
+        return Reply("Sleep timer: the music is paused. Good night.", screen)
 
     async def tick(self) -> None:
         """One look at Spotify: show what is playing when it changed."""

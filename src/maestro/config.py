@@ -64,6 +64,8 @@ class PlayerSettings:
     default_device: str = ""
     # how often `maestro run` looks at what is playing while the screen is lit
     poll_s: float = field(default=5.0, metadata=between(0.5, 3600))
+    # no volume command goes above this (a children's room: 60)
+    max_volume: int = field(default=100, metadata=between(0, 100))
 
 
 @dataclass

@@ -80,7 +80,7 @@ class Session:
         library = SpotifyLibrary(player, state_dir / "library.json")
         matcher = Matcher(spec, library)
         library.on_change = lambda: matcher.set_library(library)
-        actions = Actions(player, spec, matcher)
+        actions = Actions(player, spec, matcher, max_volume=settings.player.max_volume)
         return cls(settings, state_dir, http, tokens, client, player, library, spec, matcher, actions)
 
     async def aclose(self) -> None:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 
 from maestro.intents.library import LibraryProvider, match_key
-from maestro.intents.numbers import to_words
+from maestro.intents.numbers import to_words, year_words
 from maestro.intents.spec import IntentSpec, SlotDef, Template
 from maestro.intents.templates import OPTIONAL_WORDS, Alt, Node, Opt, RuleRef, Seq, Slot, Word, references
 
@@ -42,6 +42,9 @@ def slot_phrases(slot: SlotDef, library: LibraryProvider) -> list[str]:
     if slot.type == "enum":
         return sorted({s for values in slot.values.values() for s in values})
     if slot.type == "number":
+        if slot.min is not None and slot.min >= 1000:  # years, as people say them
+            years = range(max(slot.min, 1950), min(slot.max or 2030, 2030) + 1)
+            return sorted({year_words(year) for year in years})
         low = slot.min if slot.min is not None else 0
         high = min(slot.max if slot.max is not None else 100, 100)
         numbers = [to_words(n) for n in range(low, high + 1)]
@@ -111,23 +114,31 @@ def _jsgf(node: Node, rules: set[str], slots: set[str]) -> str:
 def vosk_words(spec: IntentSpec, library: LibraryProvider) -> list[str]:
     """Every word the grammar can produce, plus ``[unk]`` for everything else."""
     words: set[str] = set()
+    seen: dict[str, frozenset[str]] = {}  # rules and slots recur in many templates: each is read once
     for template in spec.templates:
         if in_grammar(template, spec):
-            words.update(_words(template.node, spec, library))
+            words.update(_words(template.node, spec, library, seen))
     return [*sorted(words), "[unk]"]
 
 
-def _words(node: Node, spec: IntentSpec, library: LibraryProvider) -> set[str]:
+def _words(
+    node: Node, spec: IntentSpec, library: LibraryProvider, seen: dict[str, frozenset[str]]
+) -> set[str]:
     if isinstance(node, Word):
         return {node.text}
     if isinstance(node, Seq | Alt):
         children = node.items if isinstance(node, Seq) else node.options
-        return set().union(*(_words(child, spec, library) for child in children))
+        return set().union(*(_words(child, spec, library, seen) for child in children))
     if isinstance(node, Opt):
-        return _words(node.item, spec, library)
-    if isinstance(node, RuleRef):
-        return _words(spec.rules[node.name], spec, library)
-    return {w for phrase in slot_phrases(spec.slots[node.source], library) for w in phrase.split()}
+        return _words(node.item, spec, library, seen)
+    key = f"<{node.name}>" if isinstance(node, RuleRef) else f"{{{node.source}}}"
+    if key not in seen:
+        if isinstance(node, RuleRef):
+            seen[key] = frozenset(_words(spec.rules[node.name], spec, library, seen))
+        else:
+            phrases = slot_phrases(spec.slots[node.source], library)
+            seen[key] = frozenset(w for phrase in phrases for w in phrase.split())
+    return set(seen[key])
 
 
 def sample_sentences(

@@ -167,6 +167,15 @@ class NameIndex:
             return Resolved(self.items[candidates[found[2]]], found[1])
         return None
 
+    def only_one_holding(self, text: str) -> Resolved | None:
+        """The one name that holds every word said ("tv" -> "Den TV", "kitchen" -> "Kitchen Speaker");
+        None when no name or several do. For the few names of speakers."""
+        spoken = [w for w in match_key(text).split() if w not in STOPWORDS]
+        if not spoken:
+            return None
+        holding = [i for i, key in enumerate(self.keys) if set(spoken) <= set(key.split())]
+        return Resolved(self.items[holding[0]], 85.0) if len(holding) == 1 else None
+
 
 class _LengthSorted:
     """Strings sorted by length, to hand rapidfuzz only those that can reach a cut-off.

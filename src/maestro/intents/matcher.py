@@ -28,9 +28,20 @@ from rapidfuzz import fuzz, process
 
 from maestro.intents.library import KINDS, EmptyLibrary, LibraryProvider, NameIndex, strip_generic_suffix
 from maestro.intents.normalize import normalize
-from maestro.intents.numbers import NUMBER_WORDS, parse_number
+from maestro.intents.numbers import DURATION_WORDS, NUMBER_WORDS, parse_duration, parse_number, parse_year
 from maestro.intents.spec import IntentSpec, SlotDef, Template
-from maestro.intents.templates import OPTIONAL_WORDS, Alt, Node, Opt, RuleRef, Seq, Slot, Word, literal_words
+from maestro.intents.templates import (
+    OPTIONAL_WORDS,
+    Alt,
+    Node,
+    Opt,
+    RuleRef,
+    Seq,
+    Slot,
+    Word,
+    literal_words,
+    references,
+)
 
 #: rapidfuzz cut-off (0..100) for a name to count as that library item or device.
 NAME_CUTOFF = 80.0
@@ -39,12 +50,44 @@ UNRESOLVED = 0.9
 SUBSTITUTION_PENALTY = 0.12
 #: Enough readings of one utterance by one template; more only costs time.
 MAX_PARSES = 64
+#: Words that join a sentence rather than name something, and what each costs an unknown name.
+STRUCTURE_WORDS = frozenset({"by", "from", "on", "in", "album", "albums", "song", "songs", "track", "tracks",
+                             "playlist", "podcast", "record", "music", "latest", "newest",
+                             "greatest", "new", "my", "some", "fifties", "sixties", "seventies",
+                             "eighties", "nineties", "year"})  # fmt: skip
+STRUCTURE_PENALTY = 0.9
 
 #: (slot name, slot definition name, start word, end word) for each slot filled.
 _Captures = tuple[tuple[str, str, int, int], ...]
 _Edge = tuple[frozenset[str], bool, bool]
 #: (id of a template node, start word) -> its (end, captures) spans, for one utterance.
 _Memo = dict[tuple[int, int], list[tuple[int, _Captures]]]
+#: Stand-ins in FIRST/LAST sets: "a word of one of the speakers' names here", "digits here". Slots of
+#: speakers and numbers are closed sets of words, so parts that start with them prune like words do.
+DEVICE, DIGITS = "\x00device", "\x00digits"
+#: Words that may sit inside a speaker's name as said ("the kitchen speaker").
+DEVICE_FILLERS = frozenset({"the", "my", "our", "speaker", "speakers"})
+
+
+@dataclass
+class _Walk:
+    """One utterance being matched: its words, the memo of spans, where speakers' names may be."""
+
+    words: list[str]
+    memo: _Memo
+    devicey: frozenset[int]
+
+    def fits(self, edge: tuple[frozenset[str], bool, bool], pos: int) -> bool:
+        """Can a part with this FIRST (or LAST) set start (or end) at ``pos``?"""
+        words, open_ = edge[0], edge[2]
+        if open_:
+            return True
+        if not 0 <= pos < len(self.words):
+            return False
+        word = self.words[pos]
+        if word in words:
+            return True
+        return (DEVICE in words and pos in self.devicey) or (DIGITS in words and word.isdigit())
 
 
 @dataclass(frozen=True)
@@ -103,6 +146,8 @@ class _Compiled:
     first: tuple[frozenset[str], bool, bool]
     #: The same for the words a match can end with.
     last: tuple[frozenset[str], bool, bool]
+    #: Its only slot is a speaker ("move it to {device}"): a name there that is no speaker is worth saying.
+    device_only: bool = False
 
 
 @dataclass
@@ -112,10 +157,15 @@ class _Candidate:
     score: float
     resolved: int
     problems: list[str]
+    #: Words that went into slots: of two equal readings, the one whose template says more wins
+    #: ("my crime junkie podcast": "my" is the template's, not the name's).
+    slot_words: int = 0
 
-    def rank(self) -> tuple[float, int, int, int]:
+    def rank(self) -> tuple[float, int, int, int, int, int]:
         t = self.compiled
-        return (round(self.score, 6), self.resolved, t.specificity, -t.template.order)
+        own = int(not t.template.wrapped or not any(v.kind == "device" for v in self.slots.values()
+                                                      if isinstance(v, NameValue)))  # fmt: skip
+        return (round(self.score, 6), self.resolved, own, t.specificity, -self.slot_words, -t.template.order)
 
 
 class Matcher:
@@ -123,14 +173,16 @@ class Matcher:
         self.spec = spec
         self._first_sets: dict[int, _Edge] = {}
         self._last_sets: dict[int, _Edge] = {}
-        self.compiled = [self._compile(t) for t in spec.templates]
         # What a number slot's words may be (besides digits), or an enum's phrases.
         self._slot_words = {
-            name: NUMBER_WORDS | {w for unit in slot.units for w in unit.split()}
+            name: NUMBER_WORDS
+            | {w for unit in slot.units for w in unit.split()}
+            | (DURATION_WORDS if slot.units else frozenset())
             if slot.type == "number"
             else frozenset(s for values in slot.values.values() for s in values)
             for name, slot in spec.slots.items()
         }
+        self.compiled = [self._compile(t) for t in spec.templates]
         self.vocabulary = self._vocabulary()
         self._known_words = frozenset(self.vocabulary)
         # Never "correct" a word into a number: "then" is not "ten".
@@ -144,6 +196,18 @@ class Matcher:
         self.library = library
         self._indexes: dict[str, NameIndex] = {}
         self._library_words: frozenset[str] | None = None
+        self._device_words: dict[str, bool] = {}
+
+    def _is_device_word(self, word: str) -> bool:
+        """Could ``word`` be part of a speaker's name as said (or misheard)?"""
+        if word not in self._device_words:
+            vocabulary = {w for key in self.index("device").keys for w in key.split()}
+            self._device_words[word] = (
+                word in vocabulary or word in DEVICE_FILLERS
+                or (len(word) >= 3 and process.extractOne(word, vocabulary, scorer=fuzz.ratio,
+                                                          score_cutoff=75) is not None)
+            )  # fmt: skip
+        return self._device_words[word]
 
     def index(self, kind: str) -> NameIndex:
         if kind not in self._indexes:
@@ -161,8 +225,15 @@ class Matcher:
 
     def _compile(self, template: Template) -> _Compiled:
         node = template.node
+        slots = [ref for ref in references(node) if isinstance(ref, Slot)]
+        device_only = bool(slots) and all(self.spec.slots[ref.source].type == "device" for ref in slots)
         return _Compiled(
-            template, self._anchors(node), literal_words(node), self._first(node), self._last(node)
+            template,
+            self._anchors(node),
+            literal_words(node),
+            self._first(node),
+            self._last(node),
+            device_only,
         )
 
     def _anchors(self, node: Node) -> frozenset[str]:
@@ -191,16 +262,21 @@ class Matcher:
 
     def match(self, text: str) -> Recognition:
         words = self._drop_fillers(normalize(text).split())
-        best = self._best(words, penalty=0.0)
+        unknown: list[str] = []  # speaker names readings asked for that no speaker has
+        best = self._best(words, penalty=0.0, unknown=unknown)
         stripped = self._strip_edges(words)
         if stripped != words and (best is None or best.score < 1.0):
-            best = _better(best, self._best(stripped, penalty=0.0))
+            best = _better(best, self._best(stripped, penalty=0.0, unknown=unknown))
         if best is None or best.score < self.spec.threshold:
             fixed, changes = self._substitute(stripped)
             if changes:
                 best = _better(best, self._best(fixed, penalty=SUBSTITUTION_PENALTY * changes))
         if best is None:
-            return Recognition(text, None)
+            # "move it to the garage": nothing fits, so say which speaker was not found. The words
+            # that could be a speaker's name were narrowed to speakers' words; widen them once.
+            self._best(stripped, penalty=0.0, unknown=unknown, any_device=True)
+            problems = [f"I can't find a speaker called {unknown[0]}."] if unknown else []
+            return Recognition(text, None, problems=problems)
         template = best.compiled.template
         score = max(0.0, min(1.0, best.score))
         if score < self.spec.threshold:
@@ -245,26 +321,32 @@ class Matcher:
                 changes += 1
         return out, changes
 
-    def _best(self, words: list[str], penalty: float) -> _Candidate | None:
+    def _best(
+        self, words: list[str], penalty: float, unknown: list[str] | None = None, *, any_device: bool = False
+    ) -> _Candidate | None:
+        """The best reading of ``words``. ``any_device``: every word may be a speaker's name, and only
+        templates about a speaker alone are tried (to name the speaker that was not found)."""
         if not words:
             return None
         present = frozenset(words)
         best: _Candidate | None = None
-        memo: _Memo = {}  # shared by all templates: rules like <play> are walked once
-        first_word, last_word = words[0], words[-1]
+        # The memo is shared by all templates: rules like <play> are walked once per utterance.
+        devicey = frozenset(
+            i for i, word in enumerate(words) if any_device or self._is_device_word(word)
+        )  # fmt: skip
+        walk = _Walk(words, {}, devicey)
         for compiled in self.compiled:
             if not compiled.anchors <= present:
                 continue
-            first, nullable, open_start = compiled.first
-            if not (open_start or nullable or first_word in first):
+            if any_device and (compiled.template.wrapped or not compiled.device_only):
                 continue
-            last, _, open_end = compiled.last
-            if not (open_end or nullable or last_word in last):
+            fits = walk.fits(compiled.first, 0) and walk.fits(compiled.last, len(words) - 1)
+            if not (fits or compiled.first[1]):
                 continue
             # Every way the words fit, not just the first: the first fit may put
             # words in a slot that do not resolve ("play some X": is "some" part of X?).
-            for captures in self._parses(compiled.template.node, words, memo):
-                candidate = self._candidate(compiled, words, captures, 1.0 - penalty)
+            for captures in self._parses(compiled.template.node, walk):
+                candidate = self._candidate(compiled, words, captures, 1.0 - penalty, unknown)
                 if candidate is not None and (best is None or candidate.rank() > best.rank()):
                     best = candidate
         return best
@@ -305,6 +387,11 @@ class Matcher:
         if isinstance(node, Word):
             return frozenset({node.text}), node.text in OPTIONAL_WORDS, False
         if isinstance(node, Slot):
+            slot = self.spec.slots[node.source]
+            if slot.type == "device":
+                return frozenset({DEVICE}), False, False
+            if slot.type == "number":
+                return self._slot_words[node.source] | {DIGITS}, False, False
             return frozenset(), False, True
         if isinstance(node, RuleRef):
             return edge(self.spec.rules[node.name])
@@ -328,20 +415,21 @@ class Matcher:
                 return first, False, open_start
         return first, True, open_start
 
-    def _parses(self, node: Node, words: list[str], memo: _Memo) -> list[_Captures]:
-        """Every way ``words`` fit the template: the slot captures of each complete parse."""
-        complete = [caps for end, caps in self._spans(node, words, 0, memo) if end == len(words)]
+    def _parses(self, node: Node, walk: _Walk) -> list[_Captures]:
+        """Every way the words fit the template: the slot captures of each complete parse."""
+        complete = [caps for end, caps in self._spans(node, walk, 0) if end == len(walk.words)]
         return list(dict.fromkeys(complete))[:MAX_PARSES]
 
-    def _spans(self, node: Node, words: list[str], pos: int, memo: _Memo) -> list[tuple[int, _Captures]]:
+    def _spans(self, node: Node, walk: _Walk, pos: int) -> list[tuple[int, _Captures]]:
         """(end, captures) for each way ``node`` can match words[pos:end]; memoised per utterance."""
         key = (id(node), pos)
+        memo, words = walk.memo, walk.words
         if key in memo:
             return memo[key]
-        first, nullable, open_start = self._first(node)
-        if not open_start and (pos >= len(words) or words[pos] not in first):
+        edge = self._first(node)
+        if not walk.fits(edge, pos):
             # This part cannot start here: it can only be skipped, if optional.
-            memo[key] = [(pos, ())] if nullable else []
+            memo[key] = [(pos, ())] if edge[1] else []
             return memo[key]
         out: list[tuple[int, _Captures]] = []
         if isinstance(node, Word):
@@ -356,7 +444,7 @@ class Matcher:
                     dict.fromkeys(
                         (end, caps + more)
                         for start, caps in states
-                        for end, more in self._spans(item, words, start, memo)
+                        for end, more in self._spans(item, walk, start)
                     )
                 )[:MAX_PARSES]
                 if not states:
@@ -364,15 +452,20 @@ class Matcher:
             out = states
         elif isinstance(node, Alt):
             for option in node.options:
-                out.extend(self._spans(option, words, pos, memo))
+                out.extend(self._spans(option, walk, pos))
         elif isinstance(node, Opt):
-            out = [*self._spans(node.item, words, pos, memo), (pos, ())]
+            out = [*self._spans(node.item, walk, pos), (pos, ())]
         elif isinstance(node, RuleRef):
-            out = self._spans(self.spec.rules[node.name], words, pos, memo)
+            out = self._spans(self.spec.rules[node.name], walk, pos)
         else:
             slot = self.spec.slots[node.source]
             for end in range(pos + 1, len(words) + 1):
-                if slot.type == "number":
+                if slot.type == "device":
+                    if end - 1 not in walk.devicey:
+                        break  # a speaker's name is a run of words from speakers' names
+                    if words[end - 1] in ("the", "my", "our"):
+                        continue  # nor does it end with "the" or "my"
+                elif slot.type == "number":
                     word = words[end - 1]
                     if not (word.isdigit() or word in self._slot_words[node.source]):
                         break  # a number is a run of number words: no longer span can be one
@@ -383,8 +476,9 @@ class Matcher:
         return out
 
     def _candidate(
-        self, compiled: _Compiled, words: list[str], captures: _Captures, score: float
-    ) -> _Candidate | None:
+        self, compiled: _Compiled, words: list[str], captures: _Captures, score: float,
+        unknown: list[str] | None = None,
+    ) -> _Candidate | None:  # fmt: skip
         raw = {
             name: (" ".join(words[start:end]), self.spec.slots[source])
             for name, source, start, end in captures
@@ -396,28 +490,32 @@ class Matcher:
         # any big library is searched; then the artist, since "X by Y" looks for X
         # among Y's items.
         order = sorted(raw, key=lambda name: (raw[name][1].kind != "device", name != "artist"))
+        weakest = 1.0  # a reading is as sure as its least sure slot: two unknown names cost no more than one
         for name in order:
             text, slot = raw[name]
             artist = slots.get("artist")
             artist_name = artist.name if isinstance(artist, NameValue) and artist.uri else ""
             outcome = self._resolve_slot(name, slot, text, artist_name)
             if outcome is None:
+                if slot.kind == "device" and unknown is not None and len(text.split()) <= 3:
+                    unknown.append(text)  # a speaker's name is short: longer is some other sentence
                 return None
             value, factor, problem = outcome
             slots[name] = value
-            score *= factor
+            weakest = min(weakest, factor)
             if isinstance(value, NameValue) and value.uri:
                 resolved += 1
             if problem:
                 problems.append(problem)
         in_order = {name: slots[name] for name in [*compiled.template.fixed, *raw]}
-        return _Candidate(compiled, in_order, score, resolved, problems)
+        slot_words = sum(end - start for _, _, start, end in captures)
+        return _Candidate(compiled, in_order, score * weakest, resolved, problems, slot_words)
 
     def _resolve_slot(
         self, name: str, slot: SlotDef, text: str, artist: str
     ) -> tuple[Any, float, str | None] | None:
         if slot.type == "number":
-            value = _parse_quantity(text, slot.units)
+            value = _parse_quantity(text, slot.units, low=slot.min)
             if value is None:
                 return None
             problem = None
@@ -443,9 +541,18 @@ class Matcher:
             if found is not None:
                 value = NameValue(found.item.name, found.item.uri, slot.kind)
                 return value, 0.8 + 0.2 * found.score / 100, None
-        if slot.require_match:
+        if slot.kind == "device":
+            found = index.only_one_holding(strip_generic_suffix(text))  # "the TV" for "Den TV"
+            if found is not None:
+                value = NameValue(found.item.name, found.item.uri, slot.kind)
+                return value, 0.8 + 0.2 * found.score / 100, None
+        if slot.require_match or slot.kind == "device":
+            # A speaker must be one of the user's: "put on love playlist" is no move to "love playlist".
             return None
-        return NameValue(text, None, slot.kind), UNRESOLVED, None
+        # An unknown name that holds the words sentences are built with was most likely cut in the
+        # wrong place: "the latest album" as a song title, "2004 by imogen heap" as an artist.
+        joints = sum(word in STRUCTURE_WORDS for word in text.split())
+        return NameValue(text, None, slot.kind), UNRESOLVED * STRUCTURE_PENALTY**joints, None
 
 
 def _better(a: _Candidate | None, b: _Candidate | None) -> _Candidate | None:
@@ -456,14 +563,14 @@ def _better(a: _Candidate | None, b: _Candidate | None) -> _Candidate | None:
     return b if b.rank() > a.rank() else a
 
 
-def _parse_quantity(text: str, units: dict[str, int]) -> int | None:
-    """A number, optionally with a unit word: "thirty seconds" -> 30, "a minute" -> 60."""
-    words = text.split()
-    for unit in sorted(units, key=lambda u: -len(u.split())):
-        parts = unit.split()
-        if len(words) > len(parts) and words[-len(parts) :] == parts:
-            number = parse_number(" ".join(words[: -len(parts)]))
-            if number is None and words[: -len(parts)] in (["a"], ["an"], ["one"]):
-                number = 1
-            return None if number is None else number * units[unit]
-    return parse_number(text)
+def _parse_quantity(text: str, units: dict[str, int], *, low: int | None = None) -> int | None:
+    """A number, optionally with units: "thirty seconds" -> 30, "a minute" -> 60,
+    "1 minute 30" -> 90 (a bare number after a unit counts in the next smaller one),
+    "a minute and a half" -> 90, "two and a half minutes" -> 150, "half an hour" -> 30 (in
+    minutes). A year ("nineteen ninety six") where the slot starts at 1000 or more."""
+    if not units:
+        number = parse_number(text)
+        if number is None and low is not None and low >= 1000:
+            return parse_year(text)
+        return number
+    return parse_duration(text, units)

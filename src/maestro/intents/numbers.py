@@ -89,3 +89,99 @@ def to_words(value: int) -> str:
         return head if value % 100 == 0 else f"{head} {to_words(value % 100)}"
     head = f"{to_words(value // 1000)} thousand"
     return head if value % 1000 == 0 else f"{head} {to_words(value % 1000)}"
+
+
+#: Besides numbers and units, what a spoken duration may hold: "a minute and a half", "half an hour".
+DURATION_WORDS = frozenset({"half", "quarter", "and", "a", "an", "of"})
+
+
+def parse_year(text: str) -> int | None:
+    """A year as people say it: "nineteen ninety six" -> 1996, "twenty twenty" -> 2020,
+    "nineteen oh five" -> 1905 (whole numbers like "two thousand four" are parse_number's)."""
+    words = text.split()
+    for cut in range(1, len(words)):
+        century, rest = parse_number(" ".join(words[:cut])), " ".join(words[cut:])
+        if century is None or not 10 <= century <= 99:
+            continue
+        if rest.startswith("oh "):
+            low = parse_number(rest[3:])
+            year = None if low is None or low > 9 else century * 100 + low
+        elif rest == "hundred":
+            year = century * 100
+        else:
+            low = parse_number(rest)
+            year = None if low is None or not 10 <= low <= 99 else century * 100 + low
+        if year is not None:
+            return year
+    return None
+
+
+def parse_duration(text: str, units: dict[str, int]) -> int | None:
+    """A spoken length in the smallest of ``units`` (each unit maps a word to its multiple of it).
+
+    "thirty seconds" -> 30, "a minute" -> 60, "1 minute 30" -> 90 (a bare number after a unit
+    counts in the next smaller unit), "a minute and a half" -> 90, "two and a half minutes" ->
+    150, "half an hour" -> 1800 (with seconds as the smallest unit); a bare number -> itself.
+    None when the words are no duration.
+    """
+    words = text.replace("-", " ").split()
+    names = sorted(units, key=lambda u: -len(u.split()))
+    total = 0.0
+    pending: list[str] = []  # number words not yet given a unit
+    last_unit: int | None = None
+    i = 0
+    while i < len(words):
+        unit = next((u for u in names if words[i : i + len(u.split())] == u.split()), None)
+        if unit is None:
+            pending.append(words[i])
+            i += 1
+            continue
+        amount = _amount(pending)
+        if amount is None:
+            return None
+        total += amount * units[unit]
+        last_unit, pending = units[unit], []
+        i += len(unit.split())
+    if last_unit is None and len(pending) == 2 and all(w.isdigit() for w in pending):
+        minutes, seconds = int(pending[0]), int(pending[1])  # "2:30", as a clock shows it
+        in_minutes = {v for v in units.values()} >= {1, 60}
+        return minutes * 60 + seconds if in_minutes and seconds < 60 and len(pending[1]) == 2 else None
+    if pending:
+        if pending in (["and", "a", "half"], ["and", "half"]) and last_unit is not None:
+            return round(total + last_unit / 2)
+        number = parse_number(" ".join(pending))
+        if number is None:
+            return None
+        smaller = [v for v in units.values() if last_unit is not None and v < last_unit]
+        total += number * (max(smaller) if smaller else 1)
+    return round(total) if words else None
+
+
+def _amount(words: list[str]) -> float | None:
+    """The number before a unit: "two", "a", "two and a half", "half a", "a quarter of an"."""
+    text = " ".join(words)
+    fractions = {"half a": 0.5, "half an": 0.5, "a half": 0.5, "half": 0.5, "a quarter of a": 0.25,
+                 "a quarter of an": 0.25, "quarter of an": 0.25, "a quarter": 0.25,
+                 "three quarters of an": 0.75, "three quarters of a": 0.75}  # fmt: skip
+    if text in fractions:
+        return fractions[text]
+    if text in ("a", "an", "one", ""):
+        return 1.0 if text else None
+    if text.endswith(" and a half"):
+        whole = parse_number(text.removesuffix(" and a half"))
+        return None if whole is None else whole + 0.5
+    if text.startswith("and "):  # "a minute and thirty seconds": the "and" joins two parts
+        text = text[4:]
+    number = parse_number(text)
+    return None if number is None else float(number)
+
+
+def year_words(year: int) -> str:
+    """How a year is said: 1996 -> "nineteen ninety six", 2004 -> "two thousand four", 2019 ->
+    "twenty nineteen"."""
+    century, rest = divmod(year, 100)
+    if 2000 <= year < 2010:
+        return f"two thousand {to_words(rest)}" if rest else "two thousand"
+    if rest == 0:
+        return f"{to_words(century)} hundred"
+    return f"{to_words(century)} {'oh ' if rest < 10 else ''}{to_words(rest)}"

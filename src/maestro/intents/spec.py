@@ -21,12 +21,22 @@ from maestro.errors import UsageError
 from maestro.fsutil import BadFileError, read_text
 from maestro.intents.library import KINDS
 from maestro.intents.normalize import normalize
-from maestro.intents.templates import Node, RuleRef, Slot, TemplateSyntaxError, parse_template, references
+from maestro.intents.templates import (
+    Alt,
+    Node,
+    RuleRef,
+    Seq,
+    Slot,
+    TemplateSyntaxError,
+    parse_template,
+    references,
+)
 
 SLOT_TYPES = ("number", "enum", "library", "device", "text")
 #: What actions fill into replies besides an intent's own slots (NowPlaying's track, ListDevices' list).
 REPLY_NAMES = frozenset({"track", "artist", "album", "playlist", "device", "devices", "query"})
 TOP_LEVEL = {
+    "adjuncts",
     "language",
     "wake_phrase",
     "settings",
@@ -116,6 +126,8 @@ class Template:
     line: int
     #: Order in the file: the last tie-breaker, so matching is deterministic.
     order: int
+    #: Wrapped in adjuncts ("... in the kitchen"): on a tie, a template that places the slot itself wins.
+    wrapped: bool = False
 
 
 @dataclass
@@ -216,6 +228,8 @@ class _Builder:
         for name, body in self.mapping(data["intents"], "intents").items():
             intent, order = self.intent(str(name), body, slots, rules, order)
             intents[str(name)] = intent
+        for slot_name, body in self.mapping(data.get("adjuncts") or {}, "adjuncts").items():
+            self.adjunct(str(slot_name), body, intents, slots, rules)
         return IntentSpec(
             source=self.source,
             language=str(data.get("language", "en")),
@@ -284,6 +298,40 @@ class _Builder:
                 raise self.fail(name, f"slot {name}: kind must be one of {', '.join(KINDS[:4])}")
             slot.require_match = bool(body.get("require_match", False))
         return slot
+
+    def adjunct(
+        self, slot_name: str, body: object, intents: dict[str, IntentDef], slots: dict[str, SlotDef],
+        rules: dict[str, Node],
+    ) -> None:  # fmt: skip
+        """Words that may come before or after every template of some intents, filling ``slot_name``
+        ("TV pause", "volume up in the kitchen"): written once, wrapped around each template that
+        does not already name that slot itself."""
+        body = self.mapping(body, f"adjunct {slot_name}")
+        parts: dict[str, Node] = {}
+        for side in ("before", "after"):
+            if side in body:
+                parts[side] = node = self.template(body[side], f"adjunct {slot_name} {side}")
+                for ref in references(node):
+                    if isinstance(ref, Slot) and ref.source not in slots:
+                        raise self.fail(body[side], f"adjunct {slot_name}: unknown slot {{{ref.source}}}")
+                    if isinstance(ref, RuleRef) and ref.name not in rules:
+                        raise self.fail(body[side], f"adjunct {slot_name}: unknown rule <{ref.name}>")
+        if not parts:
+            raise self.fail(slot_name, f"adjunct {slot_name}: needs before, after or both")
+        names = body.get("intents")
+        if not isinstance(names, list) or not names:
+            raise self.fail(slot_name, f"adjunct {slot_name}: intents must be a list of intent names")
+        for name in names:
+            if name not in intents:
+                raise self.fail(name, f"adjunct {slot_name}: unknown intent {name!r}")
+            for template in intents[name].templates:
+                if any(isinstance(ref, Slot) and ref.name == slot_name for ref in references(template.node)):
+                    continue  # the template places the slot itself ("pause the TV")
+                # Before or after, not both: one command is for one speaker.
+                options = [Seq((parts["before"], template.node))] if "before" in parts else []
+                options += [Seq((template.node, parts["after"]))] if "after" in parts else []
+                template.node = Alt((*options, template.node))
+                template.wrapped = True
 
     def check_rules(self, rules: dict[str, Node], raw: dict[Any, Any], slots: dict[str, SlotDef]) -> None:
         def visit(name: str, trail: tuple[str, ...]) -> None:

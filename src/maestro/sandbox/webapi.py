@@ -17,7 +17,7 @@ from maestro.sandbox.player import PlayerCommandError
 from maestro.sandbox.state import SandboxState, User
 
 API = "https://api.spotify.com/v1"
-SEARCH_TYPES = ("album", "artist", "playlist", "track")
+SEARCH_TYPES = ("album", "artist", "playlist", "track", "show", "episode", "audiobook")
 #: Development-mode apps may ask search for at most 10 results (Spotify, 2026).
 SEARCH_MAX_LIMIT = 10
 
@@ -277,11 +277,20 @@ def _search_query(raw: str) -> tuple[str, dict[str, str]]:
     return " ".join(free), filters
 
 
+def _year_range(value: str) -> tuple[int, int] | None:
+    """ "1996" or "1990-1999" (Spotify's year filter), else None."""
+    low, _, high = value.partition("-")
+    if not low.isdigit() or (high and not high.isdigit()):
+        return None
+    return int(low), int(high or low)
+
+
 @authed
 async def search(request: Request, state: SandboxState, user: User) -> Response:
     query = request.query_params.get("q", "").strip()
     if not query:
         raise BadRequest("No search query")
+    # Only filters ("year:1996") is a query too: every name matches the empty words.
     raw_types = request.query_params.get("type", "")
     types = [t.strip() for t in raw_types.split(",") if t.strip()]
     if not types or any(t not in SEARCH_TYPES for t in types):
@@ -291,7 +300,11 @@ async def search(request: Request, state: SandboxState, user: User) -> Response:
     words, filters = _search_query(query)
     catalog = state.catalog
 
-    def keep(name: str, artist: str = "", album: str = "") -> bool:
+    years = _year_range(filters.get("year", ""))
+
+    def keep(name: str, artist: str = "", album: str = "", year: int | None = None) -> bool:
+        if years is not None and (year is None or not years[0] <= year <= years[1]):
+            return False
         if "artist" in filters and not _matches(filters["artist"], artist):
             return False
         if "album" in filters and not _matches(filters["album"], album):
@@ -309,17 +322,23 @@ async def search(request: Request, state: SandboxState, user: User) -> Response:
 
     found: dict[str, list[dict[str, Any]]] = {}
     if "album" in types:
-        albums = [a for a in catalog.albums.values() if keep("", a.artist.name, a.name)]
+        albums = [a for a in catalog.albums.values() if keep("", a.artist.name, a.name, a.year)]
         found["albums"] = [a.simplified() for a in rank(albums, lambda a: a.name)]
     if "artist" in types:
-        artists = [a for a in catalog.artists.values() if keep("", a.name) and "album" not in filters]
+        plain = "album" not in filters and years is None  # artists have no album or year
+        artists = [a for a in catalog.artists.values() if plain and keep("", a.name)]
         found["artists"] = [a.full() for a in rank(artists, lambda a: a.name)]
     if "playlist" in types:
         playlists = [p for p in catalog.playlists.values() if not filters and _matches(words, p.name)]
         found["playlists"] = [p.simplified() for p in rank(playlists, lambda p: p.name)]
     if "track" in types:
-        tracks = [t for t in catalog.tracks.values() if keep(t.name, t.artist.name, t.album.name)]
+        tracks = [
+            t for t in catalog.tracks.values() if keep(t.name, t.artist.name, t.album.name, t.album.year)
+        ]
         found["tracks"] = [t.full() for t in rank(tracks, lambda t: t.name)]
+    for kind in ("show", "episode", "audiobook"):  # Spotify's other kinds: none in this catalogue
+        if kind in types:
+            found[kind + "s"] = []
     return JSONResponse({key: paging(request, items, limit, offset) for key, items in found.items()})
 
 
@@ -388,8 +407,12 @@ async def save_tracks(request: Request, state: SandboxState, user: User) -> Resp
 @authed
 async def save_to_library(request: Request, state: SandboxState, user: User) -> Response:
     """``PUT /me/library`` with URIs: how development-mode apps save since 2026."""
-    uris = await _list_param(request, "uris")
-    if not uris or len(uris) > 50:
+    _save(state, user, _library_track_ids(state, await _list_param(request, "uris")))
+    return Response(status_code=200)
+
+
+def _library_track_ids(state: SandboxState, uris: list[str]) -> list[str]:
+    if not uris or len(uris) > 40:
         raise BadRequest("Too many uris requested" if uris else "Missing required field: uris")
     track_ids = []
     for uri in uris:
@@ -397,8 +420,37 @@ async def save_to_library(request: Request, state: SandboxState, user: User) -> 
         if not isinstance(item, Track):
             raise BadRequest(f"Unsupported uri: {uri}")
         track_ids.append(item.id)
-    _save(state, user, track_ids)
+    return track_ids
+
+
+@authed
+async def remove_from_library(request: Request, state: SandboxState, user: User) -> Response:
+    """``DELETE /me/library`` with URIs: taking a like back (2026's generic library endpoint)."""
+    gone = set(_library_track_ids(state, await _list_param(request, "uris")))
+    user.saved_tracks = [(track_id, at) for track_id, at in user.saved_tracks if track_id not in gone]
     return Response(status_code=200)
+
+
+@authed
+async def remove_tracks(request: Request, state: SandboxState, user: User) -> Response:
+    """``DELETE /me/tracks`` with ids (the older, now deprecated, way)."""
+    ids = await _list_param(request, "ids")
+    if not ids or len(ids) > 50:
+        raise BadRequest("Too many ids requested" if ids else "Missing required field: ids")
+    user.saved_tracks = [(track_id, at) for track_id, at in user.saved_tracks if track_id not in set(ids)]
+    return Response(status_code=200)
+
+
+@authed
+async def playlist_items(request: Request, state: SandboxState, user: User) -> Response:
+    """``GET /playlists/{id}/items`` (``/tracks`` before 2026): the playlist's tracks, paged."""
+    playlist = state.catalog.playlists.get(request.path_params["id"])
+    if playlist is None:
+        return api_error(404, "Resource not found")
+    limit = _int_param(request, "limit", 100, 1, 100)
+    offset = _int_param(request, "offset", 0, 0, 100_000)
+    entries = [{"added_at": _iso(0), "is_local": False, "track": t.full()} for t in playlist.tracks]
+    return JSONResponse(paging(request, entries, limit, offset))
 
 
 @authed
@@ -488,7 +540,11 @@ routes = [
     Route("/v1/me/tracks", my_tracks, methods=["GET"]),
     Route("/v1/me/tracks", save_tracks, methods=["PUT"]),
     Route("/v1/me/tracks/contains", tracks_contains),
+    Route("/v1/me/tracks", remove_tracks, methods=["DELETE"]),
     Route("/v1/me/library", save_to_library, methods=["PUT"]),
+    Route("/v1/me/library", remove_from_library, methods=["DELETE"]),
+    Route("/v1/playlists/{id:str}/items", playlist_items),
+    Route("/v1/playlists/{id:str}/tracks", playlist_items),
     Route("/v1/me/following", followed_artists),
     Route("/v1/me/top/{kind:str}", top_items),
     Route("/v1/{kind:str}/{id:str}", get_item),

@@ -116,23 +116,53 @@ class PlayerMemory:
     #: A command waiting for the answer to "Which speaker?" (its words), and when it was asked.
     pending: str = ""
     pending_at: float = 0.0
+    #: The sleep timer: when to pause (Unix time; 0: none) and on which speaker ("": the active one).
+    sleep_at: float = 0.0
+    sleep_device: str = ""
+    #: The file's modification time when last read or written: another process (`maestro say`
+    #: setting a sleep timer while `maestro run` plays) is noticed by a changed time.
+    _seen: float = field(default=0.0, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> PlayerMemory:
+        memory = cls(path)
+        memory.reload()
+        return memory
+
+    def reload(self) -> None:
+        """Reads the file (nothing precious in it: a damaged one starts afresh)."""
+        if self.path is None:
+            return
         try:
-            data = json.loads(read_text(path))
-            volumes = {str(k): int(v) for k, v in dict(data.get("muted_volume", {})).items()}
-            return cls(path, str(data.get("last_device_id", "")), volumes, str(data.get("pending", "")),
-                       float(data.get("pending_at", 0.0)))  # fmt: skip
+            self._seen = self.path.stat().st_mtime
+            data = json.loads(read_text(self.path))
+            self.last_device_id = str(data.get("last_device_id", ""))
+            self.muted_volume = {str(k): int(v) for k, v in dict(data.get("muted_volume", {})).items()}
+            self.pending, self.pending_at = str(data.get("pending", "")), float(data.get("pending_at", 0.0))
+            self.sleep_at = float(data.get("sleep_at", 0.0))
+            self.sleep_device = str(data.get("sleep_device", ""))
         except (OSError, ValueError, AttributeError, TypeError, BadFileError):
-            return cls(path)  # nothing precious here: start afresh
+            pass
+
+    def reload_if_changed(self) -> None:
+        if self.path is None:
+            return
+        try:
+            changed = self.path.stat().st_mtime != self._seen
+        except OSError:
+            return
+        if changed:
+            self.reload()
 
     def save(self) -> None:
         if self.path is None:
             return
         body = {"last_device_id": self.last_device_id, "muted_volume": self.muted_volume,
-                "pending": self.pending, "pending_at": self.pending_at}  # fmt: skip
+                "pending": self.pending, "pending_at": self.pending_at,
+                "sleep_at": self.sleep_at, "sleep_device": self.sleep_device}  # fmt: skip
         atomic_write_text(self.path, json.dumps(body, indent=2) + "\n")
+        with contextlib.suppress(OSError):
+            self._seen = self.path.stat().st_mtime
 
     def ask(self, text: str, now: float) -> None:
         self.pending, self.pending_at = text, now
@@ -187,17 +217,17 @@ class Player:
             return {kind: [Item.from_json(i) for i in objects((body.get(kind + "s") or {}).get("items"))]
                     for kind in kinds}  # fmt: skip
 
-    async def _all_pages(self, path: str, key: str | None = None) -> list[dict[str, Any]]:
+    async def _all_pages(self, path: str, key: str | None = None, page: int = PAGE) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         offset = 0
         while True:
-            body = await self.client.get(path, limit=PAGE, offset=offset) or {}
+            body = await self.client.get(path, limit=page, offset=offset) or {}
             with reading():
-                page = objects(body.get("items"))
-                items += objects([entry.get(key) for entry in page]) if key else page
+                found = objects(body.get("items"))
+                items += objects([entry.get(key) for entry in found]) if key else found
                 total = int(body.get("total") or 0)
-            offset += PAGE
-            if offset >= total or not page:
+            offset += page
+            if offset >= total or not found:
                 return items
 
     async def playlists(self) -> list[Item]:
@@ -302,14 +332,16 @@ class Player:
     async def previous(self, device_id: str | None = None) -> None:
         await self.command("POST", "me/player/previous", params=_on(device_id))
 
-    async def seek(self, position_ms: int) -> None:
-        await self.command("PUT", "me/player/seek", params={"position_ms": max(0, int(position_ms))})
+    async def seek(self, position_ms: int, device_id: str | None = None) -> None:
+        params = {"position_ms": max(0, int(position_ms)), **(_on(device_id) or {})}
+        await self.command("PUT", "me/player/seek", params=params)
 
-    async def repeat(self, mode: str) -> None:
-        await self.command("PUT", "me/player/repeat", params={"state": mode})
+    async def repeat(self, mode: str, device_id: str | None = None) -> None:
+        await self.command("PUT", "me/player/repeat", params={"state": mode, **(_on(device_id) or {})})
 
-    async def shuffle(self, on: bool) -> None:
-        await self.command("PUT", "me/player/shuffle", params={"state": "true" if on else "false"})
+    async def shuffle(self, on: bool, device_id: str | None = None) -> None:
+        state = "true" if on else "false"
+        await self.command("PUT", "me/player/shuffle", params={"state": state, **(_on(device_id) or {})})
 
     async def volume(self, percent: int, device_id: str | None = None) -> None:
         percent = max(0, min(100, int(percent)))
@@ -321,12 +353,27 @@ class Player:
         await self.command("POST", "me/player/queue", params={"uri": uri})
 
     async def save_tracks(self, uris: list[str]) -> None:
-        """Save to Liked Songs; development-mode apps must use ``PUT /me/library`` (2026)."""
-        ids = [uri.rsplit(":", 1)[-1] for uri in uris]
+        """Save to Liked Songs with ``PUT /me/library`` (URIs; the only way for development-mode apps
+        since February 2026), else the older ``PUT /me/tracks`` (ids)."""
+        await self._library("PUT", uris)
+
+    async def remove_tracks(self, uris: list[str]) -> None:
+        """Take songs out of Liked Songs: ``DELETE /me/library``, else ``DELETE /me/tracks``."""
+        await self._library("DELETE", uris)
+
+    async def _library(self, method: str, uris: list[str]) -> None:
         try:
-            await self.client.request("PUT", "me/tracks", params={"ids": ",".join(ids)})
+            await self.client.request(method, "me/library", params={"uris": ",".join(uris)})
         except (RestrictedError, SpotifyRequestError):
-            await self.client.request("PUT", "me/library", params={"uris": ",".join(uris)})
+            ids = [uri.rsplit(":", 1)[-1] for uri in uris]
+            await self.client.request(method, "me/tracks", params={"ids": ",".join(ids)})
+
+    async def playlist_tracks(self, playlist_uri: str) -> list[Item]:
+        """A playlist's tracks (``GET /playlists/{id}/items``, the 2026 name of ``/tracks``)."""
+        playlist_id = playlist_uri.rsplit(":", 1)[-1]
+        entries = await self._all_pages(f"playlists/{playlist_id}/items", "track", page=100)
+        with reading():
+            return [Item.from_json(entry) for entry in entries]
 
 
 @contextlib.contextmanager

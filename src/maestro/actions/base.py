@@ -1,0 +1,216 @@
+"""What every group of actions shares: replies, the dispatcher, the speaker a command is for.
+
+``Actions`` (``maestro.actions``) puts the groups together: ``transport``, ``volume``,
+``playing`` and ``about``; each is a mixin of ``do_<Intent>`` handlers over this base.
+A redundant command ("pause" while paused) is not a failure for the user; every error
+becomes a spoken reason; each command gets ``COMMAND_DEADLINE_S`` in all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import string
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from maestro.errors import (
+    MaestroError,
+    NoActiveDeviceError,
+    NotPairedError,
+    RestrictedError,
+    WhichDeviceError,
+)
+from maestro.intents.matcher import Matcher, NameValue, Recognition
+from maestro.intents.spec import IntentSpec
+from maestro.messages import Reply, Screen
+from maestro.spotify.client import COMMAND_DEADLINE_S, NOT_ANSWERING, deadline
+from maestro.spotify.player import Device, Item, Player, find_device
+
+log = logging.getLogger(__name__)
+VOLUME_STEP = 10
+DEFAULT_SLEEP_MINUTES = 30
+LIKED_LIMIT = 50
+#: Development-mode apps may ask Spotify's search for at most 10 results (February 2026).
+SEARCH_LIMIT = 10
+HELP = (
+    "You can say things like: play Abbey Road, play some jazz, skip, turn it up, "
+    "shuffle on, or what's playing."
+)
+Handler = Callable[[Recognition], Awaitable[Reply]]
+
+
+def say(speech: str, title: str = "", *lines: str, kind: str = "message", value: int | None = None) -> Reply:
+    return Reply(speech, Screen(kind, title or speech, tuple(lines), value))
+
+
+def failure(speech: str, exit_code: int = 1) -> Reply:
+    return Reply(speech, Screen("error", "Sorry", (speech,)), ok=False, exit_code=exit_code)
+
+
+def spoken_list(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def describe(item: Item) -> str:
+    """ "Yesterday, by The Beatles, from Help!" """
+    parts = [item.name]
+    if item.artist:
+        parts.append(f"by {item.artist}")
+    if item.album and item.kind == "track":
+        parts.append(f"from {item.album}")
+    return ", ".join(parts)
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+#: How long "Which speaker?" waits for its answer.
+QUESTION_TTL_S = 120.0
+
+
+class ActionsBase:
+    def __init__(
+        self, player: Player, spec: IntentSpec, matcher: Matcher | None = None, *,
+        clock: Callable[[], float] = time.time, max_volume: int = 100,
+    ) -> None:  # fmt: skip
+        self.player = player
+        #: No volume command goes above this (``player.max_volume``).
+        self.max_volume = max_volume
+        self.spec = spec
+        #: Understands a command again once its question is answered.
+        self.matcher = matcher
+        self.clock = clock
+        #: What to say when a command needs a sign-in that is not there ('' : the error's own words).
+        #: The daemon signs in by itself and says where the code is instead of "run maestro pair".
+        self.not_paired_speech = ""
+        self.handlers: dict[str, Handler] = {
+            name.removeprefix("do_"): getattr(self, name) for name in dir(self) if name.startswith("do_")
+        }
+
+    async def run(self, recognition: Recognition) -> Reply:
+        intent = recognition.intent
+        if intent is None:
+            return failure(recognition.problems[0] if recognition.problems else "Sorry, I didn't get that.",
+                           exit_code=2)  # fmt: skip
+        if recognition.problems:
+            return failure(_problem_speech(recognition.problems[0]), exit_code=2)
+        handler = self.handlers.get(intent)
+        if handler is None:
+            return failure(f"I don't know how to do {intent} yet.", exit_code=2)
+        try:
+            with deadline(COMMAND_DEADLINE_S):  # every request fits; a hanging Spotify is said in ~6 s
+                async with asyncio.timeout(COMMAND_DEADLINE_S + 1):  # and nothing else hangs it either
+                    reply = await handler(recognition)
+        except TimeoutError:
+            log.info("%s ran out of time", intent)
+            reply = failure(NOT_ANSWERING)
+        except WhichDeviceError as exc:
+            # "play abbey road" on a fresh box with several speakers: ask, then carry it out there.
+            self.player.memory.ask(recognition.text, self.clock())
+            screen = Screen("devices", "Which speaker?", tuple(exc.names))
+            reply = Reply(str(exc), screen, ok=False, exit_code=1, question=True)
+        except RestrictedError as exc:
+            if exc.reason in ("ALREADY_PAUSED", "NOT_PAUSED"):
+                reply = say(str(exc))  # the user got what they wanted
+            else:
+                reply = failure(str(exc))
+        except NotPairedError as exc:
+            reply = failure(self.not_paired_speech or str(exc))
+        except MaestroError as exc:
+            log.info("%s failed: %s", intent, exc)
+            reply = failure(str(exc), exit_code=exc.exit_code)
+        return dataclasses.replace(reply, intent=intent)
+
+    async def play_uri(self, uri: str) -> Reply:
+        """An NFC card's Spotify URI: play it, then say what started (cards carry no names)."""
+        kind = uri.split(":")[1]
+        try:
+            with deadline(COMMAND_DEADLINE_S):
+                if kind in ("track", "episode"):
+                    await self.player.play(uris=[uri])
+                else:
+                    await self.player.play(context_uri=uri)
+                state = await self.player.state()
+        except MaestroError as exc:
+            log.info("card %s failed: %s", uri, exc)
+            return Reply(str(exc), Screen("error", "Sorry", (str(exc),)), ok=False, exit_code=exc.exit_code,
+                         intent="PlayCard")  # fmt: skip
+        item = state.item if state else None
+        if item is None:
+            return say("Playing.", "Playing")
+        if kind == "album" and item.album:
+            speech = f"Playing {item.album}" + (f", by {item.artist}." if item.artist else ".")
+        elif kind == "artist" and item.artist:
+            speech = f"Playing {item.artist}."
+        else:
+            speech = f"Playing {describe(item)}."
+        screen = Screen("now_playing", item.name, (item.artist, item.album))
+        return Reply(speech, screen, intent="PlayCard", data={"uri": uri})
+
+    async def toggle(self) -> Reply:
+        """A second tap of the same card: pause when playing, else resume."""
+        try:
+            state = await self.player.state()
+        except MaestroError as exc:
+            return failure(str(exc))
+        intent = "Pause" if state is not None and state.is_playing else "Resume"
+        return await self.run(Recognition(text="", intent=intent, score=1.0))
+
+    def phrase(self, intent: str, default: str, **values: Any) -> str:
+        """The reply written in intents.yaml for this intent, filled in; else ``default``."""
+        template = self.spec.intents[intent].reply if intent in self.spec.intents else ""
+        if not template:
+            return default
+        text = string.Formatter().vformat(template, (), _Blank(values)).strip()
+        return text if text and "{" not in text else default
+
+    # -- the speaker a command is for ------------------------------------------------------
+    # "pause the TV", "volume up in the kitchen": any transport, volume or mode command may name
+    # a speaker; Spotify's device_id parameter aims it there.
+
+    async def _device_for(self, r: Recognition) -> str | None:
+        value = r.slots.get("device")
+        if isinstance(value, NameValue):
+            if value.uri:
+                return value.uri
+            device = find_device(await self.player.devices(), value.name)
+            return device.id if device else None
+        return None
+
+    async def _named_device(self, r: Recognition) -> Device | None:
+        """The speaker the command names (with its volume and whether it is playing), if any."""
+        wanted = await self._device_for(r)
+        if wanted is None:
+            return None
+        devices = await self.player.devices()
+        device = next((d for d in devices if d.id == wanted), None)
+        if device is None:
+            name = r.slots["device"].name if isinstance(r.slots.get("device"), NameValue) else wanted
+            raise NoActiveDeviceError(f"I can't see {name} right now. Is it switched on?")
+        return device
+
+    async def _there(self, r: Recognition, *, move: bool = True) -> str | None:
+        """The named speaker's id, made the one playing first when it is not (skipping "on the TV"
+        while the kitchen plays moves the music there, as Spotify only steers the active player)."""
+        device = await self._named_device(r)
+        if device is None:
+            return None
+        if move and not device.is_active:
+            await self.player.transfer(device.id)
+        return device.id
+
+
+def _problem_speech(problem: str) -> str:
+    # "volume must be between 0 and 100" -> "The volume goes from 0 to 100."
+    name, _, rest = problem.partition(" must be between ")
+    if rest:
+        low, _, high = rest.partition(" and ")
+        return f"The {name} goes from {low} to {high}."
+    return problem[:1].upper() + problem[1:] + "."

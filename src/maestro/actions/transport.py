@@ -1,0 +1,128 @@
+"""Transport and modes: resume, pause, skip, back, restart, seek, shuffle, repeat, the sleep timer."""
+
+from __future__ import annotations
+
+from maestro.actions.base import DEFAULT_SLEEP_MINUTES, ActionsBase, say
+from maestro.errors import NoActiveDeviceError
+from maestro.intents.matcher import Recognition
+from maestro.messages import Reply, clock_time
+from maestro.spotify.player import PlaybackState
+
+
+class TransportActions(ActionsBase):
+    # -- transport ---------------------------------------------------------------
+
+    async def do_Resume(self, r: Recognition) -> Reply:
+        device_id = await self._device_for(r)
+        if device_id:
+            await self.player.transfer(device_id, play=True)
+        else:
+            await self.player.play()
+        return say(self.phrase("Resume", "Resuming."))
+
+    async def do_Pause(self, r: Recognition) -> Reply:
+        device = await self._named_device(r)
+        if device is not None and not device.is_active:
+            return say(f"{device.name} isn't playing.")  # what the user wanted already holds
+        await self.player.pause(device.id if device else None)
+        return say(self.phrase("Pause", "Paused."))
+
+    async def do_Next(self, r: Recognition) -> Reply:
+        await self.player.next(await self._there(r))
+        return say(self.phrase("Next", "Skipping."))
+
+    async def do_Previous(self, r: Recognition) -> Reply:
+        await self.player.previous(await self._there(r))
+        return say(self.phrase("Previous", "Going back."))
+
+    async def do_Restart(self, r: Recognition) -> Reply:
+        await self.player.seek(0, await self._there(r))
+        return say(self.phrase("Restart", "From the top."))
+
+    async def do_RestartAlbum(self, r: Recognition) -> Reply:
+        device_id = await self._there(r)
+        state = await self.player.state()
+        if state is None or not state.context_uri:
+            await self.player.seek(0, device_id)  # a lone song: its own beginning
+            return say("Starting this song again.")
+        await self.player.play(context_uri=state.context_uri, offset={"position": 0}, device_id=device_id)
+        return say(self.phrase("RestartAlbum", "Playing it from the beginning."))
+
+    async def _playing(self, device_id: str | None) -> PlaybackState:
+        state = await self.player.state()
+        if state is None or state.item is None:
+            await self.player.wake()
+            state = await self.player.state()
+        if state is None or state.item is None:
+            raise NoActiveDeviceError("Nothing is playing right now.")
+        return state
+
+    async def _seek_to(self, device_id: str | None, target_ms: int) -> int:
+        state = await self._playing(device_id)
+        duration = state.item.duration_ms if state.item else 0
+        target = max(0, target_ms)
+        if duration:
+            target = min(target, max(0, duration - 1000))
+        await self.player.seek(target, device_id)
+        return target
+
+    async def _seek_by(self, r: Recognition, delta_ms: int) -> int:
+        device_id = await self._there(r)
+        state = await self._playing(device_id)
+        return await self._seek_to(device_id, state.progress_ms + delta_ms)
+
+    async def do_SeekForward(self, r: Recognition) -> Reply:
+        seconds = int(r.slots.get("seconds", 10))
+        await self._seek_by(r, seconds * 1000)
+        return say(self.phrase("SeekForward", f"Skipping ahead {seconds} seconds.", seconds=seconds))
+
+    async def do_SeekBackward(self, r: Recognition) -> Reply:
+        seconds = int(r.slots.get("seconds", 10))
+        await self._seek_by(r, -seconds * 1000)
+        return say(self.phrase("SeekBackward", f"Going back {seconds} seconds.", seconds=seconds))
+
+    async def do_SeekTo(self, r: Recognition) -> Reply:
+        device_id = await self._there(r)
+        if "percent" in r.slots:
+            state = await self._playing(device_id)
+            duration = state.item.duration_ms if state.item else 0
+            target = await self._seek_to(device_id, duration * int(r.slots["percent"]) // 100)
+        else:
+            target = await self._seek_to(device_id, int(r.slots.get("position", 0)) * 1000)
+        return say(f"Going to {clock_time(target)}.")
+
+    # -- modes ------------------------------------------------------------------------
+
+    async def do_Shuffle(self, r: Recognition) -> Reply:
+        state = str(r.slots.get("state", "on"))
+        await self.player.shuffle(state == "on", await self._there(r))
+        return say(self.phrase("Shuffle", f"Shuffle {state}.", state=state))
+
+    async def do_Repeat(self, r: Recognition) -> Reply:
+        mode = str(r.slots.get("mode", "context"))
+        await self.player.repeat(mode, await self._there(r))
+        spoken = {"track": "Repeating this song.", "context": "Repeating everything.", "off": "Repeat off."}[
+            mode
+        ]
+        return say(spoken)
+
+    # -- the sleep timer ---------------------------------------------------------------
+    # Kept in player.json, so `maestro say` can set it and `maestro run` keeps it (the daemon
+    # pauses when it runs out: app.Runtime).
+
+    async def do_SleepTimer(self, r: Recognition) -> Reply:
+        minutes = int(r.slots.get("minutes", DEFAULT_SLEEP_MINUTES))
+        device_id = await self._device_for(r) or ""
+        memory = self.player.memory
+        memory.sleep_at, memory.sleep_device = self.clock() + minutes * 60, device_id
+        memory.save()
+        spoken = "an hour" if minutes == 60 else f"{minutes} minutes" if minutes != 1 else "a minute"
+        return say(f"Okay, I'll stop the music in {spoken}.", "Sleep timer", f"{minutes} min")
+
+    async def do_CancelSleepTimer(self, r: Recognition) -> Reply:
+        memory = self.player.memory
+        if not memory.sleep_at:
+            return say("There's no sleep timer.")
+        memory.sleep_at, memory.sleep_device = 0.0, ""
+        memory.save()
+        return say(self.phrase("CancelSleepTimer", "The sleep timer is off."))

@@ -1,0 +1,68 @@
+"""Volume: set, up, down, mute, unmute; on the speaker named or the active one; never above
+``player.max_volume``."""
+
+from __future__ import annotations
+
+from maestro.actions.base import VOLUME_STEP, ActionsBase, failure, say
+from maestro.intents.matcher import Recognition
+from maestro.messages import Reply
+from maestro.spotify.player import Device
+
+
+class VolumeActions(ActionsBase):
+    # -- volume ---------------------------------------------------------------------
+
+    async def _volume_device(self, r: Recognition) -> Device:
+        device = await self._named_device(r)
+        if device is not None:
+            return device
+        state = await self.player.state()
+        if state is None or state.device is None:
+            return await self.player.wake()
+        return state.device
+
+    async def _set_volume(self, device: Device, volume: int) -> Reply:
+        wanted = max(0, min(100, volume))
+        volume = min(wanted, self.max_volume)
+        if not device.supports_volume:
+            return failure(f"{device.name} doesn't let Spotify change its volume.")
+        await self.player.volume(volume, device_id=device.id or None)
+        speech = self.phrase("SetVolume", f"Volume {volume}.", volume=volume)
+        if volume < wanted:  # a children's room box: player.max_volume
+            speech = f"Volume {volume}: that's as loud as this speaker goes."
+        return say(speech, "Volume", kind="volume", value=volume)
+
+    async def do_SetVolume(self, r: Recognition) -> Reply:
+        return await self._set_volume(await self._volume_device(r), int(r.slots["volume"]))
+
+    async def _nudge(self, r: Recognition, sign: int) -> Reply:
+        device = await self._volume_device(r)
+        step = int(r.slots.get("amount", VOLUME_STEP))
+        current = device.volume_percent if device.volume_percent is not None else 50
+        return await self._set_volume(device, current + sign * step)
+
+    async def do_VolumeUp(self, r: Recognition) -> Reply:
+        return await self._nudge(r, +1)
+
+    async def do_VolumeDown(self, r: Recognition) -> Reply:
+        return await self._nudge(r, -1)
+
+    async def do_Mute(self, r: Recognition) -> Reply:
+        device = await self._volume_device(r)
+        if device.volume_percent:
+            self.player.memory.muted_volume[device.id] = device.volume_percent
+            self.player.memory.save()
+        reply = await self._set_volume(device, 0)
+        return say(self.phrase("Mute", "Muted."), "Muted", kind="volume", value=0) if reply.ok else reply
+
+    async def do_Unmute(self, r: Recognition) -> Reply:
+        device = await self._volume_device(r)
+        previous = self.player.memory.muted_volume.pop(device.id, None)
+        self.player.memory.save()
+        volume = min(previous if previous else max(device.volume_percent or 0, 30), self.max_volume)
+        reply = await self._set_volume(device, volume)
+        return (
+            say(self.phrase("Unmute", "Sound back on."), "Volume", kind="volume", value=volume)
+            if reply.ok
+            else reply
+        )
