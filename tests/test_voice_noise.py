@@ -174,6 +174,9 @@ class ScriptedEngine:
     def word_posteriors(self) -> list[tuple[str, float]]:
         return self.posteriors
 
+    def word_starts(self) -> list[tuple[str, float]]:
+        return []
+
     def transcribe_open(self, pcm: bytes) -> str:
         return ""
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from maestro.display.devices import Display
+from maestro.ducking import Ducker
 from maestro.errors import MaestroError, NotPairedError, RestrictedError, SignInExpiredError
 from maestro.intents import Recognition
 from maestro.intents.library import KINDS
@@ -39,13 +40,20 @@ from maestro.spotify.client import deadline
 from maestro.voice.asr import Engine, engine_for
 from maestro.voice.audio import input_source
 from maestro.voice.listener import GaveUp, Heard, Listener, Woke
+from maestro.voice.pipeline import listener_for
 from maestro.voice.tts import Speaker
+from maestro.voice.whisper import command_prompt
 
 log = logging.getLogger(__name__)
 
 REPLY_HOLD_S = 4.0  # a reply stays on screen this long before "now playing" comes back
 DIMMED_POLL_S = 15.0
 #: The daemon pairs by itself when not signed in: a command then points at the code on the screen.
+#: Commands that change the volume: the music is put back before them, so "louder" means louder
+#: than it was, not than the duck.
+VOLUME_INTENTS = frozenset({"SetVolume", "VolumeUp", "VolumeDown", "Mute", "Unmute"})
+#: How long a stop waits for the music to be put back.
+RESTORE_ON_STOP_S = 3.0
 NOT_PAIRED_SPEECH = "I'm not connected to Spotify yet. Open the address on my screen and enter the code."
 SIGN_IN_ENDED = "Spotify ended Maestro's sign-in, so let's pair again: the code is coming up on my screen."
 
@@ -103,6 +111,7 @@ class Runtime:
 
         session.library.on_change = library_changed
         session.actions.not_paired_speech = NOT_PAIRED_SPEECH
+        self.ducker = Ducker(session.player, session.state_dir, session.settings.voice.duck_volume)
 
     # -- the whole --------------------------------------------------------------------
 
@@ -117,6 +126,9 @@ class Runtime:
             await stop.wait()
             for task in [*inputs, *self._background]:
                 task.cancel()
+        # Stopped (SIGTERM, Ctrl-C) while the music was ducked: put it back before going.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ducker.restore(), RESTORE_ON_STOP_S)
 
     # -- Spotify: sign-in and what is playing ------------------------------------------------
 
@@ -134,6 +146,8 @@ class Runtime:
                 continue
             try:
                 await self.tick()
+                if not self._listening and not self._commands.locked():
+                    await self.ducker.restore()  # killed while ducked, or a restore that failed: now
             except (NotPairedError, SignInExpiredError) as exc:
                 # The daemon pairs by itself: no "run maestro pair" here.
                 expired = isinstance(exc, SignInExpiredError)
@@ -331,10 +345,12 @@ class Runtime:
     async def _on_voice(self, event: Woke | GaveUp | Heard) -> None:
         if isinstance(event, Woke):
             self._listening = True
+            self.ducker.duck()  # in the background: listening never waits on the network
             await self.display.show(Screen("listening", "Listening…"))
             self._in_background(self.speaker.chime())  # never hold up the audio
         elif isinstance(event, GaveUp):
             self._listening = False
+            self._in_background(self.ducker.restore())
             if self._shown is not None:
                 await self.display.show(self._shown)
         else:
@@ -345,7 +361,13 @@ class Runtime:
 
     async def _heard(self, heard: Heard) -> None:
         await self.display.show(Screen("thinking"))
-        await self.command("voice", lambda: self.session.actions.run(heard.recognition))
+        try:
+            if heard.intent in VOLUME_INTENTS:
+                await self.ducker.restore()
+            await self.command("voice", lambda: self.session.actions.run(heard.recognition))
+        finally:
+            if not self._answer_wanted:  # "Which speaker?": still listening, still ducked
+                await self.ducker.restore()
 
     # -- NFC cards ---------------------------------------------------------------------------------
 
@@ -403,12 +425,17 @@ def default_voice(runtime: Runtime) -> VoiceInput:
     """
     session = runtime.session
     settings = session.settings
+    names = runtime.names()
+    listener = listener_for(
+        settings, session.spec, session.library, session.matcher, cache_dir=session.state_dir / "speech",
+        is_speaking=runtime.speaker.speaking.is_set,
+    )  # fmt: skip
 
     def build() -> Engine:
+        if listener.neural is not None:  # Whisper's prompt carries the names too
+            listener.neural.prompt = command_prompt(session.spec, session.library)
         return engine_for(settings, session.spec, session.library, cache_dir=session.state_dir / "speech")
 
-    names = runtime.names()
-    listener = Listener(build(), session.matcher, is_speaking=runtime.speaker.speaking.is_set)
     source = input_source(
         settings.voice.input_device,
         realtime=True,  # a file plays like a microphone: commands arrive over time

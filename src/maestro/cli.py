@@ -88,17 +88,17 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
     from maestro import config
     from maestro.intents import Matcher, load_spec
-    from maestro.voice.asr import engine_for
     from maestro.voice.audio import read_wav
-    from maestro.voice.listener import Listener, hear_file
+    from maestro.voice.listener import hear_file
+    from maestro.voice.pipeline import listener_for
 
     spec = load_spec(args.intents)
     library = library_for(args.library)
-    matcher = Matcher(spec, library)
-    engine = engine_for(config.load(), spec, library)
+    loaded = listener_for(config.load(), spec, library, Matcher(spec, library), wake=not args.no_wake)
+    engine = loaded.engine
     understood = True
     for path in args.wav:
-        listener = Listener(engine, matcher, wake=not args.no_wake)
+        listener = loaded.fresh()  # each file its own recording; the models stay loaded
         result = hear_file(listener, read_wav(Path(path)))
         understood = understood and result["intent"] is not None
         if args.json:
@@ -128,9 +128,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not args.name:
             raise UsageError("usage: maestro models get NAME (see maestro models list)")
         path = models.get(args.name, directory, sha256=args.sha256)
-        print(f"Installed {args.name} in {path}. Maestro uses it when voice.engine is auto or vosk.")
+        engines = "auto or whisper" if args.name.startswith("whisper") else "auto or vosk"
+        print(f"Installed {args.name} in {path}. Maestro uses it when voice.engine is {engines}.")
         return 0
+    from maestro.voice.whisper import find_model
+
     have = models.installed(directory)
+    whisper = find_model(config.load().voice.whisper_model, directory)
+    if whisper is not None:
+        have.setdefault("whisper-tiny-en", whisper)  # in the package, or the repository's models/
     print("pocketsphinx-en-us  installed (inside the pocketsphinx package)  the default, no download")
     for info in models.CATALOG.values():
         state = f"installed in {have[info.name]}" if info.name in have else "not installed"

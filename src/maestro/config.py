@@ -70,9 +70,18 @@ class PlayerSettings:
 
 @dataclass
 class VoiceSettings:
-    engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
+    # auto: PocketSphinx (or Vosk with a model) for the wake phrase and the commands it is sure of,
+    # Whisper for the rest when faster-whisper and its model are installed
+    engine: Literal["auto", "vosk", "pocketsphinx", "whisper"] = "auto"
     model_path: str = ""
+    whisper_model: str = ""  # a faster-whisper model directory (default: found, see voice/whisper.py)
+    threads: int = field(default=2, metadata=between(1, 16))  # CPU threads for the neural pass
     wake_phrase: str = ""
+    # the wake phrase's second stage: how alike (0-100) what Whisper heard must be to the wake phrase
+    # to wake Maestro where the grammar path missed it (music, noise, a new voice); 0: off
+    wake_confirm: float = field(default=85.0, metadata=between(0, 100))
+    # while listening after the wake phrase, the music plays at this percent of its volume (0: no ducking)
+    duck_volume: int = field(default=30, metadata=between(0, 100))
     input_device: str = ""  # a microphone's index or part of its name; "wav:FILE" plays a file instead
     enabled: bool = True
 

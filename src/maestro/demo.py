@@ -31,9 +31,8 @@ from maestro.sandbox.app import create_app
 from maestro.sandbox.state import SandboxState
 from maestro.serving import serve_in_thread
 from maestro.session import Session
-from maestro.voice.asr import engine_for
 from maestro.voice.audio import chunks, microphone_problem
-from maestro.voice.listener import Listener
+from maestro.voice.pipeline import listener_for
 from maestro.voice.synth import utterance
 from maestro.voice.tts import SilentSpeaker, Speaker, WavSpeaker, has_sound_card, make_speaker
 
@@ -70,10 +69,10 @@ async def _pcm_source(pcm: bytes):  # type: ignore[no-untyped-def]
 
 
 async def _scripted_session(runtime: Runtime, session: Session, state_dir: Path) -> None:
-    engine = await asyncio.to_thread(
-        engine_for, session.settings, session.spec, session.library, cache_dir=state_dir / "speech"
-    )
-    listener = Listener(engine, session.matcher, is_speaking=runtime.speaker.speaking.is_set)
+    listener = await asyncio.to_thread(
+        listener_for, session.settings, session.spec, session.library, session.matcher,
+        cache_dir=state_dir / "speech", is_speaking=runtime.speaker.speaking.is_set,
+    )  # fmt: skip
     cards = Cards(TagStore(state_dir / "tags.yaml"))
     for step, what in SCRIPT:
         if step == "say":

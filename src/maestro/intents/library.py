@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 from maestro.errors import UsageError
 from maestro.fsutil import read_text
 from maestro.intents.normalize import normalize
+from maestro.intents.numbers import number_words
 
 KINDS = ("album", "artist", "playlist", "track", "device")
 #: Words that say what a name is rather than which one ("the bedroom speaker").
@@ -96,8 +97,9 @@ class StaticLibrary:
 
 
 def match_key(name: str) -> str:
-    """How names compare: normalised, without a leading "the" ("The Beatles" ~ "beatles")."""
-    key = normalize(name)
+    """How names compare: normalised, digits as words ("Take 5" ~ "take five"), without a leading
+    "the" ("The Beatles" ~ "beatles")."""
+    key = " ".join(number_words(w) if w.isdigit() else w for w in normalize(name).split())
     return key[4:] if key.startswith("the ") else key
 
 

@@ -20,6 +20,7 @@ words in the template (specificity), then file order: deterministic.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from rapidfuzz import fuzz, process
 from maestro.intents.library import KINDS, EmptyLibrary, LibraryProvider, NameIndex, strip_generic_suffix
 from maestro.intents.normalize import normalize
 from maestro.intents.numbers import DURATION_WORDS, NUMBER_WORDS, parse_duration, parse_number, parse_year
+from maestro.intents.sounds import stems, word_key
 from maestro.intents.spec import IntentSpec, SlotDef, Template
 from maestro.intents.templates import (
     OPTIONAL_WORDS,
@@ -48,6 +50,14 @@ NAME_CUTOFF = 80.0
 #: Score multiplier for a free-text slot, or a name that resolved to nothing.
 UNRESOLVED = 0.9
 SUBSTITUTION_PENALTY = 0.12
+#: What a word heard with another ending costs, and one that only sounds like a template word.
+STEM_PENALTY = 0.02
+SOUND_PENALTY = 0.1
+#: rapidfuzz ratio of sound keys (four sounds or more) to count as "sounds like".
+SOUND_CUTOFF = 86
+#: Few candidates per word, and few readings in all: corrections are a last resort, kept cheap.
+MAX_SOUNDS_ALIKE = 3
+MAX_CORRECTIONS = 9
 #: Enough readings of one utterance by one template; more only costs time.
 MAX_PARSES = 64
 #: Words that join a sentence rather than name something, and what each costs an unknown name.
@@ -187,6 +197,7 @@ class Matcher:
         self._known_words = frozenset(self.vocabulary)
         # Never "correct" a word into a number: "then" is not "ten".
         self._fuzzy_targets = [w for w in self.vocabulary if w not in NUMBER_WORDS]
+        self._sound_index: dict[str, list[str]] | None = None  # sound key -> template words, on first use
         self.set_library(library or EmptyLibrary())
 
     # -- set up ---------------------------------------------------------------
@@ -267,10 +278,11 @@ class Matcher:
         stripped = self._strip_edges(words)
         if stripped != words and (best is None or best.score < 1.0):
             best = _better(best, self._best(stripped, penalty=0.0, unknown=unknown))
-        if best is None or best.score < self.spec.threshold:
-            fixed, changes = self._substitute(stripped)
-            if changes:
-                best = _better(best, self._best(fixed, penalty=SUBSTITUTION_PENALTY * changes))
+        # Nothing, or only a free-text reading ("play <anything>" takes any words): perhaps a word
+        # was heard as another ("water please", "the dinner jazz playlists").
+        if best is None or best.score <= UNRESOLVED:
+            for fixed, cost in self._corrected(stripped):
+                best = _better(best, self._best(fixed, penalty=cost))
         if best is None:
             # "move it to the garage": nothing fits, so say which speaker was not found. The words
             # that could be a speaker's name were narrowed to speakers' words; widen them once.
@@ -304,22 +316,62 @@ class Matcher:
                     break
         return words
 
-    def _substitute(self, words: list[str]) -> tuple[list[str], int]:
-        """Replace words no template knows by the closest one they do (ASR slips)."""
-        known = self._known_words
-        names = self.library_words()
-        out, changes = [], 0
+    def _corrected(self, words: list[str]) -> list[tuple[list[str], float]]:
+        """Readings of ``words`` in which each word no template or name knows is replaced by a known
+        word it may have been: the same word with another ending ("playlists"), one that sounds
+        alike ("water" -> "louder"; several may, so a few readings), one spelt almost alike
+        ("volum"). Each with what its changes cost; [] when nothing changed."""
+        known, names = self._known_words, self.library_words()
+        options: list[list[tuple[str, float]]] = []
+        sounded = 0
         for word in words:
-            if word in known or word in names or len(word) < 4 or word.isdigit():
-                out.append(word)
+            if word in known or word.isdigit():
+                options.append([(word, 0.0)])
                 continue
-            found = process.extractOne(word, self._fuzzy_targets, scorer=fuzz.ratio, score_cutoff=80)
-            if found is None:
-                out.append(word)
-            else:
-                out.append(found[0])
-                changes += 1
-        return out, changes
+            if word in names:  # part of a name, or a command word heard as one ("boys" for "pause")
+                alike = self._sounds_like(word) if (sounded + 1) * 3 <= max(3, len(words)) else []
+                options.append([(word, 0.0), *((target, SOUND_PENALTY) for target in alike[:1])])
+                sounded += bool(alike)
+                continue
+            stem = next((s for s in stems(word) if s in known), None)
+            if stem is not None:
+                options.append([(stem, STEM_PENALTY)])
+                continue
+            # At most one word in three by sound: more than that is another sentence.
+            alike = self._sounds_like(word) if (sounded + 1) * 3 <= max(3, len(words)) else []
+            if alike:
+                options.append([(target, SOUND_PENALTY) for target in alike])
+                sounded += 1
+                continue
+            found = None
+            if len(word) >= 4:  # never "correct" a word into a number: "then" is not "ten"
+                found = process.extractOne(word, self._fuzzy_targets, scorer=fuzz.ratio, score_cutoff=80)
+            options.append([(found[0], SUBSTITUTION_PENALTY)] if found else [(word, 0.0)])
+        readings = []
+        for choice in itertools.islice(itertools.product(*options), MAX_CORRECTIONS):
+            cost = sum(c for _, c in choice)
+            if cost:
+                readings.append(([w for w, _ in choice], cost))
+        return readings
+
+    def _sounds_like(self, word: str) -> list[str]:
+        """Template words that sound like ``word`` (equal sound keys, or nearly for longer ones),
+        the likeliest first."""
+        key = word_key(word)
+        if len(key) < 2:
+            return []
+        if self._sound_index is None:
+            index: dict[str, list[str]] = {}
+            for target in self._fuzzy_targets:
+                index.setdefault(word_key(target), []).append(target)
+            self._sound_index = index
+        same = list(self._sound_index.get(key, []))
+        if not same and len(key) >= 4:
+            keys = list(self._sound_index)
+            found = process.extractOne(key, keys, scorer=fuzz.ratio, score_cutoff=SOUND_CUTOFF)
+            same = list(self._sound_index[found[0]]) if found else []
+        same.sort(key=lambda target: (-fuzz.ratio(target, word), len(target)))
+        return same[:MAX_SOUNDS_ALIKE]
 
     def _best(
         self, words: list[str], penalty: float, unknown: list[str] | None = None, *, any_device: bool = False
@@ -469,6 +521,8 @@ class Matcher:
                     word = words[end - 1]
                     if not (word.isdigit() or word in self._slot_words[node.source]):
                         break  # a number is a run of number words: no longer span can be one
+                    if _parse_quantity(" ".join(words[pos:end]), slot.units, low=slot.min) is None:
+                        continue  # "one one": number words, no number (several slots in a row explode)
                 elif slot.type == "enum" and " ".join(words[pos:end]) not in self._slot_words[node.source]:
                     continue
                 out.append((end, ((node.name, node.source, pos, end),)))

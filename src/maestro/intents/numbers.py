@@ -185,3 +185,12 @@ def year_words(year: int) -> str:
     if rest == 0:
         return f"{to_words(century)} hundred"
     return f"{to_words(century)} {'oh ' if rest < 10 else ''}{to_words(rest)}"
+
+
+def number_words(digits: str) -> str:
+    """Digits as they are said: "5" -> "five", "1989" -> "nineteen eighty nine" (a year), "21" ->
+    "twenty one". So "Take 5", as a recogniser writes it, is the album "Take Five"."""
+    number = int(digits)
+    if len(digits) == 4 and 1900 <= number <= 2099:
+        return year_words(number)
+    return to_words(min(number, 999_999))

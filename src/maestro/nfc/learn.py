@@ -98,15 +98,15 @@ def ask_action(matcher: Matcher, ask: Callable[[str], str], say: Callable[[str],
 async def hear_action(settings: Settings, matcher: Matcher, state_dir: Path, timeout_s: float = 15.0) -> str:
     """One spoken command (no wake phrase), from the microphone or ``[voice] input_device``."""
     from maestro.intents import load_spec
-    from maestro.voice.asr import engine_for
     from maestro.voice.audio import input_source
-    from maestro.voice.listener import GaveUp, Heard, Listener
+    from maestro.voice.listener import GaveUp, Heard
+    from maestro.voice.pipeline import listener_for
 
     device = settings.voice.input_device
-    engine = await asyncio.to_thread(
-        engine_for, settings, load_spec(), matcher.library, cache_dir=state_dir / "speech"
-    )
-    listener = Listener(engine, matcher, wake=False, speech_timeout_s=timeout_s)
+    listener = await asyncio.to_thread(
+        listener_for, settings, load_spec(), matcher.library, matcher, cache_dir=state_dir / "speech",
+        wake=False, speech_timeout_s=timeout_s,
+    )  # fmt: skip
     source = input_source(device, realtime=False)
     async for chunk in source:
         for event in await asyncio.to_thread(listener.feed, chunk):

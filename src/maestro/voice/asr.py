@@ -62,6 +62,11 @@ class Engine(Protocol):
         """The best hypothesis of the last command, word by word with its posterior (0..1); [] if unknown."""
         ...
 
+    def word_starts(self) -> list[tuple[str, float]]:
+        """The best hypothesis of the last command, word by word with where it began (seconds into
+        the utterance); [] if unknown."""
+        ...
+
     def transcribe_open(self, pcm: bytes) -> str: ...
 
 
@@ -81,6 +86,8 @@ GAUSSIANS = 8
 #: on 96 espeak commands each heard first after a start, 30% of intents right with the default
 #: mean, 58% with one learned from the command itself, 64% with one learned from earlier speech.
 MEAN_FILE = "cepstral-mean.txt"
+#: PocketSphinx's feature frames per second (its segments are counted in them).
+FRAMES_PER_S = 100
 #: Speech needed before one utterance's own mean is trusted (shorter: noise, a cough).
 MEAN_MIN_S = 1.0
 #: The mean drifts slowly once learned: it is written when learned, then at most this often. Every
@@ -131,6 +138,7 @@ class PocketSphinxEngine:
         self._open: Any = None
         self._in_utterance = False
         self._posteriors: list[tuple[str, float]] = []
+        self._starts: list[tuple[str, float]] = []
         self._mean_file = cache_dir / MEAN_FILE
         self._learn = learn_mean
         self._mean_known = not learn_mean or self._restore_mean()
@@ -163,9 +171,9 @@ class PocketSphinxEngine:
         self._heard.clear()
         if self._learn and self._mean_known:
             self._save_mean()
-        self._posteriors = [
-            (_clean(seg.word), seg.prob) for seg in self.decoder.seg() if _clean(seg.word)
-        ]  # fmt: skip
+        segments = [(_clean(seg.word), seg) for seg in self.decoder.seg()]
+        self._posteriors = [(word, seg.prob) for word, seg in segments if word]
+        self._starts = [(word, seg.start_frame / FRAMES_PER_S) for word, seg in segments if word]
         texts: list[str] = []
         best = self.decoder.hyp()
         if best is not None and best.hypstr:
@@ -180,6 +188,9 @@ class PocketSphinxEngine:
 
     def word_posteriors(self) -> list[tuple[str, float]]:
         return self._posteriors
+
+    def word_starts(self) -> list[tuple[str, float]]:
+        return self._starts
 
     def _learn_mean(self, pcm: bytes) -> None:
         """First speech since a cold start: its own mean (a whole-utterance pass), then heard again.
@@ -298,6 +309,9 @@ class VoskEngine:
     def word_posteriors(self) -> list[tuple[str, float]]:
         return []  # its grammar results carry no per-word confidence with alternatives on
 
+    def word_starts(self) -> list[tuple[str, float]]:
+        return []
+
     def transcribe_open(self, pcm: bytes) -> str:
         recognizer = self._new()
         recognizer.AcceptWaveform(pcm)
@@ -357,8 +371,11 @@ def engine_for(
 ) -> Engine:
     """The engine ``[voice]`` asks for; the command model is cached in the state dir."""
     voice = settings.voice
+    grammar = (
+        "auto" if voice.engine == "whisper" else voice.engine
+    )  # Whisper's wake phrase: the grammar path's
     return make_engine(
-        voice.engine, spec, library,
+        grammar, spec, library,
         cache_dir=cache_dir or config.state_dir() / "speech", models_dir=config.models_dir(),
         model_path=voice.model_path, wake_phrase=voice.wake_phrase,
     )  # fmt: skip

