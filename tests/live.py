@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from maestro.auth.device_flow import SCOPES
 from maestro.auth.tokens import Tokens, TokenStore
 from maestro.sandbox.app import create_app
 from maestro.sandbox.state import SandboxState
@@ -19,11 +20,16 @@ from maestro.serving import serve_in_thread
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
-def sign_in(client: httpx.Client, user: str = "sandbox-user", product: str | None = None) -> dict[str, str]:
-    """The whole device flow against a sandbox (TestClient or live); returns the token response."""
+def sign_in(
+    client: httpx.Client,
+    user: str = "sandbox-user",
+    product: str | None = None,
+    scope: str = " ".join(SCOPES),
+) -> dict[str, str]:
+    """The whole device flow against a sandbox (TestClient or live); returns the token response.
+    The scopes are what `maestro pair` asks for unless ``scope`` says otherwise."""
     grant = client.post(
-        "/oauth2/device/authorize",
-        data={"client_id": "maestro-sandbox", "scope": "user-modify-playback-state"},
+        "/oauth2/device/authorize", data={"client_id": "maestro-sandbox", "scope": scope}
     ).json()
     body: dict[str, str] = {"user_code": grant["user_code"], "user": user}
     if product:

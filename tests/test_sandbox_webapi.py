@@ -31,7 +31,33 @@ def test_missing_and_bad_tokens_get_spotify_401(sandbox: TestClient) -> None:
 
 def test_me(sandbox: TestClient, auth: dict) -> None:
     me = sandbox.get("/v1/me", headers=auth).json()
-    assert me["id"] == "sandbox-user" and me["product"] == "premium" and me["type"] == "user"
+    assert me["id"] == "sandbox-user" and me["display_name"] and me["type"] == "user"
+    assert "product" not in me and "email" not in me  # Maestro asks for neither scope
+
+
+def test_account_details_come_with_their_scopes(sandbox: TestClient) -> None:
+    scope = "user-read-private user-read-email"
+    me = sandbox.get("/v1/me", headers=bearer(sign_in(sandbox, scope=scope))).json()
+    assert me["product"] == "premium" and me["country"] and me["email"]
+
+
+def test_calls_without_their_scope_get_spotify_403(sandbox: TestClient) -> None:
+    reader = bearer(sign_in(sandbox, scope="user-read-playback-state"))
+    assert sandbox.get("/v1/me/player/devices", headers=reader).status_code == 200
+    refused_calls = [
+        ("GET", "/v1/me/albums"),
+        ("PUT", "/v1/me/player/pause"),
+        ("GET", "/v1/me/top/artists"),
+        ("PUT", "/v1/me/library?uris=spotify:track:x"),
+        ("GET", "/v1/me/following?type=artist"),
+        ("GET", "/v1/me/player/queue"),  # asks user-read-currently-playing as well
+    ]
+    for method, path in refused_calls:
+        refused = sandbox.request(method, path, headers=reader)
+        assert refused.status_code == 403, (method, path)
+        assert refused.json() == {"error": {"status": 403, "message": "Insufficient client scope"}}
+    search = sandbox.get("/v1/search", params={"q": "abbey", "type": "album"}, headers=reader)
+    assert search.status_code == 200  # the catalog needs no scope
 
 
 def test_no_playback_is_204_and_commands_need_an_active_device(sandbox: TestClient, auth: dict) -> None:

@@ -31,7 +31,7 @@ DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SCOPES = (
     "user-read-playback-state",
     "user-modify-playback-state",
-    "user-read-currently-playing",
+    "user-read-currently-playing",  # the queue asks for it besides user-read-playback-state
     "user-library-read",
     "user-library-modify",
     "playlist-read-private",

@@ -343,6 +343,10 @@ class SandboxState:
             raise PermissionError("The access token expired")
         return self.user(token.user_id)
 
+    def scopes_for_token(self, access_token: str) -> frozenset[str]:
+        token = self.access_tokens.get(access_token)
+        return frozenset(token.scope.split()) if token else frozenset()
+
     # -- faults -----------------------------------------------------------------
 
     def take_fault(self, path: str) -> Fault | None:

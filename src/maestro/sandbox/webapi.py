@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
@@ -53,6 +54,9 @@ def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             user = state.user_for_token(token.strip())
         except PermissionError as exc:
             return api_error(401, str(exc))
+        needed = required_scopes(request.method, request.url.path)
+        if not needed <= state.scopes_for_token(token.strip()):
+            return api_error(403, "Insufficient client scope")
         try:
             return await handler(request, state, user)
         except PlayerCommandError as exc:
@@ -61,6 +65,33 @@ def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return api_error(400, str(exc))
 
     return endpoint
+
+
+#: The scopes Spotify asks of each call (all of them), as its reference lists them; calls not here
+#: need none (search, catalog objects, public playlists, the public profile).
+SCOPES: list[tuple[str, str, frozenset[str]]] = [
+    (method, pattern, frozenset(scopes.split()))
+    for method, pattern, scopes in [
+        ("GET", r"/v1/me/player(/devices)?", "user-read-playback-state"),
+        ("GET", r"/v1/me/player/queue", "user-read-playback-state user-read-currently-playing"),
+        ("GET", r"/v1/me/player/currently-playing", "user-read-currently-playing"),
+        ("PUT", r"/v1/me/player(/[a-z]+)?", "user-modify-playback-state"),
+        ("POST", r"/v1/me/player/[a-z]+", "user-modify-playback-state"),
+        ("GET", r"/v1/me/playlists", "playlist-read-private"),
+        ("GET", r"/v1/me/(albums|tracks)(/contains)?", "user-library-read"),
+        ("PUT", r"/v1/me/(tracks|library)", "user-library-modify"),
+        ("DELETE", r"/v1/me/(tracks|library)", "user-library-modify"),
+        ("GET", r"/v1/me/following", "user-follow-read"),
+        ("GET", r"/v1/me/top/[a-z]+", "user-top-read"),
+    ]
+]
+
+
+def required_scopes(method: str, path: str) -> frozenset[str]:
+    for wanted, pattern, scopes in SCOPES:
+        if method == wanted and re.fullmatch(pattern, path):
+            return scopes
+    return frozenset()
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -102,7 +133,11 @@ def paging(request: Request, items: list[Any], limit: int, offset: int) -> dict[
     # Links point at this server (as Spotify's point at api.spotify.com), so a
     # client that follows `next` stays on the sandbox.
     base = _own_base(request) + request.url.path.removeprefix("/v1")
-    params = dict(request.query_params)
+    return paging_at(base, dict(request.query_params), items, limit, offset)
+
+
+def paging_at(base: str, params: dict[str, str], items: list[Any], limit: int, offset: int) -> dict[str, Any]:
+    """A paging object over ``items`` whose links are ``base`` with ``params``, offset and limit."""
 
     def link(new_offset: int) -> str:
         return f"{base}?{urlencode({**params, 'offset': new_offset, 'limit': limit})}"
@@ -129,7 +164,11 @@ def _iso(ts: float) -> str:
 
 @authed
 async def me(request: Request, state: SandboxState, user: User) -> Response:
-    return JSONResponse(user.profile())
+    # the public profile for any token; e-mail and account details only with their scopes
+    granted = state.scopes_for_token(request.headers["authorization"].partition(" ")[2].strip())
+    private = {"country", "explicit_content", "product"} if "user-read-private" not in granted else set()
+    email = {"email"} if "user-read-email" not in granted else set()
+    return JSONResponse({k: v for k, v in user.profile().items() if k not in private | email})
 
 
 @authed
@@ -357,9 +396,8 @@ async def my_albums(request: Request, state: SandboxState, user: User) -> Respon
     items = []
     for album_id, added in user.saved_albums:
         album = state.catalog.albums[album_id]
-        full = {**album.simplified(), "tracks": {"total": len(album.tracks), "items": []}}
-        full["tracks"]["items"] = [{k: v for k, v in t.full().items() if k != "album"} for t in album.tracks]
-        items.append({"added_at": _iso(added), "album": full})
+        tracks = paging_at(f"{_own_base(request)}/albums/{album.id}/tracks", {}, album.track_objects(), 50, 0)
+        items.append({"added_at": _iso(added), "album": album.full(tracks)})
     return JSONResponse(paging(request, items, limit, offset))
 
 
@@ -447,9 +485,11 @@ async def playlist_items(request: Request, state: SandboxState, user: User) -> R
     playlist = state.catalog.playlists.get(request.path_params["id"])
     if playlist is None:
         return api_error(404, "Resource not found")
-    limit = _int_param(request, "limit", 100, 1, 100)
+    limit = _int_param(request, "limit", 20, 1, 50)
     offset = _int_param(request, "offset", 0, 0, 100_000)
-    entries = [{"added_at": _iso(0), "is_local": False, "track": t.full()} for t in playlist.tracks]
+    # ``item`` since 2026; ``track`` still sent, deprecated
+    entries = [{"added_at": _iso(0), "is_local": False, "item": t.full(), "track": t.full()}
+               for t in playlist.tracks]  # fmt: skip
     return JSONResponse(paging(request, entries, limit, offset))
 
 
@@ -512,8 +552,8 @@ async def get_item(request: Request, state: SandboxState, user: User) -> Respons
     if isinstance(item, Artist):
         return JSONResponse(item.full())
     if isinstance(item, Album):
-        tracks = [{k: v for k, v in t.full().items() if k != "album"} for t in item.tracks]
-        return JSONResponse({**item.simplified(), "tracks": paging(request, tracks, 50, 0)})
+        tracks = paging_at(f"{_own_base(request)}/albums/{item.id}/tracks", {}, item.track_objects(), 50, 0)
+        return JSONResponse(item.full(tracks))
     assert isinstance(item, Playlist)
     return JSONResponse(item.simplified())
 

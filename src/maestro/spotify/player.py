@@ -371,9 +371,12 @@ class Player:
     async def playlist_tracks(self, playlist_uri: str) -> list[Item]:
         """A playlist's tracks (``GET /playlists/{id}/items``, the 2026 name of ``/tracks``)."""
         playlist_id = playlist_uri.rsplit(":", 1)[-1]
-        entries = await self._all_pages(f"playlists/{playlist_id}/items", "track", page=100)
+        entries = await self._all_pages(f"playlists/{playlist_id}/items")
         with reading():
-            return [Item.from_json(entry) for entry in entries]
+            # each entry's ``item`` (2026), or ``track`` as before it was renamed
+            return [
+                Item.from_json(entry) for entry in objects([e.get("item") or e.get("track") for e in entries])
+            ]
 
 
 @contextlib.contextmanager
