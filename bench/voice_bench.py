@@ -17,8 +17,8 @@ Engines, each on the same audio: ``pocketsphinx`` (the grammar path alone),
 ``tiered`` (the grammar path answers what it is sure of, Whisper tiny.en the
 rest: ``voice.engine = "auto"`` with Whisper installed) and ``whisper`` (every
 command to Whisper). Per condition and engine: intent and slot accuracy, wake
-recall, latency after the end of speech (p50/p95, and p95 split by which tier
-answered), real-time factor. Then false wakes per hour of non-wake speech, idle
+recall, latency after the end of speech (p50/p95, and p95 split: the grammar path
+alone, or the neural pass asked), real-time factor. Then false wakes per hour of non-wake speech, idle
 CPU, and the peak RSS of `maestro listen` with each engine. The dev sentences
 tune nothing here: other sentences, voices and noise judge.
 """
@@ -218,9 +218,9 @@ class Bench:
         tally.slots += ok and slot_names(got.recognition.slots_json() if got else {}) == slot_names(slots)
         if got is not None:
             tally.latencies.append(got.latency_ms)
-            tally.by_tier.setdefault("neural" if got.open_vocabulary else "grammar", []).append(
-                got.latency_ms
-            )
+            # by who set the latency: the grammar path alone, or with the neural pass asked
+            # (whichever answer was then taken)
+            tally.by_tier.setdefault("neural" if got.neural else "grammar", []).append(got.latency_ms)
         if not ok:
             tally.misses.append(
                 f"{text!r} -> {got.transcript if got else '-'!r} ({got.intent if got else None})"

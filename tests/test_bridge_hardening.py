@@ -6,6 +6,7 @@ threw the tokens away, and the smaller findings.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -92,12 +93,10 @@ def test_expired_grants_are_swept_on_a_timer(live: LiveSandbox, clock: Clock, tm
             grant = start(bridge)
             clock.now += 600 + 3601
             deadline = time.monotonic() + 5
-            while (
-                store.by_user_code(grant["user_code"].replace("-", ""), clock.now - 5000)
-                and time.monotonic() < deadline
-            ):
+            code = grant["user_code"].replace("-", "")
+            while asyncio.run(store.by_user_code(code, clock.now - 5000)) and time.monotonic() < deadline:
                 time.sleep(0.05)  # no new authorisation arrives: the timer alone sweeps
-            assert store.by_user_code(grant["user_code"].replace("-", ""), clock.now - 5000) is None
+            assert asyncio.run(store.by_user_code(code, clock.now - 5000)) is None
     finally:
         bridge_app.SWEEP_EVERY_S = original
 
@@ -242,16 +241,16 @@ def test_refresh_answered_with_non_json_is_an_error(clock: Clock, tmp_path: Path
     assert answer.status_code == 502 and answer.json()["error"] == "temporarily_unavailable"
 
 
-def test_a_user_code_held_by_an_expired_unswept_grant_is_reused(tmp_path: Path) -> None:
+async def test_a_user_code_held_by_an_expired_unswept_grant_is_reused(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "b.db")
 
     def grant(gid: str, expires: float) -> Grant:
         return Grant(gid, "BCDFGHJK", CLIENT, "s", "box", "pending", expires, 5, None)
 
-    assert store.add(grant("a", 100.0), now=50.0)
-    assert not store.add(grant("b", 200.0), now=60.0)  # still live: pick another code
-    assert store.add(grant("c", 900.0), now=150.0)  # expired, not swept: the code is free (was a 500)
-    assert store.by_user_code("BCDFGHJK", 150.0).id == "c"  # type: ignore[union-attr]
+    assert await store.add(grant("a", 100.0), now=50.0)
+    assert not await store.add(grant("b", 200.0), now=60.0)  # still live: pick another code
+    assert await store.add(grant("c", 900.0), now=150.0)  # expired, not swept: the code is free (was a 500)
+    assert (await store.by_user_code("BCDFGHJK", 150.0)).id == "c"  # type: ignore[union-attr]
 
 
 def test_trailing_slash_does_not_reflect_the_host(bridge: TestClient) -> None:
@@ -274,7 +273,7 @@ def test_errors_carry_the_security_headers_and_one_log_line(
 ) -> None:
     app, store = make(live.url, clock, tmp_path)
 
-    def broken(*args: object) -> None:
+    async def broken(*args: object) -> None:
         raise RuntimeError("a bug")
 
     store.by_user_code = broken  # type: ignore[method-assign]
@@ -360,7 +359,7 @@ def test_store_failure_is_a_503_with_retry_after(live: LiveSandbox, clock: Clock
 
     app, store = make(live.url, clock, tmp_path)
 
-    def down(*args: object) -> None:
+    async def down(*args: object) -> None:
         raise StoreUnavailableError("connection refused")
 
     store.poll = down  # type: ignore[method-assign]

@@ -231,32 +231,36 @@ def forget_account(state_dir: Path) -> None:
 
 
 def cmd_bridge_serve(args: argparse.Namespace) -> int:
+    import json
+    import os
+
     import uvicorn
 
     from maestro import config
-    from maestro.bridge.app import BridgeConfig, create_app
-    from maestro.bridge.server import uvicorn_options
-    from maestro.bridge.store import SQLiteStore
+    from maestro.bridge.server import SERVE_ENV, build_app, form_secret, uvicorn_options
 
+    store = args.store or (f"sqlite:{args.db}" if args.db else "")
     settings = config.load()
-    bridge = settings.bridge
-    if not bridge.client_id:
-        raise UsageError("Set bridge.client_id (your Spotify app's client id) in config.toml or "
-                         "MAESTRO_BRIDGE_CLIENT_ID.")  # fmt: skip
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    base_url = bridge.base_url or f"http://{host}:{args.port}"
-    db = args.db or bridge.db or str(config.state_dir() / "bridge.sqlite3")
-    bridge_config = BridgeConfig(
-        client_id=bridge.client_id, client_secret=bridge.client_secret, base_url=base_url,
-        accounts_url=bridge.accounts_url, mode=bridge.mode,
-        local_redirect_uri=f"http://127.0.0.1:{args.port}/callback",
-    )  # fmt: skip
-    app = create_app(bridge_config, SQLiteStore(db))
-    print(f"Maestro bridge on {base_url} ({bridge.mode} mode); register this redirect URI with Spotify:")
-    print(f"  {bridge_config.redirect_uri}")
+    _, made = form_secret(settings.bridge)  # made once here, before any worker reads it
+    if made:
+        print(made, file=sys.stderr, flush=True)
+    app, base_url, redirect_uri = build_app(args.host, args.port, store)
+    store_name = type(app.state.bridge.store).__name__.removesuffix("Store")
+    workers = f"{args.workers} workers" if args.workers > 1 else "one process"
+    print(f"Maestro bridge on {base_url} ({settings.bridge.mode} mode, {store_name}, {workers}); "
+          "register this redirect URI with Spotify:")  # fmt: skip
+    print(f"  {redirect_uri}")
     print(f"Boxes pair with: maestro pair --bridge {base_url}", flush=True)
-    uvicorn.run(app, **uvicorn_options(host=args.host, port=args.port, proxy_headers=args.proxy_headers,
-                                       forwarded_allow_ips=args.forwarded_allow_ips))  # fmt: skip
+    options = uvicorn_options(host=args.host, port=args.port, proxy_headers=args.proxy_headers,
+                              forwarded_allow_ips=args.forwarded_allow_ips)  # fmt: skip
+    if args.workers > 1:
+        # each worker builds its own app (and store connection) from the same settings
+        os.environ[SERVE_ENV] = json.dumps({"host": args.host, "port": args.port, "store": store})
+        uvicorn.run(
+            "maestro.bridge.server:app_from_environment", factory=True, workers=args.workers, **options
+        )
+    else:
+        uvicorn.run(app, **options)
     return 0
 
 
@@ -532,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8766)
     serve.add_argument("--db", metavar="FILE", help="SQLite file (default: bridge.sqlite3 in the state dir)")
+    serve.add_argument("--store", metavar="SPEC", help="sqlite:PATH or redis://HOST:PORT/DB (bridge.store)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="worker processes (share a Redis store, or SQLite on this host)")  # fmt: skip
     serve.add_argument(
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* (behind Caddy/nginx)"
     )

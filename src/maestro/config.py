@@ -109,11 +109,22 @@ class DisplaySettings:
 @dataclass
 class BridgeSettings:
     client_id: str = ""
-    client_secret: str = ""
+    client_secret: str = field(default="", repr=False)
     base_url: str = field(default="", metadata=WEB_ADDRESS)
     accounts_url: str = field(default=SPOTIFY_ACCOUNTS_URL, metadata=WEB_ADDRESS)
     db: str = ""
     mode: Literal["hosted", "local"] = "hosted"
+    #: "sqlite:PATH" (one host; default bridge.sqlite3 in the state dir) or "redis://HOST:PORT/DB",
+    #: "unix:///run/redis.sock" (several workers and instances)
+    store: str = ""
+    #: Signs the pairing form; every instance behind one address needs the same. Or a file holding
+    #: it (generated when missing; default bridge-secret in the state dir).
+    secret: str = field(default="", repr=False)
+    secret_file: str = ""
+    #: New pairings and token refreshes per client address in 10 minutes. Raise them when many
+    #: boxes share one address (a school behind NAT) or a proxy hides the addresses.
+    authorize_per_ip: int = field(default=20, metadata=between(1, 1_000_000))
+    refresh_per_ip: int = field(default=60, metadata=between(1, 1_000_000))
 
 
 @dataclass

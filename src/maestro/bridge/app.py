@@ -132,7 +132,7 @@ class Bridge:
         requested = str(form.get("scope", "")).split() or list(self.config.allowed_scopes)
         if not set(requested) <= set(self.config.allowed_scopes):
             return _oauth_error("invalid_scope", "Scope not allowed")
-        if not self._allowed(f"authorize:{_address(request)}", self.config.authorize_per_ip):
+        if not await self._allowed(f"authorize:{_address(request)}", self.config.authorize_per_ip):
             return _oauth_error("slow_down", "Too many new codes from this address; wait and try again", 429,
                                 retry_after=self.config.attempt_window_s // 10)  # fmt: skip
         device_name = displayable_name(str(form.get("device_name", ""))) or "your Maestro box"
@@ -152,7 +152,7 @@ class Bridge:
                 public_key=codes.public_key(device_code),
                 link_hash=codes.digest(link_secret),
             )
-            if self.store.add(grant, self.now):
+            if await self.store.add(grant, self.now):
                 break
         else:
             return _oauth_error("temporarily_unavailable", "No free user code; try again", 503, retry_after=1)
@@ -177,25 +177,27 @@ class Bridge:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         grant_type = str(form.get("grant_type", ""))
         if grant_type == DEVICE_CODE_GRANT:
-            return self._device_token(str(form.get("client_id", "")), str(form.get("device_code", "")))
+            return await self._device_token(str(form.get("client_id", "")), str(form.get("device_code", "")))
         if grant_type == "refresh_token":
             client_id, refresh_token = str(form.get("client_id", "")), str(form.get("refresh_token", ""))
             return await self._refresh(request, client_id, refresh_token)
         return _oauth_error("unsupported_grant_type", "Use the device_code or refresh_token grant")
 
-    def _device_token(self, client_id: str, device_code: str) -> Response:
+    async def _device_token(self, client_id: str, device_code: str) -> Response:
         if not codes.same(client_id, self.config.client_id):
             return _oauth_error("invalid_client", "Unknown client", 401)
         grant_id = codes.digest(device_code)
-        grant, too_fast = self.store.poll(grant_id, self.now)
+        grant, too_fast = await self.store.poll(grant_id, self.now)
         if grant is None:
-            return _oauth_error("invalid_grant", "Unknown or already used device code")
+            # Never issued, already used, or forgotten (a Redis restart): a new code is the way on,
+            # and expired_token is what tells a device to ask for one (RFC 8628 §3.5).
+            return _oauth_error("expired_token", "Unknown or expired device code; start again")
         if self.now >= grant.expires_at:
             return _oauth_error("expired_token", "The code has expired; start again")
         if grant.status == "denied":
             return _oauth_error("access_denied", "The user declined")
         if grant.status == "approved":
-            sealed = self.store.take_tokens(grant_id)  # exactly once, whichever instance asks first
+            sealed = await self.store.take_tokens(grant_id)  # exactly once, whichever instance asks first
             opened = codes.open_sealed(sealed, device_code) if sealed else None
             if opened is None:
                 return _oauth_error("invalid_grant", "Unknown or already used device code")
@@ -212,7 +214,7 @@ class Bridge:
             return _oauth_error("invalid_client", "Unknown client", 401)
         if not refresh_token:
             return _oauth_error("invalid_request", "refresh_token is missing")
-        if not self._allowed(f"refresh:{_address(request)}", self.config.refresh_per_ip):
+        if not await self._allowed(f"refresh:{_address(request)}", self.config.refresh_per_ip):
             return _oauth_error("slow_down", "Too many refreshes from this address", 429, retry_after=60)
         status, body = await self._spotify_token(
             {"grant_type": "refresh_token", "refresh_token": refresh_token}
@@ -250,7 +252,7 @@ class Bridge:
 
     # -- browser side ---------------------------------------------------------------------
 
-    def _look_up(self, request: Request, code: str, link_secret: str) -> Grant | Response | None:
+    async def _look_up(self, request: Request, code: str, link_secret: str) -> Grant | Response | None:
         """The pending grant a code names, or None, or the 429 page when guessing is cut off.
 
         The pairing link (QR code) carries a secret: with it, a lookup is no guess and is
@@ -261,18 +263,24 @@ class Bridge:
         through the link, only slow down typed codes for a while.
         """
         normalised = codes.normalise_user_code(code)
-        grant = self.store.by_user_code(normalised, self.now) if codes.looks_like_user_code(code) else None
+        grant = (
+            await self.store.by_user_code(normalised, self.now) if codes.looks_like_user_code(code) else None
+        )
         if grant is not None and link_secret and codes.same(codes.digest(link_secret), grant.link_hash):
             return grant if grant.status == "pending" else None
         window = self.config.attempt_window_s
-        mine = self.store.hit(f"pair:{_address(request)}", self.config.per_ip_attempts, window, self.now)
+        mine = await self.store.hit(
+            f"pair:{_address(request)}", self.config.per_ip_attempts, window, self.now
+        )
         if mine is None:
             return self._too_many(request, everyone=False)
-        everyone = self.store.hit("pair:all-wrong", self.config.global_attempts, window, self.now)
+        everyone = await self.store.hit("pair:all-wrong", self.config.global_attempts, window, self.now)
         if everyone is None:
             return self._too_many(request, everyone=True)
         if grant is not None and grant.status == "pending" and not link_secret:
-            self.store.release("pair:all-wrong", everyone)  # right: it did not spend the wrong-code budget
+            await self.store.release(
+                "pair:all-wrong", everyone
+            )  # right: it did not spend the wrong-code budget
             return grant
         return None
 
@@ -287,9 +295,9 @@ class Bridge:
         response.headers["Retry-After"] = str(self.config.attempt_window_s // 10)
         return response
 
-    def _allowed(self, key: str, limit: int) -> bool:
+    async def _allowed(self, key: str, limit: int) -> bool:
         """One more request under ``key`` in the sliding window, if ``limit`` allows it."""
-        return self.store.hit(key, limit, self.config.attempt_window_s, self.now) is not None
+        return await self.store.hit(key, limit, self.config.attempt_window_s, self.now) is not None
 
     def _csrf(self, user_code: str, nonce: str) -> str:
         return codes.csrf_token(self.config.secret, codes.normalise_user_code(user_code), nonce)
@@ -303,7 +311,7 @@ class Bridge:
         code = request.query_params.get("code", "")
         if not code:
             return self.page(request, "enter_code.html", title="Connect Maestro", code="", error=None)
-        found = self._look_up(request, code, request.query_params.get("k", ""))
+        found = await self._look_up(request, code, request.query_params.get("k", ""))
         if isinstance(found, Response):
             return found
         if found is None:
@@ -345,18 +353,18 @@ class Bridge:
         if not nonce or not codes.same(str(form.get("csrf", "")), self._csrf(code, nonce)):
             return self.message(request, "Please try again", "This form expired. Open the link again.",
                                 403, error=True, retry=True)  # fmt: skip
-        grant = self.store.by_user_code(codes.normalise_user_code(code), self.now)
+        grant = await self.store.by_user_code(codes.normalise_user_code(code), self.now)
         if grant is None or grant.status != "pending":
             return self.message(request, "Code not found", "That code is not right, or it has expired.",
                                 404, error=True, retry=True)  # fmt: skip
         if decision != "approve":
             grant.status = "denied"
-            self.store.update(grant)
+            await self.store.update(grant)
             return self.message(request, "Cancelled", "Nothing was connected. You can close this page.")
         state = codes.new_secret()
         verifier, challenge = codes.pkce_pair()
         grant.status, grant.state_hash, grant.code_verifier = "authorizing", codes.digest(state), verifier
-        self.store.update(grant)
+        await self.store.update(grant)
         query = urlencode(
             {
                 "client_id": self.config.client_id,
@@ -393,7 +401,9 @@ class Bridge:
 
     async def _finish(self, request: Request, params: dict[str, str]) -> Response:
         state = params.get("state", "")
-        grant, claimed = self.store.claim_state(codes.digest(state), self.now) if state else (None, False)
+        grant, claimed = (
+            await self.store.claim_state(codes.digest(state), self.now) if state else (None, False)
+        )
         if grant is not None and not claimed and grant.status in ("exchanging", "approved"):
             # A reload while (or after) Spotify answers: the first request is doing the work.
             return self.message(request, "Done", "Already done — you can close this page. "
@@ -411,7 +421,7 @@ class Bridge:
         if "error" in params or "code" not in params:
             # Backed out at Spotify: the code on the box still works, so the user can try again.
             grant.status = "pending"
-            self.store.update(grant)
+            await self.store.update(grant)
             return self.message(
                 request,
                 "Not connected",
@@ -429,7 +439,7 @@ class Bridge:
         )
         if status != 200 or "access_token" not in body:
             grant.status = "denied"
-            self.store.update(grant)
+            await self.store.update(grant)
             log.warning("code exchange failed: %s", _oauth_body(body).get("error"))
             return self.message(
                 request,
@@ -440,7 +450,7 @@ class Bridge:
             )
         grant.status = "approved"
         grant.sealed_tokens = codes.seal(json.dumps(body).encode(), grant.public_key)
-        self.store.update(grant)
+        await self.store.update(grant)
         log.info("a grant was approved")
         return self.message(request, "Done", "Done — you can close this page. Maestro is connecting now.")
 
@@ -462,7 +472,7 @@ class Bridge:
 
     async def healthz(self, request: Request) -> Response:
         try:
-            self.store.health()
+            await self.store.health()
         except StoreUnavailableError as exc:
             log.warning("store unavailable: %s", exc)
             return JSONResponse({"ok": False, "store": self.store_name}, status_code=503,
@@ -477,7 +487,7 @@ class Bridge:
         """Expired grants and old rate-limit entries go on a timer, whatever the traffic."""
         while True:
             try:
-                gone = await asyncio.to_thread(self.store.sweep, self.now)
+                gone = await self.store.sweep(self.now)
                 if gone:
                     log.info("swept %d expired grants", gone)
             except StoreUnavailableError as exc:

@@ -11,9 +11,16 @@ not rely on it.)
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import secrets
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from maestro.errors import UsageError
 
 #: From a request's first byte to its last (headers and the small bodies the bridge takes).
 REQUEST_READ_S = 10.0
@@ -61,3 +68,88 @@ def uvicorn_options(**extra: Any) -> dict[str, Any]:
     OAuth states), uvloop, and the request deadline."""
     return {"http": DeadlineProtocol, "loop": "uvloop", "log_level": "warning", "access_log": False,
             "timeout_keep_alive": 5, **extra}  # fmt: skip
+
+
+# -- from settings to a running app ------------------------------------------------------------
+
+#: Environment of uvicorn's worker processes: where to listen and which store (no secrets).
+SERVE_ENV = "MAESTRO_BRIDGE_SERVE"
+SECRET_FILE = "bridge-secret"
+MIN_SECRET_CHARS = 32
+
+
+def build_app(host: str, port: int, store: str = "") -> tuple[Any, str, str]:
+    """The bridge app as the settings describe it, its public address and its redirect URI."""
+    from maestro import config
+    from maestro.bridge.app import BridgeConfig, create_app
+    from maestro.bridge.store import open_store
+
+    settings = config.load()
+    bridge = settings.bridge
+    if not bridge.client_id:
+        raise UsageError("Set bridge.client_id (your Spotify app's client id) in config.toml or "
+                         "MAESTRO_BRIDGE_CLIENT_ID.")  # fmt: skip
+    shown_host = f"[{host}]" if ":" in host else host
+    base_url = bridge.base_url or f"http://{shown_host}:{port}"
+    bridge_config = BridgeConfig(
+        client_id=bridge.client_id, client_secret=bridge.client_secret, base_url=base_url,
+        accounts_url=bridge.accounts_url, mode=bridge.mode,
+        local_redirect_uri=f"http://127.0.0.1:{port}/callback", secret=form_secret(settings.bridge)[0],
+        authorize_per_ip=bridge.authorize_per_ip, refresh_per_ip=bridge.refresh_per_ip,
+    )  # fmt: skip
+    spec = store or bridge.store or bridge.db
+    app = create_app(bridge_config, open_store(spec, config.state_dir() / "bridge.sqlite3"))
+    return app, base_url, bridge_config.redirect_uri
+
+
+def app_from_environment() -> Any:
+    """uvicorn's factory in each worker process (``--workers N``)."""
+    options = json.loads(os.environ[SERVE_ENV])
+    return build_app(options["host"], int(options["port"]), options.get("store", ""))[0]
+
+
+def form_secret(bridge: Any) -> tuple[bytes, str]:
+    """The key that signs the pairing form, shared by every worker and instance, and a message
+    when it was just made. ``bridge.secret`` wins; else the file ``bridge.secret_file`` (default
+    ``bridge-secret`` in the state dir), created once (0600) when missing: two instances starting
+    together end up with the same one, whichever wrote it first."""
+    from maestro import config
+
+    if bridge.secret:
+        if len(bridge.secret) < MIN_SECRET_CHARS:
+            raise UsageError(f"bridge.secret is too short: use at least {MIN_SECRET_CHARS} random characters "
+                             "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))').")  # fmt: skip
+        return bridge.secret.encode(), ""
+    path = Path(bridge.secret_file).expanduser() if bridge.secret_file else config.state_dir() / SECRET_FILE
+    made = ""
+    if not path.exists():
+        made = _create_secret(path)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the bridge's form secret ({exc.strerror})") from exc
+    if len(text) < MIN_SECRET_CHARS:
+        raise UsageError(
+            f"{path}: the bridge's form secret is too short (at least {MIN_SECRET_CHARS} characters)"
+        )
+    return text.encode(), made
+
+
+def _create_secret(path: Path) -> str:
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".secret-", delete=False) as tmp:
+            os.chmod(tmp.name, 0o600)
+            tmp.write(secrets.token_urlsafe(48) + "\n")
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        try:
+            os.link(tmp.name, path)  # atomic, and never over a secret another instance just made
+        except FileExistsError:
+            return ""
+        finally:
+            os.unlink(tmp.name)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the bridge's form secret ({exc.strerror})") from exc
+    return (f"Made a new form secret for the bridge in {path}. Every instance behind this address needs "
+            "the same one: copy that file (bridge.secret_file) or set bridge.secret.")  # fmt: skip

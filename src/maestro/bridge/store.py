@@ -19,11 +19,14 @@ before the device collects them; afterwards they are gone.
 
 :class:`SQLiteStore` is the embedded default (one host; WAL; file and directory
 private to the bridge's user). ``maestro.bridge.redis_store.RedisStore``
-implements the same contract for several workers and instances.
+implements the same contract for several workers and instances; :func:`open_store`
+picks one from ``bridge.store`` ("sqlite:PATH" or "redis://...").
+Every method is a coroutine: Redis answers over the network, SQLite at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -67,38 +70,38 @@ class StoreUnavailableError(Exception):
 
 
 class BridgeStore(Protocol):
-    def add(self, grant: Grant, now: float) -> bool:
+    async def add(self, grant: Grant, now: float) -> bool:
         """Stores a new grant; False when its user code belongs to a live grant (pick another)."""
 
-    def by_user_code(self, user_code: str, now: float) -> Grant | None: ...
+    async def by_user_code(self, user_code: str, now: float) -> Grant | None: ...
 
-    def update(self, grant: Grant) -> None: ...
+    async def update(self, grant: Grant) -> None: ...
 
-    def poll(self, grant_id: str, now: float) -> tuple[Grant | None, bool]:
+    async def poll(self, grant_id: str, now: float) -> tuple[Grant | None, bool]:
         """The grant, and whether this poll came sooner than its interval allows (which then
         grows by five seconds, RFC 8628 §3.5)."""
 
-    def take_tokens(self, grant_id: str) -> str | None:
+    async def take_tokens(self, grant_id: str) -> str | None:
         """An approved grant's sealed tokens, exactly once: the grant is gone afterwards."""
 
-    def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
+    async def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
         """The grant of an OAuth state, and whether this call moved it from "authorizing" to
         "exchanging" (only that caller may exchange the code)."""
 
-    def hit(self, key: str, limit: int, window_s: float, now: float) -> str | None:
+    async def hit(self, key: str, limit: int, window_s: float, now: float) -> str | None:
         """Reserves one of ``limit`` slots in the ``window_s`` before ``now``: a ticket, or None
         when they are all taken."""
 
-    def release(self, key: str, ticket: str) -> None:
+    async def release(self, key: str, ticket: str) -> None:
         """Gives a slot back (a right code does not spend the budget for wrong ones)."""
 
-    def sweep(self, now: float) -> int:
+    async def sweep(self, now: float) -> int:
         """Forgets expired grants and old rate-limit entries; returns how many grants went."""
 
-    def health(self) -> None:
+    async def health(self) -> None:
         """Raises StoreUnavailableError when the store cannot serve."""
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 SCHEMA = """
@@ -185,7 +188,7 @@ class SQLiteStore:
         row = db.execute(f"SELECT {', '.join(COLUMNS)} FROM grants WHERE {where}", args).fetchone()
         return self._grant(row)
 
-    def add(self, grant: Grant, now: float) -> bool:
+    async def add(self, grant: Grant, now: float) -> bool:
         marks = ", ".join("?" * len(COLUMNS))
         with self._write() as db:
             # A user code is free again once its grant expired, swept or not.
@@ -197,15 +200,15 @@ class SQLiteStore:
                 return False
         return True
 
-    def by_user_code(self, user_code: str, now: float) -> Grant | None:
+    async def by_user_code(self, user_code: str, now: float) -> Grant | None:
         return self._one(self._db(), "user_code = ? AND expires_at > ?", user_code, now)
 
-    def update(self, grant: Grant) -> None:
+    async def update(self, grant: Grant) -> None:
         sets = ", ".join(f"{c} = ?" for c in COLUMNS[1:])
         values = tuple(getattr(grant, c) for c in COLUMNS[1:])
         self._db().execute(f"UPDATE grants SET {sets} WHERE id = ?", (*values, grant.id))
 
-    def poll(self, grant_id: str, now: float) -> tuple[Grant | None, bool]:
+    async def poll(self, grant_id: str, now: float) -> tuple[Grant | None, bool]:
         with self._write() as db:
             grant = self._one(db, "id = ?", grant_id)
             if grant is None:
@@ -219,7 +222,7 @@ class SQLiteStore:
         grant.last_poll = now
         return grant, too_fast
 
-    def take_tokens(self, grant_id: str) -> str | None:
+    async def take_tokens(self, grant_id: str) -> str | None:
         with self._write() as db:
             row = db.execute(
                 "DELETE FROM grants WHERE id = ? AND status = 'approved' AND sealed_tokens IS NOT NULL "
@@ -230,7 +233,7 @@ class SQLiteStore:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the sealed tokens stays in the WAL
         return None if row is None else str(row[0])
 
-    def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
+    async def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
         with self._write() as db:
             grant = self._one(db, "state_hash = ?", state_hash)
             if grant is None or grant.status != "authorizing" or now >= grant.expires_at:
@@ -239,7 +242,7 @@ class SQLiteStore:
         grant.status = "exchanging"
         return grant, True
 
-    def hit(self, key: str, limit: int, window_s: float, now: float) -> str | None:
+    async def hit(self, key: str, limit: int, window_s: float, now: float) -> str | None:
         with self._write() as db:
             db.execute("DELETE FROM hits WHERE key = ? AND at <= ?", (key, now - window_s))
             (count,) = db.execute("SELECT COUNT(*) FROM hits WHERE key = ?", (key,)).fetchone()
@@ -249,22 +252,25 @@ class SQLiteStore:
             db.execute("INSERT INTO hits (key, at, ticket) VALUES (?, ?, ?)", (key, now, ticket))
         return ticket
 
-    def release(self, key: str, ticket: str) -> None:
+    async def release(self, key: str, ticket: str) -> None:
         self._db().execute("DELETE FROM hits WHERE key = ? AND ticket = ?", (key, ticket))
 
-    def sweep(self, now: float) -> int:
+    async def sweep(self, now: float) -> int:
+        return await asyncio.to_thread(self._sweep, now)  # a big delete: off the event loop
+
+    def _sweep(self, now: float) -> int:
         with self._write() as db:
             gone = db.execute("DELETE FROM grants WHERE expires_at < ?", (now - EXPIRED_GRACE_S,)).rowcount
             db.execute("DELETE FROM hits WHERE at < ?", (now - 86400,))
         return gone
 
-    def health(self) -> None:
+    async def health(self) -> None:
         try:
             self._db().execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"SQLite: {exc}") from exc
 
-    def close(self) -> None:
+    async def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
@@ -289,3 +295,14 @@ def _private(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             if stat.S_IMODE(candidate.stat().st_mode) & 0o077:
                 os.chmod(candidate, 0o600)
+
+
+def open_store(spec: str, default_path: Path) -> BridgeStore:
+    """The store ``bridge.store`` names: ``sqlite:PATH``, a bare path, ``redis://``, ``rediss://``
+    or ``unix://`` (a Redis socket); empty means SQLite at ``default_path``."""
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        from maestro.bridge.redis_store import RedisStore
+
+        return RedisStore.from_url(spec)
+    path = spec.removeprefix("sqlite:") or str(default_path)
+    return SQLiteStore(Path(path).expanduser())
