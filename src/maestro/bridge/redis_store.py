@@ -16,6 +16,7 @@ bridge's clock, passed in, so TTLs are measured from the caller's ``now``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import math
@@ -23,7 +24,7 @@ import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from maestro.bridge.store import EXPIRED_GRACE_S, Grant, StoreUnavailableError
 
@@ -122,22 +123,28 @@ class RedisStore:
         self._get_by_code = register(_GET_BY_CODE)
         self._add, self._update, self._poll = register(_ADD), register(_UPDATE), register(_POLL)
         self._take, self._claim, self._hit = register(_TAKE), register(_CLAIM), register(_HIT)
+        self._slots = asyncio.Semaphore(POOL_SIZE)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
-        # A bounded pool that waits for a free connection: a burst of requests shares a few
-        # connections instead of opening hundreds at once (and being refused by the listen backlog).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_SIZE, timeout=SOCKET_TIMEOUT_S, decode_responses=True,
-            socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S,
-        )  # fmt: skip
+        pool = aioredis.ConnectionPool.from_url(
+            url, decode_responses=True, socket_connect_timeout=SOCKET_TIMEOUT_S
+        )
         return cls(aioredis.Redis(connection_pool=pool), _without_password(url))
 
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await script(keys=keys, args=args)
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailableError(f"Redis at {self.url}: {type(exc).__name__}") from exc
+        # At most POOL_SIZE commands in flight, so a burst of requests shares a few connections
+        # instead of opening hundreds at once (which the listen backlog refuses); one deadline for
+        # the whole command (cheaper than redis-py's per-read socket timeout).
+        async with self._slots:
+            try:
+                async with asyncio.timeout(SOCKET_TIMEOUT_S):
+                    try:
+                        return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+                    except NoScriptError:  # Redis restarted and forgot the scripts: load them again
+                        return await script(keys=keys, args=args)
+            except (RedisError, OSError, TimeoutError) as exc:
+                raise StoreUnavailableError(f"Redis at {self.url}: {type(exc).__name__}") from exc
 
     async def add(self, grant: Grant, now: float) -> bool:
         lives_ms = _ms(grant.expires_at - now)
@@ -181,8 +188,9 @@ class RedisStore:
 
     async def release(self, key: str, ticket: str) -> None:
         try:
-            await self.client.zrem(_key("h", key), ticket)
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(SOCKET_TIMEOUT_S):
+                await self.client.zrem(_key("h", key), ticket)
+        except (RedisError, OSError, TimeoutError) as exc:
             raise StoreUnavailableError(f"Redis at {self.url}: {type(exc).__name__}") from exc
 
     async def sweep(self, now: float) -> int:
@@ -190,8 +198,9 @@ class RedisStore:
 
     async def health(self) -> None:
         try:
-            await self.client.ping()
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(SOCKET_TIMEOUT_S):
+                await self.client.ping()
+        except (RedisError, OSError, TimeoutError) as exc:
             raise StoreUnavailableError(f"Redis at {self.url}: {type(exc).__name__}") from exc
 
     async def close(self) -> None:

@@ -24,6 +24,8 @@ from maestro.errors import UsageError
 
 #: From a request's first byte to its last (headers and the small bodies the bridge takes).
 REQUEST_READ_S = 10.0
+#: An idle connection between two requests (a device polls every 5 s or more).
+KEEP_ALIVE_S = 20
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -66,8 +68,9 @@ class DeadlineProtocol(HttpToolsProtocol):
 def uvicorn_options(**extra: Any) -> dict[str, Any]:
     """What every way of serving the bridge passes to uvicorn: no access log (paths carry codes and
     OAuth states), uvloop, and the request deadline."""
+    # keep-alive outlasts RFC 8628's 5 s poll interval: a device keeps its connection between polls
     return {"http": DeadlineProtocol, "loop": "uvloop", "log_level": "warning", "access_log": False,
-            "timeout_keep_alive": 5, **extra}  # fmt: skip
+            "timeout_keep_alive": KEEP_ALIVE_S, **extra}  # fmt: skip
 
 
 # -- from settings to a running app ------------------------------------------------------------
