@@ -296,6 +296,11 @@ class Listener:
             # Asleep, an utterance counts only if it starts with the wake phrase, in any of the
             # n-best (clean bench wake 45/48 -> 47/48; still 0 false wakes in 10 minutes).
             rest = [after for t in alternatives if (after := self._after_wake(t)) is not None]
+            if rest and self._after_wake(alternatives[0]) is None and self._second_stage:
+                # Only a lower-ranked hypothesis heard the wake phrase: generous enough to be the
+                # first stage, not sure enough to wake on (bench: the false wakes in ordinary
+                # speech). The second stage decides, as for a wake phrase the grammar missed.
+                rest = []
             if not rest:
                 confirmed = self._confirm_wake()  # the second stage: the neural pass, where there is one
                 if confirmed is None:
@@ -355,6 +360,10 @@ class Listener:
             self._wake_up()
         return [heard]
 
+    @property
+    def _second_stage(self) -> bool:
+        return self.neural is not None and self.wake_confirm > 0
+
     def _confirm_wake(self) -> str | None:
         """The wake phrase's second stage: what follows it, when the neural pass hears it where the
         grammar path did not; None when it does not (or there is no neural pass).
@@ -366,8 +375,9 @@ class Listener:
         ``wake_confirm``) and Whisper must have been confident (``WAKE_MIN_LOGPROB``). Where the
         grammar path heard the phrase later in the utterance (someone was talking, a TV), only the
         audio from there is heard again."""
-        if self.neural is None or self.wake_confirm <= 0:
+        if not self._second_stage:
             return None
+        assert self.neural is not None
         if len(self._utterance) < WAKE_MIN_S * RATE * 2:
             return None
         start = self._wake_word_start()

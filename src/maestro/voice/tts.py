@@ -228,10 +228,11 @@ class WavSpeaker(_ThreadedSpeaker):
             parts = []
             for n, piece in enumerate(chunks(text)):
                 part = Path(scratch) / f"{n}.wav"
-                for _ in range(3):  # the espeak driver now and then returns without writing
+                for _ in range(3):  # the espeak driver now and then returns without writing (or
+                    # with a header and no sound: a pairing code read back as nothing, in a test)
                     engine.save_to_file(piece, os.fspath(part))
                     engine.runAndWait()
-                    if part.exists():
+                    if _has_sound(part):
                         parts.append(part)
                         break
                 else:
@@ -243,6 +244,15 @@ class WavSpeaker(_ThreadedSpeaker):
         path = self.directory / f"{next(self._numbers):04d}-chime.wav"
         write_wav(path, chime_pcm())
         self.files.append(path)
+
+
+def _has_sound(path: Path) -> bool:
+    """A WAV file that is there, readable, and holds at least one frame."""
+    try:
+        with wave.open(os.fspath(path), "rb") as reader:
+            return reader.getnframes() > 0
+    except (OSError, EOFError, wave.Error):
+        return False
 
 
 def _join_wavs(parts: list[Path], target: Path) -> None:
