@@ -54,8 +54,12 @@ class Endpointer:
         gate_db: float = GATE_DB,
     ) -> None:
         self._vad = Vad(vad_mode, sample_rate)
-        self.frame_bytes: int = self._vad.frame_bytes
-        self.frame_length: float = self.frame_bytes / 2 / sample_rate
+        self._setup(self._vad.frame_bytes, sample_rate, window, ratio, gate_db)
+
+    def _setup(self, frame_bytes: int, sample_rate: int, window: float, ratio: float, gate_db: float) -> None:
+        """The windowed rule's state, for frames of ``frame_bytes`` (whichever VAD decides them)."""
+        self.frame_bytes: int = frame_bytes
+        self.frame_length: float = frame_bytes / 2 / sample_rate
         self._size = max(2, round(window / self.frame_length))
         self._needed = ratio * self._size
         self._gate_db = gate_db
@@ -67,20 +71,30 @@ class Endpointer:
         self.in_speech = False
         self.speech_start = 0.0
 
-    def _is_speech(self, frame: bytes) -> bool:
+    def _level(self, frame: bytes) -> tuple[np.ndarray, float]:
+        """The frame's samples and its energy in dB, which also feeds the noise floor."""
         samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
         energy = 10 * float(np.log10(float(np.mean(samples * samples)) + 1.0))
         self._energies.add(energy)
-        if not self._vad.is_speech(frame):
-            self._hangover = 0
-            return False
-        if energy >= self._energies.floor() + self._gate_db:
+        return samples, energy
+
+    def _voiced(self, loud: bool) -> bool:
+        """A frame the VAD calls speech: a loud one is, and so, for a while after one, is a soft
+        one (the soft end of a word)."""
+        if loud:
             self._hangover = self._hangover_frames
             return True
-        if self._hangover > 0:  # a soft end of a word, the VAD still hears it: keep it
+        if self._hangover > 0:
             self._hangover -= 1
             return True
         return False
+
+    def _is_speech(self, frame: bytes) -> bool:
+        _, energy = self._level(frame)
+        if not self._vad.is_speech(frame):
+            self._hangover = 0
+            return False
+        return self._voiced(energy >= self._energies.floor() + self._gate_db)
 
     def process(self, frame: bytes) -> bytes | None:
         if len(frame) != self.frame_bytes:
@@ -150,25 +164,12 @@ class SileroEndpointer(Endpointer):
         else:
             detector.reset()
         self.detector = detector
-        self.frame_bytes = self.detector.chunk_bytes()
-        self.frame_length = self.frame_bytes / 2 / sample_rate
-        self._size = max(2, round(window / self.frame_length))
-        self._needed = ratio * self._size
-        self._window = deque()
-        self._energies = RecentLevels(FLOOR_S, self.frame_length)
-        self._frames = 0
+        self._setup(self.detector.chunk_bytes(), sample_rate, window, ratio, gate_db)
         self._speaking = False  # the last frame was speech (Silero's hysteresis)
-        self._gate_db = gate_db
-        self._hangover_frames = round(HANGOVER_S / self.frame_length)
-        self._hangover = 0
         self._voice: list[float] = []  # energies of this utterance's loud speech frames (dB)
-        self.in_speech = False
-        self.speech_start = 0.0
 
     def _is_speech(self, frame: bytes) -> bool:
-        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
-        energy = 10 * float(np.log10(float(np.mean(samples * samples)) + 1.0))
-        self._energies.add(energy)
+        samples, energy = self._level(frame)
         threshold = self._energies.floor() + self._gate_db
         if not self.in_speech:
             self._voice.clear()
@@ -186,9 +187,4 @@ class SileroEndpointer(Endpointer):
             return False
         if loud:
             self._voice.append(energy)
-            self._hangover = self._hangover_frames
-            return True
-        if self._hangover > 0:
-            self._hangover -= 1
-            return True
-        return False
+        return self._voiced(loud)
