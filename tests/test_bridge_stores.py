@@ -194,6 +194,17 @@ async def test_an_unreachable_redis_is_store_unavailable_not_a_crash(tmp_path: P
         await store.close()
 
 
+def test_a_store_maestro_cannot_use_is_named(tmp_path: Path) -> None:
+    from maestro.bridge.store import open_store
+    from maestro.errors import UsageError
+
+    for spec in ("mysql://db/bridge", "redis://bridge:s3cret@host:notaport/0"):
+        with pytest.raises(UsageError, match=r"bridge\.store") as refused:
+            open_store(spec, tmp_path / "b.db")
+        assert "s3cret" not in str(refused.value)
+    assert not list(tmp_path.iterdir())  # nothing made on the way
+
+
 def test_redis_passwords_stay_out_of_messages() -> None:
     store = RedisStore.from_url("redis://bridge:s3cret-pass@redis.internal:6380/2")
     assert "s3cret-pass" not in store.url and store.url == "redis://bridge:***@redis.internal:6380/2"

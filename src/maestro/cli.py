@@ -244,11 +244,11 @@ def cmd_bridge_serve(args: argparse.Namespace) -> int:
     _, made = form_secret(settings.bridge)  # made once here, before any worker reads it
     if made:
         print(made, file=sys.stderr, flush=True)
-    app, base_url, redirect_uri = build_app(args.host, args.port, store)
-    store_name = type(app.state.bridge.store).__name__.removesuffix("Store")
+    # built here too when workers build their own: bad settings are named before any worker starts
+    app, base_url, redirect_uri = build_app(settings, args.host, args.port, store)
     workers = f"{args.workers} workers" if args.workers > 1 else "one process"
-    print(f"Maestro bridge on {base_url} ({settings.bridge.mode} mode, {store_name}, {workers}); "
-          "register this redirect URI with Spotify:")  # fmt: skip
+    print(f"Maestro bridge on {base_url} ({settings.bridge.mode} mode, {app.state.bridge.store_name} store, "
+          f"{workers}); register this redirect URI with Spotify:")  # fmt: skip
     print(f"  {redirect_uri}")
     print(f"Boxes pair with: maestro pair --bridge {base_url}", flush=True)
     options = uvicorn_options(host=args.host, port=args.port, proxy_headers=args.proxy_headers,

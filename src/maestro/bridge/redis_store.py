@@ -21,7 +21,9 @@ import dataclasses
 import json
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
@@ -132,19 +134,26 @@ class RedisStore:
         )
         return cls(aioredis.Redis(connection_pool=pool), _without_password(url))
 
-    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        # At most POOL_SIZE commands in flight, so a burst of requests shares a few connections
-        # instead of opening hundreds at once (which the listen backlog refuses); one deadline for
-        # the whole command (cheaper than redis-py's per-read socket timeout).
+    async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        """One Redis command. At most POOL_SIZE in flight, so a burst of requests shares a few
+        connections instead of opening hundreds at once (which the listen backlog refuses); one
+        deadline for the whole command (cheaper than redis-py's per-read socket timeout); any
+        failure is StoreUnavailableError."""
         async with self._slots:
             try:
                 async with asyncio.timeout(SOCKET_TIMEOUT_S):
-                    try:
-                        return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-                    except NoScriptError:  # Redis restarted and forgot the scripts: load them again
-                        return await script(keys=keys, args=args)
+                    return await command()
             except (RedisError, OSError, TimeoutError) as exc:
                 raise StoreUnavailableError(f"Redis at {self.url}: {type(exc).__name__}") from exc
+
+    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        async def run() -> Any:
+            try:
+                return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:  # Redis restarted and forgot the scripts: load them again
+                return await script(keys=keys, args=args)
+
+        return await self._call(run)
 
     async def add(self, grant: Grant, now: float) -> bool:
         lives_ms = _ms(grant.expires_at - now)
@@ -187,21 +196,13 @@ class RedisStore:
         return str(taken) if taken else None
 
     async def release(self, key: str, ticket: str) -> None:
-        try:
-            async with asyncio.timeout(SOCKET_TIMEOUT_S):
-                await self.client.zrem(_key("h", key), ticket)
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise StoreUnavailableError(f"Redis at {self.url}: {type(exc).__name__}") from exc
+        await self._call(lambda: self.client.zrem(_key("h", key), ticket))
 
     async def sweep(self, now: float) -> int:
         return 0  # TTLs forget expired grants and old rate-limit slots
 
     async def health(self) -> None:
-        try:
-            async with asyncio.timeout(SOCKET_TIMEOUT_S):
-                await self.client.ping()
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise StoreUnavailableError(f"Redis at {self.url}: {type(exc).__name__}") from exc
+        await self._call(self.client.ping)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -228,8 +229,6 @@ def _decode(raw: str) -> Grant:
 
 def _without_password(url: str) -> str:
     """The URL fit for a log line: no password (secrets never reach logs)."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -81,13 +81,12 @@ SECRET_FILE = "bridge-secret"
 MIN_SECRET_CHARS = 32
 
 
-def build_app(host: str, port: int, store: str = "") -> tuple[Any, str, str]:
-    """The bridge app as the settings describe it, its public address and its redirect URI."""
+def build_app(settings: Any, host: str, port: int, store: str = "") -> tuple[Any, str, str]:
+    """The bridge app as ``settings`` describe it, its public address and its redirect URI."""
     from maestro import config
     from maestro.bridge.app import BridgeConfig, create_app
     from maestro.bridge.store import open_store
 
-    settings = config.load()
     bridge = settings.bridge
     if not bridge.client_id:
         raise UsageError("Set bridge.client_id (your Spotify app's client id) in config.toml or "
@@ -107,8 +106,10 @@ def build_app(host: str, port: int, store: str = "") -> tuple[Any, str, str]:
 
 def app_from_environment() -> Any:
     """uvicorn's factory in each worker process (``--workers N``)."""
+    from maestro import config
+
     options = json.loads(os.environ[SERVE_ENV])
-    return build_app(options["host"], int(options["port"]), options.get("store", ""))[0]
+    return build_app(config.load(), options["host"], int(options["port"]), options.get("store", ""))[0]
 
 
 def form_secret(bridge: Any) -> tuple[bytes, str]:

@@ -303,6 +303,11 @@ def open_store(spec: str, default_path: Path) -> BridgeStore:
     if spec.startswith(("redis://", "rediss://", "unix://")):
         from maestro.bridge.redis_store import RedisStore
 
-        return RedisStore.from_url(spec)
+        try:
+            return RedisStore.from_url(spec)
+        except ValueError as exc:  # "port could not be cast...": said without the URL's password
+            raise UsageError(f"bridge.store: not a Redis address Maestro can use ({exc})") from None
+    if "://" in spec:
+        raise UsageError("bridge.store: use sqlite:PATH, redis://HOST:PORT/DB or unix:///path/to/redis.sock")
     path = spec.removeprefix("sqlite:") or str(default_path)
     return SQLiteStore(Path(path).expanduser())

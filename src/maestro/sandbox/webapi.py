@@ -54,8 +54,8 @@ def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             user = state.user_for_token(token.strip())
         except PermissionError as exc:
             return api_error(401, str(exc))
-        needed = required_scopes(request.method, request.url.path)
-        if not needed <= state.scopes_for_token(token.strip()):
+        request.state.scopes = state.scopes_for_token(token.strip())
+        if not required_scopes(request.method, request.url.path) <= request.state.scopes:
             return api_error(403, "Insufficient client scope")
         try:
             return await handler(request, state, user)
@@ -165,7 +165,7 @@ def _iso(ts: float) -> str:
 @authed
 async def me(request: Request, state: SandboxState, user: User) -> Response:
     # the public profile for any token; e-mail and account details only with their scopes
-    granted = state.scopes_for_token(request.headers["authorization"].partition(" ")[2].strip())
+    granted = request.state.scopes
     private = {"country", "explicit_content", "product"} if "user-read-private" not in granted else set()
     email = {"email"} if "user-read-email" not in granted else set()
     return JSONResponse({k: v for k, v in user.profile().items() if k not in private | email})
