@@ -115,69 +115,66 @@ async def test_louder_while_ducked_is_louder_than_the_music_was(
     assert volume(live) == 70
 
 
-async def ducker_for(live: LiveSandbox, tmp_path: Path, percent: int = 30) -> tuple[Session, Ducker]:
+@pytest.fixture
+async def ducking(live: LiveSandbox, tmp_path: Path) -> AsyncIterator[tuple[Session, Ducker]]:
+    """A signed-in session on the live sandbox and a Ducker at 30% over it."""
     live.pair_into(tmp_path)
-    session = await Session.open(config.load(live.env(tmp_path)), state_dir=tmp_path).__aenter__()
-    return session, Ducker(session.player, tmp_path, percent)
+    async with Session.open(config.load(live.env(tmp_path)), state_dir=tmp_path) as session:
+        yield session, Ducker(session.player, tmp_path, 30)
 
 
 async def test_a_503_on_restore_is_retried_and_a_lasting_one_kept_for_later(
-    live: LiveSandbox, tmp_path: Path
+    live: LiveSandbox, tmp_path: Path, ducking: tuple[Session, Ducker]
 ) -> None:
-    session, ducker = await ducker_for(live, tmp_path)
-    try:
-        await playing(session)
-        ducker.duck()
-        assert await ducker.restore() is True  # (restore waits for the duck in flight first)
-        ducker.duck()
-        await asyncio.sleep(0)
-        await ducker._ducking  # type: ignore[misc]
-        assert volume(live) == 18 and json.loads((tmp_path / DUCK_FILE).read_text())["volume"] == 60
-        live.control("faults", {"status": 503, "count": 1, "path": "/v1/me/player/volume"})
-        assert await ducker.restore() is True
-        assert volume(live) == 60
+    session, ducker = ducking
+    await playing(session)
+    ducker.duck()
+    assert await ducker.restore() is True  # (restore waits for the duck in flight first)
+    ducker.duck()
+    await asyncio.sleep(0)
+    await ducker._ducking  # type: ignore[misc]
+    assert volume(live) == 18 and json.loads((tmp_path / DUCK_FILE).read_text())["volume"] == 60
+    live.control("faults", {"status": 503, "count": 1, "path": "/v1/me/player/volume"})
+    assert await ducker.restore() is True
+    assert volume(live) == 60
 
-        ducker.duck()
-        await ducker._ducking  # type: ignore[misc]
-        live.control("faults", {"status": 503, "count": 50, "path": "/v1/me/player"})
-        assert await ducker.restore() is False  # Spotify is down: the promise stays on disk
-        assert (tmp_path / DUCK_FILE).exists() and volume(live) == 18
-        live.state.faults.clear()
-        assert await ducker.restore() is True
-        assert volume(live) == 60
-    finally:
-        await session.__aexit__(None, None, None)
+    ducker.duck()
+    await ducker._ducking  # type: ignore[misc]
+    live.control("faults", {"status": 503, "count": 50, "path": "/v1/me/player"})
+    assert await ducker.restore() is False  # Spotify is down: the promise stays on disk
+    assert (tmp_path / DUCK_FILE).exists() and volume(live) == 18
+    live.state.faults.clear()
+    assert await ducker.restore() is True
+    assert volume(live) == 60
 
 
-async def test_a_volume_set_in_the_app_meanwhile_stands(live: LiveSandbox, tmp_path: Path) -> None:
-    session, ducker = await ducker_for(live, tmp_path)
-    try:
-        await playing(session)
-        ducker.duck()
-        await ducker._ducking  # type: ignore[misc]
-        await session.player.volume(45, LIVING_ROOM)  # someone in the Spotify app
-        assert await ducker.restore() is True
-        assert volume(live) == 45
-    finally:
-        await session.__aexit__(None, None, None)
+async def test_a_volume_set_in_the_app_meanwhile_stands(
+    live: LiveSandbox, tmp_path: Path, ducking: tuple[Session, Ducker]
+) -> None:
+    session, ducker = ducking
+    await playing(session)
+    ducker.duck()
+    await ducker._ducking  # type: ignore[misc]
+    await session.player.volume(45, LIVING_ROOM)  # someone in the Spotify app
+    assert await ducker.restore() is True
+    assert volume(live) == 45
 
 
-async def test_a_fixed_volume_speaker_and_silence_are_left_alone(live: LiveSandbox, tmp_path: Path) -> None:
-    session, ducker = await ducker_for(live, tmp_path)
-    try:
-        await playing(session, DEN_TV)
-        ducker.duck()
-        assert await ducker.restore() is True
-        assert not (tmp_path / DUCK_FILE).exists()
-        off = Ducker(session.player, tmp_path, 0)  # voice.duck_volume = 0: no ducking
-        await playing(session)
-        off.duck()
-        assert await off.restore() is True and volume(live) == 60
-        await session.player.pause()
-        ducker.duck()  # nothing playing: nothing to lower
-        assert await ducker.restore() is True and volume(live) == 60
-    finally:
-        await session.__aexit__(None, None, None)
+async def test_a_fixed_volume_speaker_and_silence_are_left_alone(
+    live: LiveSandbox, tmp_path: Path, ducking: tuple[Session, Ducker]
+) -> None:
+    session, ducker = ducking
+    await playing(session, DEN_TV)
+    ducker.duck()
+    assert await ducker.restore() is True
+    assert not (tmp_path / DUCK_FILE).exists()
+    off = Ducker(session.player, tmp_path, 0)  # voice.duck_volume = 0: no ducking
+    await playing(session)
+    off.duck()
+    assert await off.restore() is True and volume(live) == 60
+    await session.player.pause()
+    ducker.duck()  # nothing playing: nothing to lower
+    assert await ducker.restore() is True and volume(live) == 60
 
 
 def test_a_damaged_duck_file_is_dropped(tmp_path: Path) -> None:

@@ -162,14 +162,19 @@ def test_engine_whisper_without_whisper_says_how_to_get_it(
 # -- the tier decision ---------------------------------------------------------------------------
 
 
+def commands_heard(listener: Listener, text: str) -> list[Heard]:
+    """What the listener made of ``text`` said (the Heard events)."""
+    return [e for e in hear(listener, spoken(text)) if isinstance(e, Heard)]
+
+
 def test_a_sure_grammar_result_never_waits_for_the_neural_pass(
     engine: PocketSphinxEngine, matcher: Matcher
 ) -> None:
     twin = Twin("play abbey road")
     listener = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=0.0)
-    heard = [e for e in hear(listener, spoken("pause the kitchen")) if isinstance(e, Heard)]
-    assert [h.intent for h in heard] == ["Pause"]
-    assert twin.calls == [] and not heard[0].neural
+    said = commands_heard(listener, "pause the kitchen")
+    assert [h.intent for h in said] == ["Pause"]
+    assert twin.calls == [] and not said[0].neural
 
 
 def test_a_doubtful_grammar_result_is_decided_by_the_neural_pass(
@@ -177,9 +182,9 @@ def test_a_doubtful_grammar_result_is_decided_by_the_neural_pass(
 ) -> None:
     twin = Twin("Skip this song.")
     listener = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=1.01)  # never sure
-    heard = [e for e in hear(listener, spoken("pause the kitchen")) if isinstance(e, Heard)]
-    assert len(twin.calls) == 1 and heard[0].neural
-    assert heard[0].intent == "Next" and heard[0].transcript == "skip this song"
+    said = commands_heard(listener, "pause the kitchen")
+    assert len(twin.calls) == 1 and said[0].neural
+    assert said[0].intent == "Next" and said[0].transcript == "skip this song"
 
 
 def test_the_grammar_answer_stands_when_the_neural_pass_hears_no_command(
@@ -187,20 +192,20 @@ def test_the_grammar_answer_stands_when_the_neural_pass_hears_no_command(
 ) -> None:
     twin = Twin("I like turtles.")
     listener = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=1.01)
-    heard = [e for e in hear(listener, spoken("pause the kitchen")) if isinstance(e, Heard)]
-    assert len(twin.calls) == 1 and heard[0].intent == "Pause"
+    said = commands_heard(listener, "pause the kitchen")
+    assert len(twin.calls) == 1 and said[0].intent == "Pause"
     # voice.engine = "whisper": the neural pass decides even then.
     only = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=1.01, neural_decides=True)
-    assert [e.intent for e in hear(only, spoken("pause the kitchen")) if isinstance(e, Heard)] == [None]
+    assert [h.intent for h in commands_heard(only, "pause the kitchen")] == [None]
 
 
 def test_play_anything_always_goes_to_the_neural_pass(engine: PocketSphinxEngine, matcher: Matcher) -> None:
     twin = Twin("Play some relaxing piano music.")
     listener = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=0.0)
-    heard = [e for e in hear(listener, spoken("play some relaxing piano music")) if isinstance(e, Heard)]
+    said = commands_heard(listener, "play some relaxing piano music")
     assert len(twin.calls) == 1
-    assert heard[0].intent == "PlaySearch"
-    assert heard[0].recognition.slots_json()["query"] == "relaxing piano music"
+    assert said[0].intent == "PlaySearch"
+    assert said[0].recognition.slots_json()["query"] == "relaxing piano music"
 
 
 # -- the wake phrase's second stage --------------------------------------------------------------

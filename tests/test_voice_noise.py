@@ -16,6 +16,8 @@ from maestro.voice.denoise import HOP, NoiseSuppressor
 from maestro.voice.endpoint import Endpointer
 from maestro.voice.listener import Heard, Listener, Woke
 from maestro.voice.synth import espeak_pcm, mix, rms, silence
+from tests.test_voice import hear
+from tests.test_voice_neural import Twin
 
 LIBRARY = StaticLibrary([LibraryItem("device", "Kitchen", "kitchen-id")])
 
@@ -221,32 +223,20 @@ def test_pocketsphinx_gives_word_posteriors(engine: PocketSphinxEngine, tmp_path
 def test_a_wake_phrase_only_a_lower_hypothesis_heard_needs_the_second_stage() -> None:
     """The n-best is a generous first stage: "next song please" whose third hypothesis began with
     "maestro" woke Maestro in the bench's ordinary speech. With a neural pass, it decides."""
-    from maestro.voice.whisper import Transcript
-
-    class Twin:  # the neural pass, saying what it is told
-        def __init__(self, text: str) -> None:
-            self.text, self.calls = text, 0
-
-        def transcribe(self, pcm: bytes) -> Transcript:
-            self.calls += 1
-            return Transcript(self.text, -0.2)
-
     library = StaticLibrary([LibraryItem("device", "TV", "tv-id")])
     texts = ["next song please", "next song police", "maestro song please"]
     posteriors = [("next", 0.9), ("song", 0.9), ("please", 0.9)]
     speech = mix(silence(0.3) + espeak_pcm("next song please", "en-us", 150) + silence(1.0), None, 30, 3000.0)
 
-    def hear(neural: Twin | None) -> list[object]:
-        listener = Listener(ScriptedEngine(texts, posteriors), Matcher(load_spec(), library), wake=True,
+    def woke(hypotheses: list[str], neural: Twin | None) -> bool:
+        listener = Listener(ScriptedEngine(hypotheses, posteriors), Matcher(load_spec(), library), wake=True,
                             neural=neural)  # fmt: skip
-        return [e for chunk in chunks(speech) for e in listener.feed(chunk)] + listener.flush()
+        return any(isinstance(e, Woke) for e in hear(listener, speech))
 
     other = Twin("Next song, please.")
-    assert hear(other) == [] and other.calls == 1  # asked, and it heard no wake phrase
-    assert any(isinstance(e, Woke) for e in hear(Twin("Hey Maestro, next song please.")))
-    assert any(isinstance(e, Woke) for e in hear(None))  # no second stage: the n-best as before
-    top = ["maestro next song please", *texts]
-    listener = Listener(ScriptedEngine(top, posteriors), Matcher(load_spec(), library), wake=True,
-                        neural=Twin("Next song, please."))  # fmt: skip
-    events = [e for chunk in chunks(speech) for e in listener.feed(chunk)] + listener.flush()
-    assert any(isinstance(e, Woke) for e in events)  # the best hypothesis heard it: no second opinion
+    assert not woke(texts, other) and len(other.calls) == 1  # asked, and it heard no wake phrase
+    assert woke(texts, Twin("Hey Maestro, next song please."))
+    assert woke(texts, None)  # no second stage: the n-best as before
+    unasked = Twin("Next song, please.")
+    assert woke(["maestro next song please", *texts], unasked)  # the best hypothesis heard it
+    assert unasked.calls == []  # and no second opinion was asked
