@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from maestro.bridge.app import BridgeConfig, create_app
 from maestro.bridge.codes import USER_CODE_ALPHABET
-from maestro.bridge.store import SQLiteStore
+from maestro.bridge.sqlite_store import SQLiteStore
 from tests.live import LiveSandbox
 
 CLIENT = "my-spotify-app"  # not allowlisted for Spotify's own device flow

@@ -19,7 +19,7 @@ import pytest
 
 from maestro import config
 from maestro.bridge.app import BridgeConfig, create_app
-from maestro.bridge.store import SQLiteStore
+from maestro.bridge.sqlite_store import SQLiteStore
 from maestro.display.devices import NullDisplay
 from maestro.intents.spec import default_intents_path
 from maestro.serving import serve_in_thread

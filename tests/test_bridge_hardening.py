@@ -25,8 +25,9 @@ import respx
 from starlette.testclient import TestClient
 
 from maestro.bridge.app import BridgeConfig, create_app, displayable_name
+from maestro.bridge.grants import Grant
 from maestro.bridge.server import DeadlineProtocol
-from maestro.bridge.store import Grant, SQLiteStore
+from maestro.bridge.sqlite_store import SQLiteStore
 from tests.live import LiveSandbox, free_port, wait_for_http
 from tests.test_bridge import BASE, CLIENT, Clock, approve_through_spotify, confirm_page, poll, start
 
@@ -355,7 +356,7 @@ def test_device_names_lose_control_and_bidi_characters(bridge: TestClient) -> No
 
 
 def test_store_failure_is_a_503_with_retry_after(live: LiveSandbox, clock: Clock, tmp_path: Path) -> None:
-    from maestro.bridge.store import StoreUnavailableError
+    from maestro.bridge.grants import StoreUnavailableError
 
     app, store = make(live.url, clock, tmp_path)
 

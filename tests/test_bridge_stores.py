@@ -23,8 +23,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from maestro.bridge.app import BridgeConfig, create_app
+from maestro.bridge.grants import EXPIRED_GRACE_S, BridgeStore, Grant, StoreUnavailableError
 from maestro.bridge.redis_store import PREFIX, RedisStore
-from maestro.bridge.store import EXPIRED_GRACE_S, BridgeStore, Grant, SQLiteStore, StoreUnavailableError
+from maestro.bridge.sqlite_store import SQLiteStore
 from tests.live import LiveSandbox, free_port, wait_for_http
 from tests.test_bridge import BASE, CLIENT, GRANT, Clock
 
@@ -195,7 +196,7 @@ async def test_an_unreachable_redis_is_store_unavailable_not_a_crash(tmp_path: P
 
 
 def test_a_store_maestro_cannot_use_is_named(tmp_path: Path) -> None:
-    from maestro.bridge.store import open_store
+    from maestro.bridge.stores import open_store
     from maestro.errors import UsageError
 
     for spec in ("mysql://db/bridge", "redis://bridge:s3cret@host:notaport/0"):

@@ -1,6 +1,6 @@
 """The bridge's store in Redis: one memory for several workers and instances.
 
-Same contract as :class:`maestro.bridge.store.SQLiteStore` (see that module): every
+Same contract as :class:`maestro.bridge.grants.BridgeStore` (see that module): every
 operation two instances could race on is one Lua script, which Redis runs alone, in
 one round trip; so a token is handed out once, an OAuth state is claimed once, and a
 rate limit never lets one request more through.
@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
-from maestro.bridge.store import EXPIRED_GRACE_S, Grant, StoreUnavailableError
+from maestro.bridge.grants import EXPIRED_GRACE_S, Grant, StoreUnavailableError
 
 PREFIX = "maestro:bridge:"
 #: Answer within this or count as down: a device hears 503 + Retry-After instead of waiting.

@@ -85,7 +85,7 @@ def build_app(settings: Any, host: str, port: int, store: str = "") -> tuple[Any
     """The bridge app as ``settings`` describe it, its public address and its redirect URI."""
     from maestro import config
     from maestro.bridge.app import BridgeConfig, create_app
-    from maestro.bridge.store import open_store
+    from maestro.bridge.stores import open_store
 
     bridge = settings.bridge
     if not bridge.client_id:

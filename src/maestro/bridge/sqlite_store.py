@@ -1,27 +1,9 @@
-"""The bridge's memory: grants and rate limits behind one small interface.
+"""The bridge's store in one SQLite file: the embedded default (one host, WAL).
 
-Every operation that two requests (or two bridge processes) could race on is
-one atomic step of the store, so no instance can slip through a gap:
-
-- ``poll``: read the grant and stamp the poll (``slow_down`` grows the interval);
-- ``take_tokens``: an approved grant's tokens, handed out once: the grant is deleted
-  in the same step, so a second poll (here or on another instance) finds nothing;
-- ``claim_state``: the OAuth ``state`` moves its grant from "authorizing" to
-  "exchanging" before the code exchange starts, so a reloaded callback cannot
-  exchange (and spoil) it a second time;
-- ``hit``: a sliding-window rate limit that reserves a slot or refuses, with no
-  read-then-increment window; ``release`` gives a slot back.
-
-Device codes, OAuth states and link secrets are stored only as SHA-256 hashes.
-Tokens wait here only sealed to a key that only the device code opens
-(:func:`maestro.bridge.codes.seal`), so the files hold nothing usable even
-before the device collects them; afterwards they are gone.
-
-:class:`SQLiteStore` is the embedded default (one host; WAL; file and directory
-private to the bridge's user). ``maestro.bridge.redis_store.RedisStore``
-implements the same contract for several workers and instances; :func:`open_store`
-picks one from ``bridge.store`` ("sqlite:PATH" or "redis://...").
-Every method is a coroutine: Redis answers over the network, SQLite at once.
+The contract is :class:`maestro.bridge.grants.BridgeStore`; every racy step is one
+write transaction (``BEGIN IMMEDIATE``), so processes sharing the file cannot slip
+through a gap. ``maestro.bridge.redis_store.RedisStore`` keeps the same contract
+for several workers and instances.
 """
 
 from __future__ import annotations
@@ -34,75 +16,11 @@ import stat
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from maestro.bridge.grants import EXPIRED_GRACE_S, Grant, StoreUnavailableError
 from maestro.errors import UsageError
-
-#: An expired grant is kept this long, so a late poll still hears "expired_token", not "unknown".
-EXPIRED_GRACE_S = 3600
-
-
-@dataclass
-class Grant:
-    id: str  # the device code's hash
-    user_code: str  # normalised, no dash
-    client_id: str
-    scope: str
-    device_name: str
-    status: str  # pending | authorizing | exchanging | approved | denied
-    expires_at: float
-    interval: int
-    last_poll: float | None
-    #: The public half of the key the device code derives: tokens are sealed to it.
-    public_key: str = ""
-    #: Hash of the secret in the pairing link (the QR code): that link is not guessing.
-    link_hash: str = ""
-    state_hash: str | None = None
-    code_verifier: str | None = None
-    #: The token response, sealed to ``public_key`` (only the device code opens it).
-    sealed_tokens: str | None = None
-
-
-class StoreUnavailableError(Exception):
-    """The store cannot be reached (Redis down): devices are told to come back later, never a 500."""
-
-
-class BridgeStore(Protocol):
-    async def add(self, grant: Grant, now: float) -> bool:
-        """Stores a new grant; False when its user code belongs to a live grant (pick another)."""
-
-    async def by_user_code(self, user_code: str, now: float) -> Grant | None: ...
-
-    async def update(self, grant: Grant) -> None: ...
-
-    async def poll(self, grant_id: str, now: float) -> tuple[Grant | None, bool]:
-        """The grant, and whether this poll came sooner than its interval allows (which then
-        grows by five seconds, RFC 8628 §3.5)."""
-
-    async def take_tokens(self, grant_id: str) -> str | None:
-        """An approved grant's sealed tokens, exactly once: the grant is gone afterwards."""
-
-    async def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
-        """The grant of an OAuth state, and whether this call moved it from "authorizing" to
-        "exchanging" (only that caller may exchange the code)."""
-
-    async def hit(self, key: str, limit: int, window_s: float, now: float) -> str | None:
-        """Reserves one of ``limit`` slots in the ``window_s`` before ``now``: a ticket, or None
-        when they are all taken."""
-
-    async def release(self, key: str, ticket: str) -> None:
-        """Gives a slot back (a right code does not spend the budget for wrong ones)."""
-
-    async def sweep(self, now: float) -> int:
-        """Forgets expired grants and old rate-limit entries; returns how many grants went."""
-
-    async def health(self) -> None:
-        """Raises StoreUnavailableError when the store cannot serve."""
-
-    async def close(self) -> None: ...
-
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS grants (
@@ -295,19 +213,3 @@ def _private(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             if stat.S_IMODE(candidate.stat().st_mode) & 0o077:
                 os.chmod(candidate, 0o600)
-
-
-def open_store(spec: str, default_path: Path) -> BridgeStore:
-    """The store ``bridge.store`` names: ``sqlite:PATH``, a bare path, ``redis://``, ``rediss://``
-    or ``unix://`` (a Redis socket); empty means SQLite at ``default_path``."""
-    if spec.startswith(("redis://", "rediss://", "unix://")):
-        from maestro.bridge.redis_store import RedisStore
-
-        try:
-            return RedisStore.from_url(spec)
-        except ValueError as exc:  # "port could not be cast...": said without the URL's password
-            raise UsageError(f"bridge.store: not a Redis address Maestro can use ({exc})") from None
-    if "://" in spec:
-        raise UsageError("bridge.store: use sqlite:PATH, redis://HOST:PORT/DB or unix:///path/to/redis.sock")
-    path = spec.removeprefix("sqlite:") or str(default_path)
-    return SQLiteStore(Path(path).expanduser())
