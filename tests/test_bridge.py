@@ -173,7 +173,8 @@ def test_expired_and_denied(bridge: TestClient, live: LiveSandbox, clock: Clock)
 def test_backing_out_at_spotify_can_be_retried(bridge: TestClient, live: LiveSandbox, clock: Clock) -> None:
     grant = start(bridge)
     page = approve_through_spotify(bridge, live, grant["user_code"], decision="deny")
-    assert "Not connected" in page.text and "try again" in page.text
+    assert "Spotify did not connect Maestro" in page.text and "try again" in page.text
+    assert "Continue to Spotify" in page.text  # the confirm form again, in the browser that confirmed
     clock.now += 6
     assert poll(bridge, grant["device_code"]).json()["error"] == "authorization_pending"  # not ended
     done = approve_through_spotify(bridge, live, grant["user_code"])  # the same code, again
@@ -219,7 +220,9 @@ def test_state_works_once(bridge: TestClient, live: LiveSandbox) -> None:
     state = parse_qs(urlsplit(location).query)["state"][0]
     back = httpx.get(location + "&sandbox_decision=approve", follow_redirects=False).headers["location"]
     assert "Done" in bridge.get(f"/callback?{urlsplit(back).query}").text
-    assert bridge.get("/callback", params={"code": "x", "state": state}).status_code == 400
+    again = bridge.get("/callback", params={"code": "x", "state": state})
+    assert again.status_code == 200 and "Already done" in again.text  # nothing exchanged a second time
+    assert bridge.get("/callback", params={"code": "x", "state": "made-up"}).status_code == 400
 
 
 def test_confirm_needs_the_csrf_token(bridge: TestClient) -> None:

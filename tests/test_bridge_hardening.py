@@ -212,8 +212,8 @@ def test_reloading_the_callback_while_spotify_is_slow_keeps_the_tokens(
         live.control("faults", {"status": 0, "count": 1, "latency_ms": 1500, "path": "/api/token"})
         pages: dict[str, str] = {}
 
-        def open_callback(name: str) -> None:
-            with TestClient(app, base_url=BASE) as tab:  # type: ignore[arg-type]
+        def open_callback(name: str) -> None:  # another tab of the same browser: the same cookies
+            with TestClient(app, base_url=BASE, cookies=bridge.cookies) as tab:  # type: ignore[arg-type]
                 pages[name] = tab.get(f"/callback?{urlsplit(back).query}").text
 
         first = threading.Thread(target=open_callback, args=("first",))
@@ -373,7 +373,11 @@ def test_store_failure_is_a_503_with_retry_after(live: LiveSandbox, clock: Clock
         and answer.headers["retry-after"]
         and answer.json()["error"] == "temporarily_unavailable"
     )
-    assert health.status_code == 503 and health.json() == {"ok": False, "store": "sqlite"}
+    assert health.status_code == 503 and health.json() == {
+        "ok": False,
+        "store": "sqlite",
+        "problem": "unreachable",
+    }
 
 
 def test_the_link_from_the_box_skips_typing(bridge: TestClient) -> None:

@@ -260,3 +260,11 @@ async def test_session_pair_speaks_a_refusal(live: LiveSandbox, tmp_path: Path) 
     assert "allowlist" in speaker.history[-1]
     assert display.screens[-1].kind == "error"
     assert not (tmp_path / "tokens.json").exists()
+
+
+async def test_a_busy_sign_in_service_is_said_so(live: LiveSandbox) -> None:
+    """A bridge that spent its budget of new codes answers 503: busy, not "refused"."""
+    live.control("faults", {"status": 503, "count": 1, "path": "/oauth2/device/authorize", "retry_after": 60})
+    flow = sandbox_flow(live, FakeTime(live))
+    with pytest.raises(AuthError, match="busy right now"):
+        await flow.start()

@@ -125,6 +125,9 @@ class BridgeSettings:
     #: boxes share one address (a school behind NAT) or a proxy hides the addresses.
     authorize_per_ip: int = field(default=20, metadata=between(1, 1_000_000))
     refresh_per_ip: int = field(default=60, metadata=between(1, 1_000_000))
+    #: New pairings from all addresses together in 10 minutes: bounds what the store holds, so
+    #: pairings under way keep working when someone floods the bridge with new codes.
+    authorize_global: int = field(default=5000, metadata=between(1, 10_000_000))
 
 
 @dataclass

@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -14,11 +15,11 @@ from maestro.errors import MaestroError
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: ASGIApp, port: int = 0, *, timeout: float = 15.0) -> Iterator[str]:
-    """Run ``app`` on 127.0.0.1 (``port`` 0: any free one); yields its base URL, stops on exit."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
+def serve_in_thread(app: ASGIApp, port: int = 0, *, timeout: float = 15.0, **options: Any) -> Iterator[str]:
+    """Run ``app`` on 127.0.0.1 (``port`` 0: any free one); yields its base URL, stops on exit.
+    ``options`` go to uvicorn (the bridge's own protocol and proxy headers, in its tests)."""
+    settings = {"log_level": "warning", "lifespan": "off", **options}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

@@ -169,6 +169,8 @@ class DeviceFlow:
             error = str(body.get("error", ""))
             if error in ("unauthorized_client", "invalid_client"):
                 raise DeviceFlowNotAllowedError(str(body.get("error_description", "")))
+            if response.status_code in (429, 503) or error in ("slow_down", "temporarily_unavailable"):
+                raise AuthError("The sign-in service is busy right now. Try again in a minute.")
             raise AuthError(f"Spotify's sign-in service refused to start ({error or response.status_code}).")
         self.state = FlowState.WAITING
         return DeviceAuthorization.from_json(body)

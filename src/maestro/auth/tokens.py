@@ -27,6 +27,8 @@ from maestro.fsutil import BadFileError, atomic_write_text, owner_of, read_text
 
 log = logging.getLogger(__name__)
 REFRESH_MARGIN_S = 60
+#: How long the box waits for the token endpoint (Spotify or a bridge, which answers sooner).
+REFRESH_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,7 @@ class TokenStore:
             "client_id": tokens.client_id,
         }
         try:
-            response = await self.http.post(tokens.token_url, data=data, timeout=10)
+            response = await self.http.post(tokens.token_url, data=data, timeout=REFRESH_TIMEOUT_S)
         except httpx.HTTPError as exc:
             raise SpotifyUnavailableError("I can't reach Spotify's sign-in service right now.") from exc
         if response.status_code == 200:

@@ -80,8 +80,8 @@ class Bridge:
             await self.store.health()
         except StoreUnavailableError as exc:
             log.warning("store unavailable: %s", exc)
-            return JSONResponse({"ok": False, "store": self.store_name}, status_code=503,
-                                headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
+            return JSONResponse({"ok": False, "store": self.store_name, "problem": exc.problem},
+                                status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
         return JSONResponse({"ok": True, "store": self.store_name})
 
     async def sweep_forever(self) -> None:

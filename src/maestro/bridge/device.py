@@ -54,7 +54,11 @@ class DeviceEndpoints:
                                          self.now):  # fmt: skip
             return oauth_error("slow_down", "Too many new codes from this address; wait and try again", 429,
                                retry_after=self.config.attempt_window_s // 10)  # fmt: skip
-        device_name = displayable_name(str(form.get("device_name", ""))) or "your Maestro box"
+        if not await self.limits.allowed("authorize:all", self.config.authorize_global, self.now):
+            log.warning("the budget of new codes for everyone is spent; pairings under way go on")
+            return oauth_error("temporarily_unavailable", "Too many new pairings right now; try again "
+                               "in a minute", 503, retry_after=60)  # fmt: skip
+        device_name = displayable_name(str(form.get("device_name", "")))
         device_code, link_secret = codes.new_secret(), codes.new_secret()
         for _ in range(8):  # a clash of user codes is rare; try again
             user_code = codes.new_user_code()
@@ -115,6 +119,8 @@ class DeviceEndpoints:
             return oauth_error("expired_token", "The code has expired; start again")
         if grant.status == GrantStatus.DENIED:
             return oauth_error("access_denied", "The user declined")
+        if grant.status == GrantStatus.DELIVERED:
+            return oauth_error("invalid_grant", "This device code was already used")
         if grant.status == GrantStatus.APPROVED:
             sealed = await self.store.take_tokens(grant_id)  # exactly once, whichever instance asks first
             opened = codes.open_sealed(sealed, device_code) if sealed else None
@@ -134,16 +140,16 @@ class DeviceEndpoints:
             return oauth_error("invalid_request", "refresh_token is missing")
         if not await self.limits.allowed(f"refresh:{address(request)}", self.config.refresh_per_ip, self.now):
             return oauth_error("slow_down", "Too many refreshes from this address", 429, retry_after=60)
-        status, body = await self.spotify.token(
-            {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        )
-        if status != 200 or "access_token" not in body:
-            if status == 200:  # 200 with an answer that is no token response: Spotify's trouble, not ours
-                body, status = {"error": "temporarily_unavailable", "error_description": "Spotify sent "
-                                "an answer that is no token response"}, 502  # fmt: skip
-            return JSONResponse(oauth_body(body), status_code=400 if status < 500 else 502, headers=NO_STORE)
+        answer = await self.spotify.token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        if not answer.ok:
+            body = answer.body
+            if answer.transient:  # a 200 with no token in it, a 5xx, no answer: Spotify's trouble
+                body = {"error": "temporarily_unavailable", "error_description": "Spotify had trouble; "
+                        "try again shortly"}  # fmt: skip
+            status = 502 if answer.transient else 400
+            return JSONResponse(oauth_body(body), status_code=status, headers=NO_STORE)
         # A new refresh token only when Spotify sent one; the box keeps its old one otherwise.
-        return JSONResponse({k: body[k] for k in TOKEN_FIELDS if k in body}, headers=NO_STORE)
+        return JSONResponse({k: answer.body[k] for k in TOKEN_FIELDS if k in answer.body}, headers=NO_STORE)
 
 
 def displayable_name(text: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from maestro.bridge import codes
-from maestro.bridge.grants import BridgeStore, Grant, GrantStatus
+from maestro.bridge.grants import CONFIRMABLE, BridgeStore, Grant
 from maestro.bridge.settings import BridgeConfig
 
 
@@ -34,7 +34,7 @@ class Limits:
     async def look_up(
         self, request: Request, code: str, link_secret: str, now: float
     ) -> Grant | TooMany | None:
-        """The pending grant a code names, or None, or TooMany when guessing is cut off.
+        """The grant a code names, if it can be confirmed; or None; or TooMany when guessing is cut off.
 
         The pairing link (QR code) carries a secret: with it, a lookup is no guess and is
         never limited, so a user with the box in front of them always gets through. A
@@ -46,7 +46,7 @@ class Limits:
         normalised = codes.normalise_user_code(code)
         grant = await self.store.by_user_code(normalised, now) if codes.looks_like_user_code(code) else None
         if grant is not None and link_secret and codes.same(codes.digest(link_secret), grant.link_hash):
-            return grant if grant.status == GrantStatus.PENDING else None
+            return grant if grant.status in CONFIRMABLE else None
         window = self.config.attempt_window_s
         mine = await self.store.hit(f"pair:{address(request)}", self.config.per_ip_attempts, window, now)
         if mine is None:
@@ -54,7 +54,7 @@ class Limits:
         everyone = await self.store.hit("pair:all-wrong", self.config.global_attempts, window, now)
         if everyone is None:
             return TooMany(everyone=True)
-        if grant is not None and grant.status == GrantStatus.PENDING and not link_secret:
+        if grant is not None and grant.status in CONFIRMABLE and not link_secret:
             await self.store.release("pair:all-wrong", everyone)  # right: it did not spend the wrong budget
             return grant
         return None

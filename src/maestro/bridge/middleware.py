@@ -15,6 +15,9 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' {accounts}; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+#: Over https only (behind a proxy: ``--proxy-headers`` and X-Forwarded-Proto): a browser that once
+#: reached the bridge safely never again lets a network downgrade it to http.
+HSTS = (b"strict-transport-security", b"max-age=63072000")
 HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-content-type-options", b"nosniff"),
@@ -34,6 +37,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        headers = [*self.headers, HSTS] if scope.get("scheme") == "https" else self.headers
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
@@ -42,7 +46,7 @@ class SecurityHeadersMiddleware:
                 names = {name for name, _ in message.get("headers", [])}
                 message["headers"] = [
                     *message.get("headers", []),
-                    *(h for h in self.headers if h[0] not in names),
+                    *(h for h in headers if h[0] not in names),
                 ]
             await send(message)
 

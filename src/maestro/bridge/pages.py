@@ -5,6 +5,13 @@ warns it to continue only with the box in front of it, agrees at Spotify, and
 comes back to ``/callback`` (or, in local mode, pastes that address at
 ``/pair/paste``); the bridge then exchanges Spotify's code with PKCE and seals
 the tokens for the box. The pages use no script; Jinja2 escapes what they show.
+
+Two cookies tie the steps to one browser: the confirm form's CSRF nonce (per
+code), and, set when the user confirms, a flow cookie that the OAuth ``state``
+needs at the callback. A sign-in link passed to someone else (the victim of an
+attacker who kept the redirect to Spotify) arrives without that cookie: the
+bridge then shows its confirm page and its warning again, and never uses the
+code Spotify sent along. Spotify is asked to show its own dialog every time.
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from maestro.bridge import codes
-from maestro.bridge.grants import BridgeStore, GrantStatus
+from maestro.bridge.grants import CONFIRMABLE, FINISHED, BridgeStore, Grant, GrantStatus
 from maestro.bridge.limits import Limits, TooMany
 from maestro.bridge.settings import SCOPE_WORDS, BridgeConfig
-from maestro.bridge.spotify import SpotifyAccounts, oauth_body
+from maestro.bridge.spotify import SpotifyAccounts
 
 log = logging.getLogger("maestro.bridge")
+#: Tries of the code exchange when Spotify has trouble (a 5xx, no answer), within the budget.
+EXCHANGE_TRIES = 3
 
 
 class Pages:
@@ -42,6 +51,8 @@ class Pages:
     @property
     def now(self) -> float:
         return self.config.clock()
+
+    # -- rendering ----------------------------------------------------------------------------
 
     def page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
         return self.templates.TemplateResponse(request, template, context, status_code=status)
@@ -62,13 +73,72 @@ class Pages:
         response.headers["Retry-After"] = str(self.config.attempt_window_s // 10)
         return response
 
+    def already_done(self, request: Request) -> Response:
+        return self.message(request, "Done", "Already done — you can close this page. "
+                            "Maestro is connecting now.")  # fmt: skip
+
+    def confirm(self, request: Request, grant: Grant, notice: str = "", status: int = 200) -> Response:
+        """The confirm page for ``grant``, with a fresh CSRF nonce in this browser's cookie."""
+        nonce = secrets.token_urlsafe(16)
+        response = self.page(
+            request,
+            "confirm.html",
+            status,
+            title="Connect Maestro",
+            code=pretty(grant.user_code),
+            device_name=grant.device_name,
+            scopes=[SCOPE_WORDS.get(s, s) for s in grant.scope.split()],
+            csrf=self._csrf(grant.user_code, nonce),
+            local_mode=self.config.mode == "local",
+            notice=notice,
+        )
+        self._set_cookie(request, response, self._csrf_cookie(request, grant.user_code), nonce, "strict")
+        return response
+
+    # -- cookies --------------------------------------------------------------------------------
+
     def _csrf(self, user_code: str, nonce: str) -> str:
         return codes.csrf_token(self.config.secret, codes.normalise_user_code(user_code), nonce)
 
-    def _cookie_name(self, user_code: str) -> str:
-        """One cookie per code: two tabs on two codes do not spoil each other's form."""
-        tag = codes.csrf_token(self.config.secret, "cookie", codes.normalise_user_code(user_code))[:16]
-        return f"maestro_csrf_{tag}"
+    def _cookie(self, request: Request, kind: str, name: str) -> str:
+        """``maestro_<kind>_<tag>``: one per code or state (two tabs do not spoil each other), and
+        ``__Host-`` over https, so no other site on the domain can set it."""
+        tag = codes.csrf_token(self.config.secret, kind, name)[:16]
+        prefix = "__Host-" if request.url.scheme == "https" else ""
+        return f"{prefix}maestro_{kind}_{tag}"
+
+    def _csrf_cookie(self, request: Request, user_code: str) -> str:
+        return self._cookie(request, "csrf", codes.normalise_user_code(user_code))
+
+    def _flow_cookie(self, request: Request, state: str) -> tuple[str, str]:
+        """The cookie that ties an OAuth state to the browser that confirmed: name and value."""
+        return self._cookie(request, "flow", codes.digest(state)), codes.csrf_token(self.config.secret,
+                                                                                   "flow", state)  # fmt: skip
+
+    def _set_cookie(self, request: Request, response: Response, name: str, value: str, samesite: str) -> None:
+        response.set_cookie(name, value, max_age=self.config.code_ttl_s, path="/", httponly=True,
+                            samesite=samesite, secure=request.url.scheme == "https")  # type: ignore[arg-type]  # fmt: skip
+
+    def _from_this_site(self, request: Request) -> bool:
+        """A form post made by our own page. Browsers say where a request comes from: Fetch
+        Metadata first; else Origin (``null`` under our no-referrer policy says nothing). Where
+        they say nothing (old browsers, scripts), the CSRF token decides alone."""
+        site = request.headers.get("sec-fetch-site")
+        if site is not None:
+            return site in ("same-origin", "none")
+        origin = request.headers.get("origin", "null").lower()
+        if origin == "null":
+            return True
+        ours = {_origin(self.config.base_url), f"{request.url.scheme}://{request.headers.get('host', '')}"}
+        return origin in {o.lower() for o in ours}
+
+    def _refuse_foreign(self, request: Request) -> Response:
+        log.info("a form post from another site was refused")
+        return self.message(request, "Please try again", "This form has to be sent from the Maestro "
+                            "bridge's own page. Open the link on the box again.", 403, error=True,
+                            retry=True)  # fmt: skip
+
+    # -- pages -----------------------------------------------------------------------------------
 
     async def pair_page(self, request: Request) -> Response:
         code = request.query_params.get("code", "")
@@ -86,44 +156,31 @@ class Pages:
                 code=code[:12],
                 error="That code is not right, or it has expired. Check the code on the box.",
             )
-        nonce = secrets.token_urlsafe(16)
-        response = self.page(
-            request,
-            "confirm.html",
-            title="Connect Maestro",
-            code=pretty(found.user_code),
-            device_name=found.device_name,
-            scopes=[SCOPE_WORDS.get(s, s) for s in found.scope.split()],
-            csrf=self._csrf(found.user_code, nonce),
-            local_mode=self.config.mode == "local",
-        )
-        response.set_cookie(
-            self._cookie_name(found.user_code),
-            nonce,
-            max_age=self.config.code_ttl_s,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-        return response
+        return self.confirm(request, found)
 
     async def pair_decide(self, request: Request) -> Response:
+        if not self._from_this_site(request):
+            return self._refuse_foreign(request)
         form = await request.form()
         code, decision = str(form.get("code", "")), str(form.get("decision", ""))
         # The CSRF token names the code, so it is checked before the code is looked up: this form
         # is no way to test codes (only a page that found the code hands out a valid token).
-        nonce = request.cookies.get(self._cookie_name(code), "")
+        nonce = request.cookies.get(self._csrf_cookie(request, code), "")
         if not nonce or not codes.same(str(form.get("csrf", "")), self._csrf(code, nonce)):
             return self.message(request, "Please try again", "This form expired. Open the link again.",
                                 403, error=True, retry=True)  # fmt: skip
         grant = await self.store.by_user_code(codes.normalise_user_code(code), self.now)
-        if grant is None or grant.status != GrantStatus.PENDING:
+        if grant is not None and grant.status in FINISHED:
+            return self.already_done(request)
+        if grant is None or grant.status not in CONFIRMABLE:
             return self.message(request, "Code not found", "That code is not right, or it has expired.",
                                 404, error=True, retry=True)  # fmt: skip
         if decision != "approve":
             grant.status = GrantStatus.DENIED
             await self.store.update(grant)
             return self.message(request, "Cancelled", "Nothing was connected. You can close this page.")
+        # A second confirmation (the form sent twice, or Spotify's page left unanswered and the link
+        # opened again) replaces the state: only the newest redirect to Spotify can finish.
         state = codes.new_secret()
         verifier, challenge = codes.pkce_pair()
         grant.status, grant.state_hash, grant.code_verifier = (
@@ -141,10 +198,16 @@ class Pages:
                 "scope": grant.scope,
                 "code_challenge_method": "S256",
                 "code_challenge": challenge,
+                "show_dialog": "true",  # Spotify asks every time, even a user who agreed before
             }
         )
         # Always and only to Spotify's authorize page: nothing from the request picks the target.
-        return RedirectResponse(f"{self.config.accounts_url.rstrip('/')}/authorize?{query}", status_code=303)
+        response = RedirectResponse(
+            f"{self.config.accounts_url.rstrip('/')}/authorize?{query}", status_code=303
+        )
+        # Lax, not Strict: the callback is a top-level navigation that Spotify's page starts.
+        self._set_cookie(request, response, *self._flow_cookie(request, state), "lax")
+        return response
 
     async def callback(self, request: Request) -> Response:
         return await self._finish(request, dict(request.query_params))
@@ -153,6 +216,8 @@ class Pages:
         return self.page(request, "paste.html", title="Finish connecting", error=None)
 
     async def paste(self, request: Request) -> Response:
+        if not self._from_this_site(request):
+            return self._refuse_foreign(request)
         form = await request.form()
         query = parse_qs(urlsplit(str(form.get("url", ""))).query)
         params = {k: v[0] for k, v in query.items() if v}
@@ -168,63 +233,69 @@ class Pages:
 
     async def _finish(self, request: Request, params: dict[str, str]) -> Response:
         state = params.get("state", "")
-        grant, claimed = (
-            await self.store.claim_state(codes.digest(state), self.now) if state else (None, False)
-        )
-        if (
-            grant is not None
-            and not claimed
-            and grant.status in (GrantStatus.EXCHANGING, GrantStatus.APPROVED)
-        ):
-            # A reload while (or after) Spotify answers: the first request is doing the work.
-            return self.message(request, "Done", "Already done — you can close this page. "
-                                "Maestro is connecting now.")  # fmt: skip
-        if not claimed or grant is None:
-            return self.message(
-                request,
-                "Link expired",
-                "This sign-in link is not valid any more. Start again from the Maestro box.",
-                400,
-                error=True,
-            )
-        verifier = grant.code_verifier or ""
-        grant.state_hash, grant.code_verifier = None, None  # a state works once
+        state_hash = codes.digest(state)
+        grant = await self.store.by_state(state_hash, self.now) if state else None
+        if grant is not None and grant.status in FINISHED:
+            return self.already_done(request)  # a reload, or the address pasted twice: nothing lost
+        if grant is None or grant.status != GrantStatus.AUTHORIZING:
+            return self.message(request, "Link expired", "This sign-in link is not valid any more. Start "
+                                "again from the Maestro box.", 400, error=True)  # fmt: skip
+        name, value = self._flow_cookie(request, state)
+        if not codes.same(request.cookies.get(name, ""), value):
+            # Not the browser that confirmed: perhaps a link someone sent. The state and its PKCE
+            # verifier are dropped, so Spotify's code is useless to anyone, even replayed in the
+            # browser that holds the cookie; the warning is shown here, and only a confirmation
+            # here goes on.
+            log.info("a callback came from a browser that did not confirm its code; asked again")
+            return await self._again(request, grant, "other-browser", status=403)
+        grant, claimed = await self.store.claim_state(state_hash, self.now)
+        if grant is None or not claimed:  # another tab claimed it a moment ago
+            if grant is not None and grant.status in FINISHED:
+                return self.already_done(request)
+            return self.message(request, "Link expired", "This sign-in link is not valid any more. Start "
+                                "again from the Maestro box.", 400, error=True)  # fmt: skip
         if "error" in params or "code" not in params:
             # Backed out at Spotify: the code on the box still works, so the user can try again.
-            grant.status = GrantStatus.PENDING
-            await self.store.update(grant)
-            return self.message(
-                request,
-                "Not connected",
-                "Spotify did not connect Maestro. To try again, open the link on the box again "
-                "(or enter its code); otherwise you can close this page.",
-                retry=True,
-            )
-        status, body = await self.spotify.token(
+            return await self._again(request, grant, "backed-out")
+        answer = await self.spotify.token(
             {
                 "grant_type": "authorization_code",
                 "code": params["code"],
                 "redirect_uri": self.config.redirect_uri,
-                "code_verifier": verifier,
-            }
+                "code_verifier": grant.code_verifier or "",
+            },
+            tries=EXCHANGE_TRIES,
         )
-        if status != 200 or "access_token" not in body:
-            grant.status = GrantStatus.DENIED
-            await self.store.update(grant)
-            log.warning("code exchange failed: %s", oauth_body(body).get("error"))
-            return self.message(
-                request,
-                "Not connected",
-                "Spotify refused the connection. Start again from the Maestro box.",
-                502,
-                error=True,
-            )
-        grant.status = GrantStatus.APPROVED
-        grant.sealed_tokens = codes.seal(json.dumps(body).encode(), grant.public_key)
+        if not answer.ok:
+            log.warning("code exchange failed: %s", answer.error)
+            if answer.error in ("invalid_client", "unauthorized_client"):
+                # The bridge's own settings (client id or secret) are wrong: no retry will help.
+                await self._back_to_pending(grant)
+                return self.message(request, "Not connected", "Spotify refused this bridge's app settings "
+                                    "(its client id or secret). Tell whoever runs this bridge.", 502,
+                                    error=True)  # fmt: skip
+            return await self._again(request, grant, "trouble" if answer.transient else "refused", status=502)
+        grant.status, grant.code_verifier = GrantStatus.APPROVED, None
+        grant.sealed_tokens = codes.seal(json.dumps(answer.body).encode(), grant.public_key)
         await self.store.update(grant)
         log.info("a grant was approved")
         return self.message(request, "Done", "Done — you can close this page. Maestro is connecting now.")
 
+    async def _back_to_pending(self, grant: Grant) -> None:
+        grant.status, grant.state_hash, grant.code_verifier = GrantStatus.PENDING, None, None
+        await self.store.update(grant)
+
+    async def _again(self, request: Request, grant: Grant, notice: str, status: int = 200) -> Response:
+        """The grant waits again (the box keeps waiting) and this browser, which confirmed it, gets
+        the confirm page back with a word on what happened."""
+        await self._back_to_pending(grant)
+        return self.confirm(request, grant, notice=notice, status=status)
+
 
 def pretty(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -7,9 +7,9 @@ rate limit never lets one request more through.
 
 Keys (under ``maestro:bridge:``): ``g:<grant id>`` the grant as JSON, ``u:<user code>``
 and ``s:<state hash>`` pointing at it, ``h:<limit key>`` a sorted set of the slots taken
-in the sliding window. Grants expire by TTL (their lifetime plus the grace in which a
-late poll still hears ``expired_token``), the user code with the grant's lifetime; so
-Redis needs no persistence and no sweeping, and its eviction policy must be
+in the sliding window. A grant, its user code and its state expire by TTL with the
+grant's lifetime (a poll for a grant that is gone hears ``expired_token`` all the
+same); so Redis needs no persistence and no sweeping, and its eviction policy must be
 ``noeviction`` or ``volatile-ttl`` (README: Deploying the bridge). Times are the
 bridge's clock, passed in, so TTLs are measured from the caller's ``now``.
 """
@@ -26,15 +26,17 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, OutOfMemoryError, RedisError
 
-from maestro.bridge.grants import EXPIRED_GRACE_S, Grant, StoreUnavailableError
+from maestro.bridge.grants import Grant, StoreFullError, StoreUnavailableError
 
 PREFIX = "maestro:bridge:"
 #: Answer within this or count as down: a device hears 503 + Retry-After instead of waiting.
 SOCKET_TIMEOUT_S = 2.0
 #: Connections per process: plenty for one event loop (each command is one short round trip).
 POOL_SIZE = 32
+#: Share of ``maxmemory`` above which /healthz reports the store full.
+FULL_AT = 0.9
 
 # KEYS and ARGV as named in each script; ``now`` and times are seconds (floats).
 _GET_BY_CODE = """
@@ -43,6 +45,17 @@ if not id then return false end
 local raw = redis.call('GET', ARGV[1] .. id)
 if not raw then return false end
 if cjson.decode(raw).expires_at <= tonumber(ARGV[2]) then return false end
+return raw
+"""
+
+# A state key outlives a state that a second confirmation replaced: the grant must still hold it.
+_GET_BY_STATE = """
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local raw = redis.call('GET', ARGV[1] .. id)
+if not raw then return false end
+local grant = cjson.decode(raw)
+if grant.state_hash ~= ARGV[3] or grant.expires_at <= tonumber(ARGV[2]) then return false end
 return raw
 """
 
@@ -71,9 +84,10 @@ if not raw then return false end
 local grant = cjson.decode(raw)
 local now = tonumber(ARGV[1])
 local too_fast = 0
-if grant.last_poll ~= cjson.null and now - tonumber(grant.last_poll) < grant.interval then
+if grant.last_poll and grant.last_poll ~= cjson.null and now - tonumber(grant.last_poll) < grant.interval then
   too_fast = 1
-  if grant.status ~= 'approved' and grant.status ~= 'denied' then grant.interval = grant.interval + 5 end
+  local s = grant.status
+  if s == 'pending' or s == 'authorizing' or s == 'exchanging' then grant.interval = grant.interval + 5 end
 end
 grant.last_poll = ARGV[1]  -- the caller's text: cjson would round a float to 14 digits
 local encoded = cjson.encode(grant)
@@ -85,10 +99,13 @@ _TAKE = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local grant = cjson.decode(raw)
-if grant.status ~= 'approved' or grant.sealed_tokens == cjson.null then return false end
-redis.call('DEL', KEYS[1], ARGV[1] .. grant.user_code)
-if grant.state_hash ~= cjson.null then redis.call('DEL', ARGV[2] .. grant.state_hash) end
-return grant.sealed_tokens
+if grant.status ~= 'approved' or not grant.sealed_tokens or grant.sealed_tokens == cjson.null then
+  return false
+end
+local sealed = grant.sealed_tokens
+grant.status, grant.sealed_tokens, grant.code_verifier = 'delivered', nil, nil
+redis.call('SET', KEYS[1], cjson.encode(grant), 'KEEPTTL')
+return sealed
 """
 
 _CLAIM = """
@@ -98,6 +115,7 @@ local key = ARGV[1] .. id
 local raw = redis.call('GET', key)
 if not raw then return false end
 local grant = cjson.decode(raw)
+if grant.state_hash ~= ARGV[3] then return false end
 if grant.status ~= 'authorizing' or tonumber(ARGV[2]) >= grant.expires_at then return {raw, 0} end
 grant.status = 'exchanging'
 local encoded = cjson.encode(grant)
@@ -108,6 +126,9 @@ return {encoded, 1}
 _HIT = """
 local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+for _, later in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')) do
+  redis.call('ZADD', KEYS[1], now, later)  -- the clock went back: taken now, free a window later
+end
 if redis.call('ZCARD', KEYS[1]) >= limit then return false end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
@@ -122,7 +143,7 @@ class RedisStore:
         self.client = client
         self.url = url
         register = client.register_script  # EVALSHA, re-sent after a Redis restart (NOSCRIPT)
-        self._get_by_code = register(_GET_BY_CODE)
+        self._get_by_code, self._get_by_state = register(_GET_BY_CODE), register(_GET_BY_STATE)
         self._add, self._update, self._poll = register(_ADD), register(_UPDATE), register(_POLL)
         self._take, self._claim, self._hit = register(_TAKE), register(_CLAIM), register(_HIT)
         self._slots = asyncio.Semaphore(POOL_SIZE)
@@ -143,6 +164,8 @@ class RedisStore:
             try:
                 async with asyncio.timeout(SOCKET_TIMEOUT_S):
                     return await command()
+            except OutOfMemoryError as exc:  # at maxmemory with noeviction: reads work, writes do not
+                raise StoreFullError(f"Redis at {self.url}: full (maxmemory)") from exc
             except (RedisError, OSError, TimeoutError) as exc:
                 raise StoreUnavailableError(f"Redis at {self.url}: {type(exc).__name__}") from exc
 
@@ -160,12 +183,16 @@ class RedisStore:
         added = await self._run(
             self._add,
             [_key("g", grant.id), _key("u", grant.user_code)],
-            [_encode(grant), lives_ms + EXPIRED_GRACE_S * 1000, lives_ms, _key("g", ""), now, grant.id],
+            [_encode(grant), lives_ms, lives_ms, _key("g", ""), now, grant.id],
         )
         return bool(added)
 
     async def by_user_code(self, user_code: str, now: float) -> Grant | None:
         raw = await self._run(self._get_by_code, [_key("u", user_code)], [_key("g", ""), now])
+        return _decode(raw) if raw else None
+
+    async def by_state(self, state_hash: str, now: float) -> Grant | None:
+        raw = await self._run(self._get_by_state, [_key("s", state_hash)], [_key("g", ""), now, state_hash])
         return _decode(raw) if raw else None
 
     async def update(self, grant: Grant) -> None:
@@ -184,7 +211,7 @@ class RedisStore:
         return str(sealed) if sealed else None
 
     async def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
-        found = await self._run(self._claim, [_key("s", state_hash)], [_key("g", ""), now])
+        found = await self._run(self._claim, [_key("s", state_hash)], [_key("g", ""), now, state_hash])
         if not found:
             return None, False
         raw, claimed = found
@@ -202,7 +229,13 @@ class RedisStore:
         return 0  # TTLs forget expired grants and old rate-limit slots
 
     async def health(self) -> None:
-        await self._call(self.client.ping)
+        # A write, not PING: at maxmemory Redis answers PING but refuses every new grant. Near it,
+        # small writes still pass while a grant does not: nine tenths full counts as full.
+        await self._call(lambda: self.client.set(_key("health", ""), "1", px=10_000))
+        memory = await self._call(lambda: self.client.info("memory"))
+        limit = int(memory.get("maxmemory", 0))
+        if limit and int(memory.get("used_memory", 0)) > FULL_AT * limit:
+            raise StoreFullError(f"Redis at {self.url}: nearly full (maxmemory)")
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -217,14 +250,17 @@ def _ms(seconds: float) -> int:
 
 
 def _encode(grant: Grant) -> str:
-    return json.dumps(dataclasses.asdict(grant), separators=(",", ":"))
+    """Compact JSON: empty fields left out (a grant in Redis costs what it holds, no more)."""
+    fields = {k: v for k, v in dataclasses.asdict(grant).items() if v is not None and v != ""}
+    return json.dumps(fields, separators=(",", ":"))
 
 
 def _decode(raw: str) -> Grant:
     fields = json.loads(raw)
     fields["last_poll"] = None if fields.get("last_poll") is None else float(fields["last_poll"])
+    fields.setdefault("device_name", "")
     fields["interval"] = int(fields["interval"])
-    return Grant(**{name: fields.get(name) for name in Grant.__dataclass_fields__})
+    return Grant(**{name: fields[name] for name in Grant.__dataclass_fields__ if name in fields})
 
 
 def _without_password(url: str) -> str:

@@ -44,6 +44,12 @@ class BridgeConfig:
     #: New device codes per client address, and refreshes through the bridge, per window.
     authorize_per_ip: int = 20
     refresh_per_ip: int = 60
+    #: New device codes from all addresses together, per window: every live grant was one of
+    #: them, so this bounds the store (a flood spends it; pairings under way go on).
+    authorize_global: int = 5000
+    #: How long the bridge waits for Spotify's token endpoint in all (tries included): less than
+    #: the box waits for the bridge (10 s), so the box hears the bridge's answer, not a timeout.
+    spotify_budget_s: float = 8.0
     max_body_bytes: int = 16 * 1024
     #: Signs the confirm form's CSRF token. Shared by every instance (``bridge.secret``), so a form
     #: one instance rendered is accepted by another; a random one serves a single process.

@@ -14,12 +14,13 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from maestro.bridge.grants import EXPIRED_GRACE_S, Grant, StoreUnavailableError
+from maestro.bridge.grants import Grant, GrantStatus, StoreFullError, StoreUnavailableError
 from maestro.errors import UsageError
 
 SCHEMA = """
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS hits (
     ticket TEXT NOT NULL PRIMARY KEY
 );
 CREATE INDEX IF NOT EXISTS hits_key ON hits(key, at);
+CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at REAL NOT NULL);
 """
 
 COLUMNS = tuple(Grant.__dataclass_fields__)
@@ -88,15 +90,23 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: what happens inside is one step for every process on the file."""
+        """One write transaction: what happens inside is one step for every process on the file.
+        A full disk is StoreFullError, a file locked for too long StoreUnavailableError."""
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if "full" in str(exc):
+                raise StoreFullError(f"SQLite: {exc}") from exc
+            raise StoreUnavailableError(f"SQLite: {exc}") from exc
 
     @staticmethod
     def _grant(row: tuple[Any, ...] | None) -> Grant | None:
@@ -121,10 +131,14 @@ class SQLiteStore:
     async def by_user_code(self, user_code: str, now: float) -> Grant | None:
         return self._one(self._db(), "user_code = ? AND expires_at > ?", user_code, now)
 
+    async def by_state(self, state_hash: str, now: float) -> Grant | None:
+        return self._one(self._db(), "state_hash = ? AND expires_at > ?", state_hash, now)
+
     async def update(self, grant: Grant) -> None:
         sets = ", ".join(f"{c} = ?" for c in COLUMNS[1:])
         values = tuple(getattr(grant, c) for c in COLUMNS[1:])
-        self._db().execute(f"UPDATE grants SET {sets} WHERE id = ?", (*values, grant.id))
+        with self._write() as db:
+            db.execute(f"UPDATE grants SET {sets} WHERE id = ?", (*values, grant.id))
 
     async def poll(self, grant_id: str, now: float) -> tuple[Grant | None, bool]:
         with self._write() as db:
@@ -132,7 +146,11 @@ class SQLiteStore:
             if grant is None:
                 return None, False
             too_fast = grant.last_poll is not None and now - grant.last_poll < grant.interval
-            if too_fast and grant.status not in ("approved", "denied"):
+            if too_fast and grant.status in (
+                GrantStatus.PENDING,
+                GrantStatus.AUTHORIZING,
+                GrantStatus.EXCHANGING,
+            ):
                 grant.interval += 5
             db.execute(
                 "UPDATE grants SET last_poll = ?, interval = ? WHERE id = ?", (now, grant.interval, grant_id)
@@ -143,10 +161,13 @@ class SQLiteStore:
     async def take_tokens(self, grant_id: str) -> str | None:
         with self._write() as db:
             row = db.execute(
-                "DELETE FROM grants WHERE id = ? AND status = 'approved' AND sealed_tokens IS NOT NULL "
-                "RETURNING sealed_tokens",
+                "SELECT sealed_tokens FROM grants WHERE id = ? AND status = 'approved' "
+                "AND sealed_tokens IS NOT NULL",
                 (grant_id,),
             ).fetchone()
+            if row is not None:
+                db.execute("UPDATE grants SET status = 'delivered', sealed_tokens = NULL, "
+                           "code_verifier = NULL WHERE id = ?", (grant_id,))  # fmt: skip
         if row is not None and self.path != ":memory:":
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the sealed tokens stays in the WAL
         return None if row is None else str(row[0])
@@ -154,15 +175,16 @@ class SQLiteStore:
     async def claim_state(self, state_hash: str, now: float) -> tuple[Grant | None, bool]:
         with self._write() as db:
             grant = self._one(db, "state_hash = ?", state_hash)
-            if grant is None or grant.status != "authorizing" or now >= grant.expires_at:
+            if grant is None or grant.status != GrantStatus.AUTHORIZING or now >= grant.expires_at:
                 return grant, False
             db.execute("UPDATE grants SET status = 'exchanging' WHERE id = ?", (grant.id,))
-        grant.status = "exchanging"
+        grant.status = GrantStatus.EXCHANGING
         return grant, True
 
     async def hit(self, key: str, limit: int, window_s: float, now: float) -> str | None:
         with self._write() as db:
             db.execute("DELETE FROM hits WHERE key = ? AND at <= ?", (key, now - window_s))
+            db.execute("UPDATE hits SET at = ? WHERE key = ? AND at > ?", (now, key, now))  # clock went back
             (count,) = db.execute("SELECT COUNT(*) FROM hits WHERE key = ?", (key,)).fetchone()
             if count >= limit:
                 return None
@@ -171,20 +193,22 @@ class SQLiteStore:
         return ticket
 
     async def release(self, key: str, ticket: str) -> None:
-        self._db().execute("DELETE FROM hits WHERE key = ? AND ticket = ?", (key, ticket))
+        with self._write() as db:
+            db.execute("DELETE FROM hits WHERE key = ? AND ticket = ?", (key, ticket))
 
     async def sweep(self, now: float) -> int:
         return await asyncio.to_thread(self._sweep, now)  # a big delete: off the event loop
 
     def _sweep(self, now: float) -> int:
         with self._write() as db:
-            gone = db.execute("DELETE FROM grants WHERE expires_at < ?", (now - EXPIRED_GRACE_S,)).rowcount
+            gone = db.execute("DELETE FROM grants WHERE expires_at <= ?", (now,)).rowcount
             db.execute("DELETE FROM hits WHERE at < ?", (now - 86400,))
         return gone
 
     async def health(self) -> None:
         try:
-            self._db().execute("SELECT 1").fetchone()
+            with self._write() as db:  # a real write: a full disk answers reads but not this
+                db.execute("INSERT OR REPLACE INTO health (id, at) VALUES (1, ?)", (time.time(),))
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"SQLite: {exc}") from exc
 
