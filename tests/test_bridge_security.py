@@ -7,7 +7,6 @@ https-only cookies and HSTS, a clock that steps back, waiting longer than the bo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import socket
