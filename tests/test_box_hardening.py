@@ -181,7 +181,7 @@ async def test_a_rotated_token_that_cannot_be_written_is_kept_and_written_later(
 
     url = "https://accounts.example/api/token"
     respx.post(url).respond(json={"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600})
-    store = TokenStore(tmp_path / "tokens.json", httpx.AsyncClient())
+    store = TokenStore(tmp_path / "tokens.json", httpx.AsyncClient(), lasting=True)  # the daemon
     store.save(Tokens("at-1", "rt-1", time.time() + 5, "s", url, "app"))
     real_write = tokens_module.atomic_write_text
 
@@ -210,14 +210,16 @@ def test_a_tokens_file_maestro_may_not_read_is_not_damage(
 ) -> None:
     path = tmp_path / "tokens.json"
     TokenStore(path).save(Tokens("a", "r", time.time() + 3600, "s", "https://x/api/token", "app"))
-    real_read = Path.read_bytes
+    import maestro.fsutil
 
-    def denied(self: Path) -> bytes:
-        if self == path:
+    real_open = os.open
+
+    def denied(name: object, *args: object, **kwargs: object) -> int:  # root reads anything: pretend
+        if Path(str(name)) == path:
             raise PermissionError(13, "Permission denied")
-        return real_read(self)
+        return real_open(name, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(maestro.fsutil.os, "open", denied)
     with pytest.raises(AuthError, match=r"may not read its sign-in.*owned by"):
         TokenStore(path).load()
     assert path.exists() and not list(tmp_path.glob("*.corrupt-*"))  # not moved aside as "damaged"

@@ -79,8 +79,8 @@ def test_state_dir_override(tmp_path: Path) -> None:
 
 def test_atomic_write_sets_mode_and_leaves_no_temp_files(tmp_path: Path) -> None:
     target = tmp_path / "secret.json"
-    atomic_write_text(target, "one", mode=0o600)
-    atomic_write_text(target, "two", mode=0o600)
+    atomic_write_text(target, "one", private=True)
+    atomic_write_text(target, "two", private=True)
     assert target.read_text() == "two"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert os.listdir(tmp_path) == ["secret.json"]

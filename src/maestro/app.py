@@ -52,8 +52,8 @@ DIMMED_POLL_S = 15.0
 #: Commands that change the volume: the music is put back before them, so "louder" means louder
 #: than it was, not than the duck.
 VOLUME_INTENTS = frozenset({"SetVolume", "VolumeUp", "VolumeDown", "Mute", "Unmute"})
-#: How long a stop waits for the music to be put back.
-RESTORE_ON_STOP_S = 3.0
+#: SIGTERM to exit, in all: the music put back, a token refresh under way saved.
+STOP_BUDGET_S = 2.0
 NOT_PAIRED_SPEECH = "I'm not connected to Spotify yet. Open the address on my screen and enter the code."
 SIGN_IN_ENDED = "Spotify ended Maestro's sign-in, so let's pair again: the code is coming up on my screen."
 
@@ -117,18 +117,20 @@ class Runtime:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._spotify(stop), name="spotify")
-            inputs = []
+            loops = [group.create_task(self._spotify(stop), name="spotify")]
             if self.voice_factory is not None:
-                inputs.append(group.create_task(self._voice(), name="voice"))
+                loops.append(group.create_task(self._voice(), name="voice"))
             if self.reader is not None and self.cards is not None:
-                inputs.append(group.create_task(self.cards_loop(self.reader, self.cards, stop), name="nfc"))
+                loops.append(group.create_task(self.cards_loop(self.reader, self.cards, stop), name="nfc"))
             await stop.wait()
-            for task in [*inputs, *self._background]:
+            for task in [*loops, *self._background]:  # a look at Spotify under way is not waited for
                 task.cancel()
-        # Stopped (SIGTERM, Ctrl-C) while the music was ducked: put it back before going.
+        # Stopped (SIGTERM, Ctrl-C): the music put back if it was ducked, a refresh under way saved;
+        # within STOP_BUDGET_S, whatever Spotify does.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.ducker.restore(), RESTORE_ON_STOP_S)
+            async with asyncio.timeout(STOP_BUDGET_S):
+                await self.ducker.restore()
+                await self.session.tokens.settle()
 
     # -- Spotify: sign-in and what is playing ------------------------------------------------
 
@@ -146,6 +148,7 @@ class Runtime:
                 continue
             try:
                 await self.tick()
+                await self.keep_files()
                 if not self._listening and not self._commands.locked():
                     await self.ducker.restore()  # killed while ducked, or a restore that failed: now
             except (NotPairedError, SignInExpiredError) as exc:
@@ -194,6 +197,20 @@ class Runtime:
         self._troubles["spotify"] = str(pairing.exception())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=self.pair_retry_s)
+
+    async def keep_files(self) -> None:
+        """What could not be written (a full disk: the sign-in, the player memory) is written again;
+        said once while it cannot be, and "back" when it is."""
+        tokens, memory = self.session.tokens, self.session.player.memory
+        tokens.retry_save()
+        if memory.unsaved:
+            memory.save()
+        if tokens.unsaved or memory.unsaved:
+            where = self.session.state_dir
+            await self.report(f"I can't save my settings: the disk holding {where} is full. I'll keep "
+                              "working and save them when there is room.", "disk")  # fmt: skip
+        else:
+            await self.resolved("disk", "My settings are saved again.")
 
     async def sleep_timer(self) -> float | None:
         """Pauses when the sleep timer (player.json, set by voice or `maestro say`) runs out, and says so

@@ -70,7 +70,6 @@ def cmd_say(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with Session.open() as session:
-            await session.ensure_library()
             recognition, reply = await session.handle(text)
         if args.json:
             print(json.dumps({**recognition.to_json(), "reply": reply.to_json()}, ensure_ascii=False))
@@ -282,7 +281,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        async with Session.open() as session:
+        async with Session.open(lasting=True) as session:
             settings = session.settings
             reader = make_reader(settings.nfc.reader)
             cards = Cards(

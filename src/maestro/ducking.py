@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from maestro.errors import MaestroError, RestrictedError
-from maestro.fsutil import BadFileError, atomic_write_text, read_text
+from maestro.fsutil import BadFileError, atomic_write_text, read_json
 from maestro.spotify.client import deadline
 from maestro.spotify.player import Player
 
@@ -51,7 +51,7 @@ class Ducker:
     def ducked(self) -> Duck | None:
         """The duck in force (from the state file: it outlives the process), or None."""
         try:
-            data = json.loads(read_text(self.path))
+            data = read_json(self.path)
             return Duck(str(data["device_id"]), int(data["volume"]), int(data["ducked_to"]))
         except FileNotFoundError:
             return None
@@ -84,7 +84,7 @@ class Ducker:
                 return
             duck = Duck(device.id, device.volume_percent, ducked_to)
             try:
-                atomic_write_text(self.path, json.dumps(asdict(duck)) + "\n")
+                atomic_write_text(self.path, json.dumps(asdict(duck)) + "\n", private=True)
             except OSError as exc:  # unable to promise the music back: do not lower it
                 log.warning("not ducking: %s", exc)
                 return

@@ -21,16 +21,19 @@ from maestro.auth.pairing import PairingPresenter
 from maestro.auth.tokens import TokenStore
 from maestro.display.devices import Display
 from maestro.errors import AuthError, MaestroError, UsageError
+from maestro.fsutil import private_dir
 from maestro.intents import Matcher, Recognition, load_spec
 from maestro.intents.spec import IntentSpec
 from maestro.messages import Reply, Screen
-from maestro.spotify.client import SpotifyClient
+from maestro.spotify.client import SpotifyClient, deadline
 from maestro.spotify.library import SpotifyLibrary
 from maestro.spotify.player import Player, PlayerMemory
 from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 ACCOUNT_NAME_TIMEOUT_S = 6.0
+#: A one-shot command waits this long, at most, for the library's names (all its requests).
+LIBRARY_DEADLINE_S = 4.0
 
 
 def missing_client_id(settings: config.Settings) -> str:
@@ -65,11 +68,13 @@ class Session:
         state_dir: Path | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         intents: Path | None = None,
+        lasting: bool = False,
     ) -> Session:
+        """``lasting``: the daemon, which lives on (a sign-in it could not write waits in memory)."""
         settings = settings or config.load()
-        state_dir = state_dir or config.state_dir()
+        state_dir = private_dir(state_dir or config.state_dir())
         http = httpx.AsyncClient(transport=transport, follow_redirects=False)
-        tokens = TokenStore(state_dir / "tokens.json", http)
+        tokens = TokenStore(state_dir / "tokens.json", http, lasting=lasting)
         client = SpotifyClient(settings.spotify.api_url, tokens, http)
         player = Player(
             client,
@@ -84,6 +89,9 @@ class Session:
         return cls(settings, state_dir, http, tokens, client, player, library, spec, matcher, actions)
 
     async def aclose(self) -> None:
+        # A refresh under way is saved before a one-shot command's process goes (the daemon's stop
+        # already gave it what its two seconds allow).
+        await self.tokens.settle(0 if self.tokens.lasting else None)
         await self.http.aclose()
 
     async def __aenter__(self) -> Session:
@@ -93,12 +101,16 @@ class Session:
         await self.aclose()
 
     async def ensure_library(self) -> None:
-        """Fetch the library names when there are none yet or they are stale (short-lived commands)."""
+        """Fetch the library names when there are none yet or they are stale (short-lived commands),
+        within ``LIBRARY_DEADLINE_S`` in all: a hanging Spotify costs a command seconds, not half a
+        minute."""
         if self.library.stale and self.tokens.tokens is not None:
             try:
-                await self.library.refresh()
-            except MaestroError as exc:  # names are a nicety; the command still runs without them
-                log.warning("library refresh failed: %s", exc)
+                with deadline(LIBRARY_DEADLINE_S):
+                    async with asyncio.timeout(LIBRARY_DEADLINE_S + 0.5):
+                        await self.library.refresh()
+            except (MaestroError, TimeoutError) as exc:  # names are a nicety; the command runs without
+                log.warning("library refresh failed: %s", exc or "no answer in time")
 
     async def pair(
         self,
@@ -147,5 +159,22 @@ class Session:
         return str(profile.get("display_name") or profile.get("id") or "") or None
 
     async def handle(self, text: str) -> tuple[Recognition, Reply]:
+        """One command as typed (`maestro say`). The library's names are fetched first only when the
+        command may need them: "pause" never waits for the library."""
         recognition = self.matcher.match(text)
+        if self.library.stale and needs_names(recognition, self.spec):
+            await self.ensure_library()
+            recognition = self.matcher.match(text)
         return recognition, await self.actions.run(recognition)
+
+
+#: Slot types whose reading depends on the user's names ("play abbey road": an album, or a search).
+NAMED_SLOTS = frozenset({"library", "device", "text"})
+
+
+def needs_names(recognition: Recognition, spec: IntentSpec) -> bool:
+    """Whether the user's names could change what ``recognition`` is: nothing understood, a name
+    that was not found, or a slot that names something."""
+    if recognition.intent is None or recognition.problems:
+        return True
+    return any(spec.slots[name].type in NAMED_SLOTS for name in recognition.slots if name in spec.slots)

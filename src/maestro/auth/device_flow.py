@@ -23,6 +23,7 @@ import httpx
 
 from maestro.auth.tokens import Tokens
 from maestro.errors import AuthError, UsageError
+from maestro.fsutil import loads
 
 log = logging.getLogger(__name__)
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -120,7 +121,7 @@ async def discover(http: httpx.AsyncClient, bridge_url: str) -> Endpoints:
         raise AuthError(f"The bridge at {bridge_url} is having trouble (HTTP {response.status_code}). "
                         "Try again in a moment.")  # fmt: skip
     try:
-        body = response.json()
+        body = loads(response.content)
         return Endpoints(str(body["device_authorization_endpoint"]), str(body["token_endpoint"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{bridge_url} does not look like a Maestro bridge (no RFC 8414 metadata).") from exc
@@ -258,7 +259,7 @@ class DeviceFlow:
 
 def _json(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = loads(response.content)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}

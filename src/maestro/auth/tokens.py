@@ -4,6 +4,16 @@ It hands out a fresh access token (refreshing a minute before expiry, or when
 the Web API answers 401), saves a rotated refresh token *before* the new access
 token is used, collapses concurrent refreshes into one request, moves a corrupt
 file aside (never deletes it), and turns ``invalid_grant`` into "pair again".
+
+A refresh is never cut short by the command that asked for it: Spotify may
+already have rotated the refresh token, so an answer thrown away is a sign-in
+lost. It runs as a task of its own, shielded from the caller's deadline, and
+saves first; the command can give up waiting and say "Spotify isn't answering",
+and :meth:`TokenStore.settle` lets a one-shot command's process wait for it
+before exiting. When the rotated token cannot be written (a full disk), the
+daemon (``lasting``) keeps it in memory and writes it when space returns; a
+one-shot command, whose memory ends with it, does not refresh at all when the
+disk could not take the answer, and says so.
 """
 
 from __future__ import annotations
@@ -23,12 +33,14 @@ from typing import Any
 import httpx
 
 from maestro.errors import AuthError, NotPairedError, SignInExpiredError, SpotifyUnavailableError
-from maestro.fsutil import BadFileError, atomic_write_text, owner_of, read_text
+from maestro.fsutil import BadFileError, atomic_write_text, loads, owner_of, read_private
 
 log = logging.getLogger(__name__)
 REFRESH_MARGIN_S = 60
 #: How long the box waits for the token endpoint (Spotify or a bridge, which answers sooner).
 REFRESH_TIMEOUT_S = 10.0
+#: A one-shot command refreshes only when the disk has room for the answer (and then some).
+MIN_FREE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -76,16 +88,19 @@ class TokenStore:
         *,
         clock: Callable[[], float] = time.time,
         on_problem: Callable[[str], None] | None = None,
+        lasting: bool = False,
     ) -> None:
         self.path = Path(path)
         self.http = http
         self.clock = clock
+        #: The daemon: it lives on, so a rotated token it could not write is kept and written later.
+        self.lasting = lasting
         #: Told (in words fit to speak) when the file was corrupt and moved aside.
         self.on_problem = on_problem or (lambda message: log.warning("%s", message))
         self._tokens: Tokens | None = None
         self._loaded = False
         self._unsaved = False  # rotated tokens that are only in memory (the write failed)
-        self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[Tokens] | None = None
 
     # -- the file ---------------------------------------------------------------
 
@@ -99,7 +114,7 @@ class TokenStore:
         self._loaded = True
         try:
             self._keep_private()
-            text = read_text(self.path)
+            text = read_private(self.path)
         except FileNotFoundError:
             self._tokens = None
             return None
@@ -107,10 +122,13 @@ class TokenStore:
             if exc.permission:
                 raise AuthError(f"Maestro may not read its sign-in: {exc}. Run Maestro as that user, "
                                 f"or: sudo chown $USER {self.path}") from exc  # fmt: skip
+            if exc.not_a_file:  # a link or a device where the file should be: not ours to move
+                raise AuthError(f"Maestro keeps its sign-in in a plain file of its own; {exc}, then "
+                                "run maestro pair.") from exc  # fmt: skip
             self._set_aside("was damaged")
             return None
         try:
-            data = json.loads(text)
+            data = loads(text)
             self._tokens = Tokens(
                 access_token=str(data["access_token"]),
                 refresh_token=str(data["refresh_token"]),
@@ -127,10 +145,11 @@ class TokenStore:
     def _keep_private(self) -> None:
         """tokens.json must be readable by Maestro alone: 0600, fixed when it is not."""
         try:
-            mode = stat.S_IMODE(self.path.stat().st_mode)
+            info = self.path.lstat()  # never a link's target: chmod would follow it to another file
         except OSError:
             return  # not there (or not ours to look at): load() says so
-        if not mode & 0o077:
+        mode = stat.S_IMODE(info.st_mode)
+        if not stat.S_ISREG(info.st_mode) or not mode & 0o077:
             return
         try:
             os.chmod(self.path, 0o600)
@@ -167,17 +186,37 @@ class TokenStore:
                 f"({owner_of(probe)}). Fix: sudo chown -R $USER {probe}, or set MAESTRO_STATE_DIR."
             )
 
+    def check_room(self) -> None:
+        """Before a one-shot refresh: is there room on the disk for the answer? A rotated token that
+        cannot be written dies with the process, and with it the sign-in."""
+        try:
+            fs = os.statvfs(self.path.parent if self.path.parent.exists() else self.path.parent.parent)
+        except OSError:
+            return
+        if fs.f_bavail * fs.f_frsize < MIN_FREE_BYTES:
+            raise AuthError(f"The disk holding {self.path.parent} is full: Maestro will not renew its "
+                            "Spotify sign-in until it has room to keep the renewed one (renewing now "
+                            "would lose it). Free some space, then try again.")  # fmt: skip
+
     def save(self, tokens: Tokens) -> None:
         self._tokens, self._loaded = tokens, True  # in memory first: a failed write loses nothing now
         try:
-            atomic_write_text(self.path, json.dumps(asdict(tokens), indent=2) + "\n", mode=0o600)
+            atomic_write_text(self.path, json.dumps(asdict(tokens), indent=2) + "\n", private=True)
         except OSError as exc:
             self._unsaved = True
-            raise AuthError(f"Maestro could not save its sign-in to {self.path} ({exc.strerror or exc}); "
-                            "it keeps it in memory and tries again.") from exc  # fmt: skip
+            why = f"Maestro could not save its sign-in to {self.path} ({exc.strerror or exc})"
+            if self.lasting:
+                raise AuthError(f"{why}; it keeps it in memory and writes it as soon as it can.") from exc
+            raise AuthError(f"{why}, so it is lost when this command ends. Free some space, then run "
+                            "maestro pair.") from exc  # fmt: skip
         self._unsaved = False
 
-    def _retry_save(self) -> None:
+    @property
+    def unsaved(self) -> bool:
+        """A rotated sign-in only in memory: the file could not be written."""
+        return self._unsaved
+
+    def retry_save(self) -> None:
         """A rotated refresh token that could not be written is written as soon as possible."""
         if self._unsaved and self._tokens is not None:
             with contextlib.suppress(AuthError):
@@ -206,7 +245,7 @@ class TokenStore:
         tokens = self.tokens
         if tokens is None:
             raise NotPairedError()
-        self._retry_save()
+        self.retry_save()
         if tokens.expires_at - self.clock() > REFRESH_MARGIN_S:
             return tokens.access_token
         return await self.refresh(tokens.access_token)
@@ -215,9 +254,10 @@ class TokenStore:
         """Refresh once, however many callers ask at the same time (single flight).
 
         ``failed_token`` is the token the caller saw fail: when someone else has
-        already replaced it, that newer token is returned without a request.
+        already replaced it, that newer token is returned without a request. The
+        refresh itself runs on, shielded, when the caller is cancelled (its deadline).
         """
-        async with self._lock:
+        if self._refreshing is None:
             tokens = self.tokens
             if tokens is None:
                 raise NotPairedError()
@@ -226,12 +266,34 @@ class TokenStore:
                 return tokens.access_token
             if not self._unsaved:
                 self.check_writable()  # a refresh may rotate the refresh token: it must be savable
-            new = await self._request_refresh(tokens)
-            try:
-                self.save(new)  # the rotated refresh token is on disk before anyone uses `new`
-            except AuthError as exc:
-                log.warning("%s", exc)  # kept in memory; written again at the next chance
-            return new.access_token
+                if not self.lasting:
+                    self.check_room()
+            self._refreshing = asyncio.create_task(self._refresh_and_save(tokens), name="token refresh")
+            self._refreshing.add_done_callback(self._refreshed)
+        new = await asyncio.shield(self._refreshing)
+        return new.access_token
+
+    async def _refresh_and_save(self, tokens: Tokens) -> Tokens:
+        new = await self._request_refresh(tokens)
+        try:
+            self.save(new)  # the rotated refresh token is on disk before anyone uses `new`
+        except AuthError as exc:
+            if not self.lasting:
+                raise  # a one-shot command says the truth: this sign-in will not outlive it
+            log.warning("%s", exc)  # the daemon keeps it in memory; written again at the next chance
+        return new
+
+    def _refreshed(self, task: asyncio.Task[Tokens]) -> None:
+        self._refreshing = None
+        if not task.cancelled() and task.exception() is not None:
+            log.info("token refresh failed: %s", task.exception())  # its callers hear the error
+
+    async def settle(self, timeout: float | None = None) -> None:
+        """Waits for a refresh under way (its own timeout bounds it, or ``timeout``): a process about
+        to exit must not drop a rotated token that is still on its way."""
+        if self._refreshing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._refreshing), timeout)
 
     async def _request_refresh(self, tokens: Tokens) -> Tokens:
         data = {
@@ -245,7 +307,9 @@ class TokenStore:
             raise SpotifyUnavailableError("I can't reach Spotify's sign-in service right now.") from exc
         if response.status_code == 200:
             try:
-                body = response.json()
+                body = loads(response.content)
+                if not isinstance(body, dict):
+                    raise ValueError("not an object")
             except ValueError as exc:
                 raise AuthError("Spotify's sign-in service sent an answer Maestro cannot read.") from exc
             return Tokens.from_response(
@@ -267,7 +331,7 @@ class TokenStore:
 
 def _oauth_error(response: httpx.Response) -> str:
     try:
-        body = response.json()
+        body = loads(response.content)
     except ValueError:
         return ""
     return str(body.get("error", "")) if isinstance(body, dict) else ""

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from maestro.bridge.settings import BridgeConfig
+from maestro.fsutil import loads
 
 log = logging.getLogger("maestro.bridge")
 #: Pauses between tries of a code exchange that met a transient error.
@@ -82,8 +83,8 @@ class SpotifyAccounts:
             log.warning("Spotify token endpoint unreachable: %s", type(exc).__name__)
             return NO_ANSWER
         try:
-            body = response.json()
-        except ValueError:
+            body = loads(response.content)
+        except ValueError:  # a page, or JSON nested too deep to parse: no token response either way
             body = {}
         return TokenAnswer(response.status_code, body if isinstance(body, dict) else {})
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from maestro.config import Settings
 from maestro.errors import MaestroError, UsageError
-from maestro.fsutil import BadFileError, atomic_write_text, read_text
+from maestro.fsutil import BadFileError, atomic_write_text, read_json
 from maestro.intents import Matcher
 from maestro.nfc.readers import NfcpyReader, Reader, ReaderLost, ReaderService, TagEvent
 from maestro.nfc.tags import TagAction, TagError, TagStore, action_for, check_uid
@@ -31,12 +31,14 @@ LAST_UNKNOWN_FRESH_S = 600.0
 
 def remember_unknown(state_dir: Path, uid: str, now: float | None = None) -> None:
     """The daemon notes a card it did not know, for `tags learn` to offer."""
-    atomic_write_text(state_dir / LAST_UNKNOWN, json.dumps({"uid": uid, "at": now or time.time()}))
+    atomic_write_text(
+        state_dir / LAST_UNKNOWN, json.dumps({"uid": uid, "at": now or time.time()}), private=True
+    )
 
 
 def recent_unknown(state_dir: Path, now: float | None = None) -> str | None:
     try:
-        data = json.loads(read_text(state_dir / LAST_UNKNOWN))
+        data = read_json(state_dir / LAST_UNKNOWN)
         uid, at = str(data["uid"]), float(data["at"])
     except (OSError, ValueError, KeyError, TypeError, BadFileError):
         return None

@@ -4,6 +4,11 @@
     429            wait Retry-After when it is short, retry; else RateLimitedError
     5xx, network   exponential backoff with jitter, at most ~3 s of waiting in all
                    (a timed-out POST is not repeated), then SpotifyUnavailableError
+    2xx            JSON, or nothing; anything else (a captive portal's page) is SpotifyAnswerError
+
+Every request sits inside a deadline that covers the whole answer, not each read
+(an API that trickles a byte at a time is cut off too): the command's, or
+``COMMAND_DEADLINE_S`` of its own when no command set one.
     403            PremiumRequiredError or RestrictedError, with a reason fit to speak
     404            NoActiveDeviceError (the player recovers) or SpotifyRequestError
     other 4xx      SpotifyRequestError
@@ -35,6 +40,7 @@ from maestro.errors import (
     SpotifyRequestError,
     SpotifyUnavailableError,
 )
+from maestro.fsutil import loads
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +127,15 @@ class SpotifyClient:
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
     ) -> Any:
         """The parsed JSON body, or None for 204/empty answers; our errors otherwise."""
+        if _deadline.get() is None:  # `maestro devices`, the library, a poll: a deadline of their own
+            with deadline():
+                return await self._request(method, path, params, json)
+        return await self._request(method, path, params, json)
+
+    async def _request(self, method: str, path: str, params: dict[str, Any] | None, json: Any) -> Any:
         url = path if path.startswith("http") else f"{self.api_url}/{path.lstrip('/')}"
         params = {k: v for k, v in (params or {}).items() if v is not None}
-        token = await self.tokens.access_token()
+        token = await self._within_deadline(self.tokens.access_token())
         refreshed = False
         waited = 0.0  # seconds of backoff so far, against the policy's budget
         backoff_attempt = 0
@@ -133,14 +145,19 @@ class SpotifyClient:
                 raise SpotifyUnavailableError(NOT_ANSWERING)
             timeout = DEFAULT_TIMEOUT if left is None else _within(DEFAULT_TIMEOUT, left)
             try:
-                response = await self.http.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=timeout,
-                )
+                # httpx's timeouts are per read; this one is for the whole answer.
+                async with asyncio.timeout(left):
+                    response = await self.http.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json,
+                        headers={"Authorization": f"Bearer {token}"},
+                        timeout=timeout,
+                    )
+            except TimeoutError as exc:
+                log.info("%s %s: no whole answer in time", method, path)
+                raise SpotifyUnavailableError(NOT_ANSWERING) from exc
             except httpx.TransportError as exc:
                 log.info("%s %s: %s", method, path, type(exc).__name__)
                 # A POST that timed out may have happened ("next" twice skips two songs):
@@ -162,7 +179,7 @@ class SpotifyClient:
             if status < 300:
                 return _json_or_none(response)
             if status == 401 and not refreshed:
-                token, refreshed = await self.tokens.refresh(token), True
+                token, refreshed = await self._within_deadline(self.tokens.refresh(token)), True
                 continue
             if status == 429:
                 wait = _retry_after(response)
@@ -171,10 +188,8 @@ class SpotifyClient:
                 if wait <= self.policy.max_rate_limit_wait_s and fits and attempt < self.policy.max_attempts:
                     await self.sleep(wait)
                     continue
-                raise RateLimitedError(
-                    f"Spotify asks Maestro to slow down. Try again in {max(1, round(wait))} seconds.",
-                    retry_after=wait,
-                )
+                raise RateLimitedError(f"Spotify asks Maestro to slow down. Try again {spoken_wait(wait)}.",
+                                       retry_after=wait)  # fmt: skip
             if status >= 500:
                 delay = self._delay(backoff_attempt)
                 if self._can_wait(waited, delay) and attempt < self.policy.max_attempts:
@@ -186,6 +201,15 @@ class SpotifyClient:
                 )
             raise _error_for(response)
         raise SpotifyUnavailableError("Spotify isn't answering properly right now. Try again soon.")
+
+    async def _within_deadline(self, work: Awaitable[str]) -> str:
+        """A token, within what is left of the deadline. A refresh that takes longer goes on by
+        itself (the token store shields it) and is saved; the command says Spotify isn't answering."""
+        try:
+            async with asyncio.timeout(remaining_s()):
+                return await work
+        except TimeoutError as exc:
+            raise SpotifyUnavailableError(NOT_ANSWERING) from exc
 
     def _can_wait(self, waited: float, delay: float) -> bool:
         """Within the backoff budget, and leaving time for another attempt before the deadline."""
@@ -209,16 +233,36 @@ def _within(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
 
 
 def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
-    """Every Web API answer Maestro reads is a JSON object; player commands may answer with nothing."""
+    """Every Web API answer Maestro reads is a JSON object; player commands may answer with nothing.
+    Anything else (a captive portal's login page, a proxy's error page, JSON nested 100,000 deep)
+    is no success: "Paused." must not be said for a page that paused nothing."""
     if response.status_code == 204 or not response.content.strip():
         return None
     try:
-        body = response.json()
-    except ValueError:
-        return None  # some player endpoints answer 200 with a non-JSON body
+        body = loads(response.content)
+    except ValueError as exc:
+        raise SpotifyAnswerError(NOT_SPOTIFY) from exc
     if not isinstance(body, dict):
         raise SpotifyAnswerError()
     return body
+
+
+NOT_SPOTIFY = (
+    "Something other than Spotify answered: maybe the network wants a sign-in page first. "
+    "Check the box's network."
+)
+
+
+def spoken_wait(seconds: float) -> str:
+    """A Retry-After as a person would say it: "in 30 seconds", "in 5 minutes", "tomorrow"."""
+    if seconds < 90:
+        return f"in {max(1, round(seconds))} seconds"
+    if seconds < 90 * 60:
+        return f"in {round(seconds / 60)} minutes"
+    if seconds < 20 * 3600:
+        hours = round(seconds / 3600)
+        return "in an hour" if hours == 1 else f"in {hours} hours"
+    return "tomorrow" if seconds < 36 * 3600 else "in a few days"
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -230,7 +274,7 @@ def _retry_after(response: httpx.Response) -> float:
 
 def _error_body(response: httpx.Response) -> tuple[str, str | None]:
     try:
-        error = response.json().get("error", {})
+        error = loads(response.content).get("error", {})
     except (ValueError, AttributeError):
         return "", None
     if not isinstance(error, dict):

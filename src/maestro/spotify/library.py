@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from maestro.errors import MaestroError, UsageError
-from maestro.fsutil import atomic_write_text, read_text
+from maestro.fsutil import atomic_write_text, read_json
 from maestro.intents.library import KINDS, LibraryItem, StaticLibrary
 from maestro.spotify.player import Item, Player, objects, reading
 
@@ -56,7 +56,7 @@ class SpotifyLibrary:
 
     def load_cache(self) -> bool:
         try:
-            data = json.loads(read_text(self.cache_path))
+            data = read_json(self.cache_path)
             cached = StaticLibrary.from_dict(data, str(self.cache_path))  # the one reader of library files
             fetched_at = float(data["fetched_at"])
         except FileNotFoundError:
@@ -100,7 +100,10 @@ class SpotifyLibrary:
                 k: [{"name": i.name, "uri": i.uri, "artist": i.artist} for i in v] for k, v in items.items()
             },
         }
-        atomic_write_text(self.cache_path, json.dumps(body, ensure_ascii=False) + "\n")
+        try:
+            atomic_write_text(self.cache_path, json.dumps(body, ensure_ascii=False) + "\n", private=True)
+        except OSError as exc:  # a cache: the names are in memory and fetched again next time
+            log.warning("could not keep the library's names in %s (%s)", self.cache_path, exc.strerror or exc)
         if self.on_change:
             self.on_change()
 

@@ -25,7 +25,7 @@ from maestro.errors import (
     SpotifyRequestError,
     WhichDeviceError,
 )
-from maestro.fsutil import BadFileError, atomic_write_text, read_text
+from maestro.fsutil import BadFileError, atomic_write_text, read_json
 from maestro.intents.library import match_key
 from maestro.spotify.client import SpotifyClient
 
@@ -122,6 +122,8 @@ class PlayerMemory:
     #: The file's modification time when last read or written: another process (`maestro say`
     #: setting a sleep timer while `maestro run` plays) is noticed by a changed time.
     _seen: float = field(default=0.0, repr=False)
+    #: The last save failed (a full disk): memory is ahead of the file until a save works.
+    unsaved: bool = field(default=False, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> PlayerMemory:
@@ -135,7 +137,7 @@ class PlayerMemory:
             return
         try:
             self._seen = self.path.stat().st_mtime
-            data = json.loads(read_text(self.path))
+            data = read_json(self.path)
             self.last_device_id = str(data.get("last_device_id", ""))
             self.muted_volume = {str(k): int(v) for k, v in dict(data.get("muted_volume", {})).items()}
             self.pending, self.pending_at = str(data.get("pending", "")), float(data.get("pending_at", 0.0))
@@ -145,7 +147,7 @@ class PlayerMemory:
             pass
 
     def reload_if_changed(self) -> None:
-        if self.path is None:
+        if self.path is None or self.unsaved:  # what is in memory is newer than the file
             return
         try:
             changed = self.path.stat().st_mtime != self._seen
@@ -160,7 +162,14 @@ class PlayerMemory:
         body = {"last_device_id": self.last_device_id, "muted_volume": self.muted_volume,
                 "pending": self.pending, "pending_at": self.pending_at,
                 "sleep_at": self.sleep_at, "sleep_device": self.sleep_device}  # fmt: skip
-        atomic_write_text(self.path, json.dumps(body, indent=2) + "\n")
+        try:
+            atomic_write_text(self.path, json.dumps(body, indent=2) + "\n", private=True)
+        except OSError as exc:  # a full disk: kept in memory, written at the next save that works
+            if not self.unsaved:
+                log.warning("could not save %s (%s); kept in memory", self.path, exc.strerror or exc)
+            self.unsaved = True
+            return
+        self.unsaved = False
         with contextlib.suppress(OSError):
             self._seen = self.path.stat().st_mtime
 

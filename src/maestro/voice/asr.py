@@ -228,7 +228,7 @@ class PocketSphinxEngine:
             return
         self._mean_saved_at = now
         try:
-            atomic_write_text(self._mean_file, self.decoder.get_cmn() + "\n")
+            atomic_write_text(self._mean_file, self.decoder.get_cmn() + "\n", private=True)
         except OSError as exc:  # a read-only state dir costs the next start its warm-up, nothing more
             log.warning("could not keep the microphone's cepstral mean: %s", exc)
 

@@ -108,6 +108,6 @@ def build_command_model(
     for old in cache_dir.glob("commands-*"):
         old.unlink(missing_ok=True)
     pronunciations = {w: pronouncer.pronounce(w) for w in sorted(words)}
-    atomic_write_text(dictionary, "".join(f"{w} {p}\n" for w, p in pronunciations.items()))
-    atomic_write_text(arpa, text.getvalue())
+    atomic_write_text(dictionary, "".join(f"{w} {p}\n" for w, p in pronunciations.items()), private=True)
+    atomic_write_text(arpa, text.getvalue(), private=True)
     return CommandModel(arpa, dictionary, pronunciations)
