@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from maestro.app import Runtime
@@ -36,8 +37,13 @@ def volume_of(live: LiveSandbox, device_id: str) -> int:
 async def test_a_speaker_on_any_command(session: Session, live: LiveSandbox) -> None:
     await say(session, "play abbey road in the living room")
     first = playback(live)["track_name"]
-    assert (await say(session, "skip to the next song on the tv")).ok  # not playing there: moved, skipped
-    assert playback(live)["device_name"] == "Den TV" and playback(live)["track_name"] != first
+    elsewhere = await say(session, "skip to the next song on the tv")  # not playing there: said, not moved
+    assert not elsewhere.ok and elsewhere.speech == "Den TV isn't playing; the music is on Living Room."
+    assert playback(live)["device_name"] == "Living Room" and playback(live)["track_name"] == first
+    assert (await say(session, "in the living room, next song")).ok  # the one that plays: skipped
+    assert playback(live)["device_name"] == "Living Room" and playback(live)["track_name"] != first
+    assert (await say(session, "play abbey road on the tv")).ok  # "play ... on X" moves the music there
+    assert playback(live)["device_name"] == "Den TV"
     assert (await say(session, "in the kitchen, pause")).speech == "Kitchen isn't playing."  # not a failure
     assert playback(live)["is_playing"]
     assert (await say(session, "tv pause")).ok and not playback(live)["is_playing"]
@@ -107,10 +113,17 @@ async def test_max_volume_caps_every_volume_command(live: LiveSandbox, tmp_path:
                             MAESTRO_PLAYER_MAX_VOLUME="60") as session:  # fmt: skip
         await say(session, "play abbey road")
         reply = await say(session, "max volume")
-        assert reply.speech == "Volume 60: that's as loud as this speaker goes."
+        assert reply.speech == "Volume 60: the most this box allows (its maximum is set to 60)."
         assert volume_of(live, LIVING_ROOM) == 60
-        await say(session, "volume up")
-        assert volume_of(live, LIVING_ROOM) == 60
+        up = await say(session, "volume up")
+        assert volume_of(live, LIVING_ROOM) == 60 and "no louder" in up.speech
+        httpx.put(
+            f"{live.url}/v1/me/player/volume",
+            params={"volume_percent": 80, "device_id": LIVING_ROOM},
+            headers={"Authorization": f"Bearer {session.tokens.tokens.access_token}"},
+        )  # type: ignore[union-attr]
+        up = await say(session, "volume up")  # set louder from the Spotify app: "up" does not lower it
+        assert volume_of(live, LIVING_ROOM) == 80 and "It's at 80 already" in up.speech
         await say(session, "volume 40")
         assert volume_of(live, LIVING_ROOM) == 40
 

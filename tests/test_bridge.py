@@ -98,10 +98,14 @@ def test_device_authorization_response(bridge: TestClient) -> None:
     assert re.fullmatch(f"[{USER_CODE_ALPHABET}]{{4}}-[{USER_CODE_ALPHABET}]{{4}}", grant["user_code"])
     assert len(grant["device_code"]) >= 43  # 256 bits, base64url
     assert grant["verification_uri"] == f"{BASE}/pair"
-    link = urlsplit(grant["verification_uri_complete"])
-    assert f"{link.scheme}://{link.netloc}{link.path}" == f"{BASE}/pair"
-    assert parse_qs(link.query)["code"] == [grant["user_code"]]
-    assert len(parse_qs(link.query)["k"][0]) >= 43  # the link's own secret: opening it is no guess
+    link = grant["verification_uri_complete"]  # capitals: a QR code's alphanumeric mode holds it
+    code = grant["user_code"].replace("-", "")
+    assert re.fullmatch(rf"{BASE.upper()}/P/{code}[A-Z2-7]{{24}}", link), link  # 120 bits of its own
+    assert bridge.get(urlsplit(link).path).status_code == 200  # opening it is no guess
+    assert bridge.get(urlsplit(link).path.lower()).status_code == 200  # any case
+    import segno
+
+    assert segno.make(link, error="l", micro=False).version == 3  # 29 modules: two pixels each on the OLED
     assert (grant["expires_in"], grant["interval"]) == (600, 5)
 
 

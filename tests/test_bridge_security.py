@@ -71,8 +71,10 @@ def confirm(browser: httpx.Client, link: str) -> httpx.Response:
     assert page.status_code == 200, page.text
     code = re.search(r'name="code" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     csrf = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    parts = urlsplit(link)
     to_spotify = browser.post(
-        f"{link.split('/pair')[0]}/pair", data={"code": code, "csrf": csrf, "decision": "approve"}
+        f"{parts.scheme}://{parts.netloc}/pair".lower(),
+        data={"code": code, "csrf": csrf, "decision": "approve"},
     )
     assert to_spotify.status_code == 303, to_spotify.text
     return to_spotify
@@ -207,7 +209,7 @@ def test_new_codes_have_a_global_budget_and_pairings_under_way_go_on(
     assert answers[3].json()["error"] == "temporarily_unavailable" and answers[3].headers["retry-after"]
     first = answers[0].json()
     with TestClient(app, base_url="http://bridge.test") as phone:
-        page = phone.get(first["verification_uri_complete"].removeprefix("http://bridge.test"))
+        page = phone.get(urlsplit(first["verification_uri_complete"]).path)
         csrf = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
         form = {"code": first["user_code"], "csrf": csrf, "decision": "approve"}
         to_spotify = phone.post("/pair", data=form, follow_redirects=False)

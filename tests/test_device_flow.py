@@ -18,7 +18,7 @@ from maestro.auth.device_flow import (
     FlowState,
     SignInDeclinedError,
 )
-from maestro.auth.pairing import PairingPresenter, spell
+from maestro.auth.pairing import PairingPresenter, spell_paired
 from maestro.display.devices import NullDisplay
 from maestro.errors import AuthError
 from maestro.intents.spec import default_intents_path
@@ -70,7 +70,7 @@ async def test_approve(live: LiveSandbox) -> None:
     assert tokens.token_url == f"{live.url}/api/token" and tokens.client_id == "maestro-sandbox"
     assert "user-modify-playback-state" in tokens.scope
     assert lines[0].startswith("Code: ") and lines[1].startswith(f"Open: {live.url}/pair?code=")
-    assert speaker.history and "go to 127 dot 0 dot 0 dot 1" in speaker.history[0]
+    assert speaker.history and "Go to 127 dot 0 dot 0 dot 1" in speaker.history[0]
     response = httpx.get(f"{live.url}/v1/me", headers={"Authorization": f"Bearer {tokens.access_token}"})
     assert response.json()["display_name"] == "Sandbox User"
 
@@ -99,8 +99,8 @@ async def test_expired_code_is_replaced_and_announced_again(live: LiveSandbox) -
     show, speaker, _ = presenter(on_code)
     await flow.run(show)
     assert len(codes) == 2 and codes[0] != codes[1]
-    assert spell(codes[0]) in speaker.history[0]
-    assert spell(codes[1]) in speaker.history[-1]  # the new code was announced too
+    assert spell_paired(codes[0]) in speaker.history[0]
+    assert spell_paired(codes[1]) in speaker.history[-1]  # the new code was announced too
 
 
 async def test_unallowlisted_app_gets_the_bridge_explained(live: LiveSandbox) -> None:

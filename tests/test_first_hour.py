@@ -216,7 +216,7 @@ def test_bad_input_gets_a_clear_message(tmp_path: Path) -> None:
     assert learn.returncode == 2 and "Traceback" not in learn.stderr and "no answer" in learn.stderr
     (tmp_path / "bogus.wav").write_text("hello")
     bogus = maestro(None, tmp_path, "listen", "--wav", str(tmp_path / "bogus.wav"))
-    assert bogus.returncode == 2 and "bogus.wav: not a sound file Maestro can read" in bogus.stderr
+    assert bogus.returncode == 2 and "bogus.wav: a text file, not a sound file" in bogus.stderr
     empty = maestro(None, tmp_path, "say", "")
     assert empty.returncode == 2 and "Nothing to say" in empty.stderr
     (tmp_path / "config.toml").write_text('[spotify]\nclient_id "abc"\n')

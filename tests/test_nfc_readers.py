@@ -131,7 +131,7 @@ def test_wedge_decoder_turns_typed_keys_into_uids() -> None:
 
 @pytest.fixture
 def cards(tmp_path: Path) -> Cards:
-    store = TagStore(tmp_path / "tags.yaml")
+    store = TagStore(tmp_path / "tags.yaml", in_use=True)  # the daemon's cards
     store.add("04D4E5F6", action_for("volume 30"))
     store.add("04990000", action_for("https://open.spotify.com/intl-de/album/p20IVD9KD4N2EBDzU5oRJd?si=abc"))
     now = [100.0]
@@ -171,11 +171,11 @@ def test_second_tap_within_the_window(tmp_path: Path, behaviour: str) -> None:
 
 def test_tags_yaml_edited_while_running(cards: Cards) -> None:
     path = cards.store.path
-    path.write_text(path.read_text() + "'0CCC': pause\n")
+    path.write_text(path.read_text() + "'04CC0CCC': pause\n")
     os.utime(path, (time.time() + 5, time.time() + 5))
     assert cards.mapping_problem() is None
-    assert cards.on_event(TagEvent("tap", "0CCC")).text == "pause"
-    path.write_text("0CCC: [broken\n")
+    assert cards.on_event(TagEvent("tap", "04CC0CCC")).text == "pause"
+    path.write_text("04CC0CCC: [broken\n")
     os.utime(path, (time.time() + 10, time.time() + 10))
     problem = cards.mapping_problem()
     assert problem and "tags.yaml:" in problem and "previous card list" in problem

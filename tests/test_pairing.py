@@ -19,8 +19,7 @@ from maestro.auth.pairing import (
     pairing_screen,
     pairing_speech,
     short_address,
-    spell,
-    spell_phonetic,
+    spell_paired,
     spoken_address,
 )
 from maestro.display.devices import NullDisplay
@@ -32,15 +31,18 @@ def authorization(code: str, uri: str = "https://www.spotify.com/pair") -> Devic
 
 
 def test_spelling_handles_hyphens_lowercase_and_digits() -> None:
-    assert spell("bd-7f") == "B. D. seven. F."
-    assert spell_phonetic("bd-7f") == "B as in bravo. D as in delta. The number seven. F as in foxtrot."
-    assert spell("A1O") == "ay. one. oh."  # letters espeak would misread get their names
+    assert spell_paired("bd-7f") == "B bravo, D delta, the number seven, F foxtrot."
+    assert (
+        spell_paired("A1O") == "ay alpha, the number one, oh oscar."
+    )  # letters espeak would misread get their names
+    assert spell_paired("BCDF-GHJK") == ("B bravo, C charlie, D delta, F foxtrot. "
+                                         "G golf, H hotel, J juliet, K kilo.")  # fmt: skip
 
 
 def test_every_letter_has_a_phonetic_word() -> None:
     assert set(PHONETIC) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     for alike in "BDPTVZMNFS":
-        assert f"{alike} as in {PHONETIC[alike]}" in spell_phonetic(alike)
+        assert f"{alike} {PHONETIC[alike]}" in spell_paired(alike)
 
 
 def test_addresses() -> None:
@@ -56,8 +58,7 @@ def test_device_code_never_shows_in_repr() -> None:
 def test_speech_and_screen() -> None:
     auth = authorization("BCDF-GHJK")
     speech = pairing_speech(auth)
-    assert speech.startswith("To connect Maestro to Spotify, go to spotify dot com slash pair")
-    assert "B. C. D. F. G. H. J. K." in speech and "B as in bravo." in speech
+    assert speech.startswith("Go to spotify dot com slash pair and enter: B bravo, C charlie")
     screen = pairing_screen(auth)
     assert (screen.kind, screen.title, screen.lines) == ("pairing", "BCDF-GHJK", ("spotify.com/pair",))
     assert screen.qr == "https://www.spotify.com/pair?code=BCDF-GHJK"
@@ -92,7 +93,7 @@ async def test_a_new_code_is_announced_as_new() -> None:
     await asyncio.sleep(0.01)
     await presenter.stop()
     assert lines[3:5] == ["That code expired; here is a new one.", "Code: LMNP-QRST"]
-    assert speaker.history[-1].startswith("That code expired; here is a new one. To connect Maestro")
+    assert speaker.history[-1].startswith("That code expired; here is a new one. Go to spotify dot com")
 
 
 # -- the closed loop: speech -> WAV (pyttsx3/espeak-ng) -> PocketSphinx -> the code -------------
@@ -103,32 +104,33 @@ SPOTIFY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"  # six of these, as on
 
 def code_grammar(alphabet: str, length: int, address: str) -> str:
     """What a listener expects: the fixed sentence, then `length` characters of the code's
-    alphabet, spelled, and again with words."""
+    alphabet, each letter with its word ("b bravo"), a digit as itself."""
     letters = [ch.lower() for ch in alphabet if ch.isalpha()]
     digits = [DIGITS[int(ch)] for ch in alphabet if ch.isdigit()]
-    plain = " | ".join(letters + digits)
-    items = [f"{ch} as in {PHONETIC[ch.upper()]}" for ch in letters] + [f"the number {d}" for d in digits]
+    items = [f"{ch} {PHONETIC[ch.upper()]}" for ch in letters] + [f"the number {d}" for d in digits]
     return (
         "#JSGF V1.0;\ngrammar code;\n"
-        f"public <speech> = to connect maestro to spotify go to {address} and enter the code "
-        f"{' '.join(['<char>'] * length)} here it is again with words {' '.join(['<item>'] * length)};\n"
-        f"<char> = {plain};\n<item> = {' | '.join(items)};\n"
+        f"public <speech> = go to {address} and enter {' '.join(['<item>'] * length)};\n"
+        f"<item> = {' | '.join(items)};\n"
     )
 
 
 def heard_code(hypothesis: str) -> str:
-    """The code from the second, phonetic reading ("b as in bravo", "the number seven")."""
+    """The code as heard ("b bravo c charlie seven ..."): the letter with its word must agree."""
     words = hypothesis.split()
-    words = words[words.index("words") + 1 :] if "words" in words else []
+    words = words[words.index("enter") + 1 :] if "enter" in words else []
     code, i = [], 0
     while i < len(words):
         word = words[i]
-        if word == "the" and words[i + 1 : i + 2] == ["number"] and i + 2 < len(words):
+        if words[i : i + 2] == ["the", "number"] and i + 2 < len(words) and words[i + 2] in DIGITS:
             code.append(str(DIGITS.index(words[i + 2])))
             i += 3
-        elif len(word) == 1 and words[i + 1 : i + 3] == ["as", "in"]:
+        elif len(word) == 1 and word.upper() in PHONETIC:
+            phonetic = PHONETIC[word.upper()].split()
+            if words[i + 1 : i + 1 + len(phonetic)] != phonetic:
+                return ""  # the letter and its word disagree: not what was said
             code.append(word.upper())
-            i += 3 + len(PHONETIC[word.upper()].split())
+            i += 1 + len(phonetic)
         else:
             return ""  # not what was said
     return "".join(code)

@@ -109,7 +109,7 @@ def test_store_round_trip_atomic_and_lookup(tmp_path: Path) -> None:
 
 def test_broken_file_keeps_the_last_good_mapping(tmp_path: Path) -> None:
     path = tmp_path / "tags.yaml"
-    store = TagStore(path)
+    store = TagStore(path, in_use=True)  # the daemon's: it goes on with the last good list
     store.add("04A1B2C3", action_for("pause"))
     path.write_text("04A1B2C3: pause\nDEADBEEF: [unclosed\n")
     store.reload()
@@ -149,7 +149,7 @@ def test_tags_cli(tmp_path: Path) -> None:
         added.stdout.strip()
         == f"Card 04A1B2C3 now does spotify:album:{ID} (saved in {tmp_path / 'tags.yaml'})."
     )
-    assert f"04A1B2C3  spotify:album:{ID}" in tags("list").stdout
+    assert f"04A1B2C3              plays spotify:album:{ID}" in tags("list").stdout  # UIDs of 10 bytes fit
     command = tags("add", "04A1B2C4", "volume", "30")
     assert command.stdout.startswith('Card 04A1B2C4 now does "volume 30"')
     # Checked the way `tags learn` checks: a command Maestro understands, a real link, a real UID.

@@ -82,7 +82,7 @@ def test_say_what_the_card_does(tmp_path: Path) -> None:
 
     write_wav(tmp_path / "said.wav", utterance("pause the music"), RATE)
     (tmp_path / "config.toml").write_text(f'[voice]\ninput_device = "wav:{tmp_path / "said.wav"}"\n')
-    result = learn(tmp_path, "tap 04EE1234\n", "--say")
+    result = learn(tmp_path, "tap 04EE1234\n", "--say", answers="y\n")  # read back, then confirmed
     assert result.returncode == 0, result.stderr
     assert 'Heard: "pause the music"' in result.stdout and mapping(tmp_path) == {
         "04EE1234": "pause the music"

@@ -22,10 +22,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from maestro.box.status import StatusWriter
 from maestro.display.devices import Display
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError, NotPairedError, RestrictedError, SignInExpiredError
@@ -47,6 +49,8 @@ from maestro.voice.whisper import command_prompt
 log = logging.getLogger(__name__)
 
 REPLY_HOLD_S = 4.0  # a reply stays on screen this long before "now playing" comes back
+#: Replies and utterances kept in memory (for tests and logs; the daemon runs for months).
+HISTORY = 100
 DIMMED_POLL_S = 15.0
 #: The daemon pairs by itself when not signed in: a command then points at the code on the screen.
 #: Commands that change the volume: the music is put back before them, so "louder" means louder
@@ -81,6 +85,7 @@ class Runtime:
         poll_s: float = 5.0,
         pair_retry_s: float = 30.0,
         print_line: Callable[[str], None] = print,
+        status: StatusWriter | None = None,
     ) -> None:
         self.session = session
         self.speaker = speaker
@@ -91,8 +96,11 @@ class Runtime:
         self.poll_s = poll_s
         self.pair_retry_s = pair_retry_s
         self.print_line = print_line
-        self.replies: list[tuple[str, Reply]] = []  # (source, reply): what was done, for tests and logs
-        self.heard: list[Heard] = []
+        #: For `maestro status`: the last command and the troubles (None: nobody asks, in tests).
+        self.status = status
+        # What was done and heard, for tests and logs: the last few, not months of them.
+        self.replies: deque[tuple[str, Reply]] = deque(maxlen=HISTORY)
+        self.heard: deque[Heard] = deque(maxlen=HISTORY)
         self._shown: Screen | None = None
         self._troubles: dict[str, str] = {}  # source ("spotify", "microphone", "nfc", ...) -> message said
         self._commands = asyncio.Lock()
@@ -259,7 +267,9 @@ class Runtime:
         if self._troubles.get(source) == message:
             return  # once per trouble, not once per poll or retry
         self._troubles[source] = message
-        log.warning("%s", message)
+        if self.status is not None:
+            self.status.trouble(source, message)
+        log.info("trouble (%s): %s", source, message)  # printed just below: one line is enough
         self.print_line(f"Trouble: {message}")
         await self.display.show(Screen("error", "Trouble", (message,)))
         await self.speaker.say(message)
@@ -267,13 +277,16 @@ class Runtime:
     async def resolved(self, source: str, message: str) -> None:
         """The source's trouble is over: say ``message``, if there was trouble."""
         if self._troubles.pop(source, None) is not None:
+            if self.status is not None:
+                self.status.resolved(source)
             self.print_line(message)
             await self.speaker.say(message)
 
     # -- commands (voice and cards) -----------------------------------------------------------
 
-    async def command(self, source: str, run: Callable[[], Awaitable[Reply]]) -> Reply:
-        """Runs one command at a time; shows and says the reply."""
+    async def command(self, source: str, run: Callable[[], Awaitable[Reply]], heard: str = "") -> Reply:
+        """Runs one command at a time; shows and says the reply. ``heard``: what the command was
+        (the words, a card), for `maestro status`."""
         async with self._commands:
             try:
                 reply = await run()
@@ -282,6 +295,8 @@ class Runtime:
                 screen = Screen("error", "Sorry", ("Something went wrong.",))
                 reply = Reply("Sorry, something went wrong with that.", screen, ok=False, exit_code=1)
             self.replies.append((source, reply))
+            if self.status is not None:
+                self.status.command(source, heard or source, reply)
             self._hold_until = time.monotonic() + REPLY_HOLD_S
             self._shown = reply.screen
             await self.display.show(reply.screen)
@@ -381,7 +396,7 @@ class Runtime:
         try:
             if heard.intent in VOLUME_INTENTS:
                 await self.ducker.restore()
-            await self.command("voice", lambda: self.session.actions.run(heard.recognition))
+            await self.command("voice", lambda: self.session.actions.run(heard.recognition), heard.transcript)
         finally:
             if not self._answer_wanted:  # "Which speaker?": still listening, still ducked
                 await self.ducker.restore()
@@ -410,7 +425,7 @@ class Runtime:
                     await self.report(problem, "tags")
                 card = cards.on_event(getting.result())
                 if card is not None:
-                    await self.command("card", lambda card=card: self._card(card))  # type: ignore[misc]
+                    await self.command("card", lambda card=card: self._card(card), f"card {card.uid}")  # type: ignore[misc]
         finally:
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError, MaestroError):

@@ -208,6 +208,40 @@ def load(env: typing.Mapping[str, str] | None = None) -> Settings:
     elif env.get("MAESTRO_CONFIG"):
         raise ConfigError(f"{path}: config file not found (named by MAESTRO_CONFIG)")
     _apply_env(settings, env)
+    _anchor_paths(settings, path.parent)
+    return settings
+
+
+#: Settings that name files or directories (True), or may (False: "base" is a model's name, "USB
+#: mic" a microphone's, "redis://..." an address). A relative path is relative to the config file's
+#: directory, wherever the command was started (under systemd that is "/").
+PATH_SETTINGS = {("tts", "wav_dir"): True, ("display", "png_dir"): True, ("voice", "model_path"): True,
+                 ("bridge", "db"): True, ("bridge", "secret_file"): True, ("voice", "whisper_model"): False,
+                 ("voice", "input_device"): False, ("bridge", "store"): False}  # fmt: skip
+
+
+def _anchor_paths(settings: Settings, base: Path) -> None:
+    for (section_name, key), always in PATH_SETTINGS.items():
+        section = getattr(settings, section_name)
+        setattr(section, key, anchored(getattr(section, key), base, always=always))
+
+
+def anchored(value: str, base: Path, *, always: bool = True) -> str:
+    """A path setting made absolute against ``base``. Unless ``always``, only what looks like a path
+    is one; "wav:FILE" and "sqlite:PATH" keep their prefix."""
+    prefix = next((p for p in ("wav:", "sqlite:") if value.startswith(p)), "")
+    path = value[len(prefix) :]
+    is_path = always or bool(prefix) or "/" in path or path.startswith(("~", "."))
+    if not path or not is_path or "://" in path:
+        return value
+    expanded = Path(path).expanduser()
+    return prefix + str(expanded if expanded.is_absolute() else (base / expanded).resolve())
+
+
+def check_text(text: str, path: Path) -> Settings:
+    """Settings from ``text`` as if it were the file at ``path`` (ConfigError as for the file)."""
+    settings = Settings()
+    _apply_text(settings, text, path)
     return settings
 
 
@@ -216,6 +250,10 @@ def _apply_file(settings: Settings, path: Path) -> None:
         text = read_text(path)
     except BadFileError as exc:
         raise ConfigError(str(exc)) from exc
+    _apply_text(settings, text, path)
+
+
+def _apply_text(settings: Settings, text: str, path: Path) -> None:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -47,7 +47,10 @@ def check_config() -> tuple[Check, config.Settings | None]:
         settings = config.load()
     except MaestroError as exc:
         return Check("config", "fail", str(exc), f"edit {path}"), None
-    where = str(path) if path.exists() else f"{path} (not there: defaults)"
+    where = str(path) if path.exists() else f"{path} (not there: defaults; maestro config init writes one)"
+    for section, key in config.PATH_SETTINGS:  # relative ones as Maestro reads them: absolute
+        if value := getattr(getattr(settings, section), key):
+            where += f"; {section}.{key} = {value}"
     if settings.warnings:
         return Check("config", "warn", f"{where}; " + "; ".join(settings.warnings)), settings
     return Check("config", "ok", where), settings
@@ -77,7 +80,8 @@ def check_microphone(settings: config.Settings) -> Check:
 
     problem = microphone_problem(device)
     if problem is not None:
-        fix = "plug in a USB microphone; `arecord -l` lists inputs; check [voice] input_device"
+        # The problem already says what to plug in; the fix adds only what it does not say.
+        fix = "or set [voice] input_device to one of the inputs `arecord -l` lists" if device else ""
         if "PortAudio" in problem:
             fix = "apt-get install libportaudio2"
         return Check("microphone", "fail", problem, fix)
@@ -111,6 +115,9 @@ def check_speech_engine(settings: config.Settings) -> Check:
 
     voice = settings.voice
     model = installed_vosk_model(voice.model_path, config.models_dir())
+    if voice.model_path and model is not None and not model.exists():
+        return Check("speech engine", "fail", f"voice.model_path is {model}, which does not exist",
+                     "correct voice.model_path, or maestro models get vosk-small-en-us")  # fmt: skip
     if voice.engine in ("auto", "vosk") and model is not None and model.exists():
         try:
             import vosk  # noqa: F401
@@ -128,11 +135,25 @@ def check_speech_engine(settings: config.Settings) -> Check:
     if not Path(get_model_path(), "en-us").is_dir():
         return Check("speech engine", "fail", "PocketSphinx's English model is missing",
                      "pip install --force-reinstall pocketsphinx")  # fmt: skip
-    return Check(
-        "speech engine",
-        "ok",
-        "PocketSphinx, its bundled English model (for Vosk: maestro models get vosk-small-en-us)",
-    )
+    grammar = "PocketSphinx (its bundled English model)"
+    return neural_tier(settings, grammar)
+
+
+def neural_tier(settings: config.Settings, grammar: str) -> Check:
+    """The grammar path, and the Whisper tier beside it when it is installed (or why not)."""
+    from maestro.voice import whisper
+
+    model = whisper.find_model(settings.voice.whisper_model, config.models_dir())
+    if settings.voice.engine == "pocketsphinx":
+        return Check("speech engine", "ok", f"{grammar} alone (voice.engine = pocketsphinx)")
+    if model is not None and whisper.available():
+        return Check("speech engine", "ok", f"{grammar}, and Whisper ({model}) for what it is unsure of")
+    missing = "faster-whisper" if model is not None else "a Whisper model"
+    if settings.voice.engine == "whisper":
+        return Check("speech engine", "fail", f"voice.engine is whisper but {missing} is not installed",
+                     "pip install 'maestro-remote[whisper]'")  # fmt: skip
+    return Check("speech engine", "ok", f"{grammar}; no Whisper tier ({missing} is not installed: "
+                 "pip install 'maestro-remote[whisper]' for better accuracy)")  # fmt: skip
 
 
 def check_display(settings: config.Settings) -> Check:
@@ -157,7 +178,34 @@ def check_tags() -> Check:
     store = TagStore(config.config_dir() / "tags.yaml")
     if store.problem:
         return Check("tags.yaml", "fail", store.problem, "fix the line named")
+    unknown = cards_not_understood(store.mapping)
+    if unknown:
+        return Check("tags.yaml", "warn", f"Maestro does not understand what card {unknown[0][0]} asks: "
+                     f'"{unknown[0][1]}"', "fix it in tags.yaml, or maestro tags add UID ACTION")  # fmt: skip
     return Check("tags.yaml", "ok", f"{plural(len(store.mapping), 'card')} in {store.path}")
+
+
+def cards_not_understood(mapping: dict[str, str]) -> list[tuple[str, str]]:
+    """Cards whose command the matcher does not understand ("sandwich please")."""
+    from maestro.cli.common import library_for
+    from maestro.intents import Matcher, load_spec
+    from maestro.nfc.learn import check_action
+    from maestro.nfc.tags import TagError
+
+    matcher = None
+    unknown = []
+    for uid, value in sorted(mapping.items()):
+        if value.startswith(("spotify:", "http")):
+            continue
+        try:
+            matcher = matcher or Matcher(load_spec(), library_for(None))
+        except MaestroError:  # a broken intents.yaml: its own check says so
+            return []
+        try:
+            check_action(value, matcher)
+        except TagError:
+            unknown.append((uid, value))
+    return unknown
 
 
 def check_cards(settings: config.Settings) -> list[Check]:

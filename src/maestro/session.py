@@ -11,16 +11,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from maestro import config
 from maestro.actions import Actions
-from maestro.auth.device_flow import DeviceFlow, Endpoints, discover
+from maestro.auth.device_flow import DeviceFlow, DeviceFlowNotAllowedError, Endpoints, discover
 from maestro.auth.pairing import PairingPresenter
 from maestro.auth.tokens import TokenStore
 from maestro.display.devices import Display
-from maestro.errors import AuthError, MaestroError, UsageError
+from maestro.errors import AuthError, MaestroError, SignInExpiredError, UsageError
 from maestro.fsutil import private_dir
 from maestro.intents import Matcher, Recognition, load_spec
 from maestro.intents.spec import IntentSpec
@@ -34,6 +35,29 @@ log = logging.getLogger(__name__)
 ACCOUNT_NAME_TIMEOUT_S = 6.0
 #: A one-shot command waits this long, at most, for the library's names (all its requests).
 LIBRARY_DEADLINE_S = 4.0
+
+
+def checked_bridge_url(url: str) -> str:
+    """A bridge's address as given: http(s), with a host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{url!r} is not a bridge address: write it with http:// or https://, like "
+                         "https://bridge.example.com or http://192.168.1.20:8766.")  # fmt: skip
+    return url
+
+
+def bridge_client(mine: str, bridges: str, bridge_url: str) -> str:
+    """The client id to pair with through a bridge: the bridge's, which this box must share."""
+    if not bridges:
+        if not mine:
+            raise UsageError(f"Set spotify.client_id to the client id the bridge at {bridge_url} serves.")
+        return mine
+    if mine and mine != bridges:
+        raise UsageError(
+            f"The bridge at {bridge_url} serves the client id {bridges}, but spotify.client_id is {mine}: "
+            f"set it to {bridges}, or leave it empty to use the bridge's."
+        )
+    return bridges
 
 
 def missing_client_id(settings: config.Settings) -> str:
@@ -123,17 +147,27 @@ class Session:
     ) -> str:
         """Sign in with the device flow; returns the account's display name."""
         bridge_url = bridge_url or self.settings.auth.bridge_url
-        if not self.settings.spotify.client_id:
-            raise UsageError(missing_client_id(self.settings))
+        client_id = self.settings.spotify.client_id
         if bridge_url:
-            endpoints = await discover(self.http, bridge_url)
+            endpoints = await discover(self.http, checked_bridge_url(bridge_url))
+            client_id = bridge_client(client_id, endpoints.client_id, bridge_url)
+        elif not client_id:
+            raise UsageError(missing_client_id(self.settings))
         else:
             endpoints = Endpoints(self.settings.device_authorization_url, self.settings.token_url)
-        flow = DeviceFlow(self.http, endpoints, self.settings.spotify.client_id)
+        flow = DeviceFlow(self.http, endpoints, client_id)
         presenter = PairingPresenter(speaker, display, repeat_s=repeat_s, print_line=print_line)
         try:
             self.tokens.check_writable()  # before the user approves anything that could not be kept
-            self.tokens.save(await flow.run(presenter))
+            try:
+                self.tokens.save(await flow.run(presenter))
+            except DeviceFlowNotAllowedError as exc:
+                if bridge_url:  # the bridge refused the client id: not Spotify's allowlist at all
+                    raise UsageError(
+                        f"The bridge at {bridge_url} does not serve the client id {client_id}; set "
+                        "spotify.client_id to the bridge's (or leave it empty)."
+                    ) from exc
+                raise
         except AuthError as exc:  # declined, not allowlisted, unreachable: say so where people listen
             await display.show(Screen("error", "Not connected", (str(exc),)))
             await speaker.say(str(exc))
@@ -147,6 +181,20 @@ class Session:
         await display.show(Screen("message", "Connected", (name,)))
         await speaker.say(f"Connected to Spotify as {name}.")
         return name
+
+    async def signed_in(self) -> bool:
+        """Tokens that still work, as far as can be told: a sign-in Spotify ended is none (its tokens
+        are gone with the answer); Spotify not answering leaves the question open (True)."""
+        if self.tokens.tokens is None:
+            return False
+        try:
+            with deadline():
+                await self.player.me()
+        except SignInExpiredError:
+            return False
+        except MaestroError:
+            pass
+        return self.tokens.tokens is not None
 
     async def account_name(self) -> str | None:
         """The signed-in account's name, or None (not signed in, or Spotify not answering)."""

@@ -186,6 +186,11 @@ class ActionsBase:
 
     async def _named_device(self, r: Recognition) -> Device | None:
         """The speaker the command names (with its volume and whether it is playing), if any."""
+        found = await self._named_and_playing(r)
+        return found[0] if found else None
+
+    async def _named_and_playing(self, r: Recognition) -> tuple[Device, Device | None] | None:
+        """The speaker the command names, and the one playing now (None: none is), if it names one."""
         wanted = await self._device_for(r)
         if wanted is None:
             return None
@@ -194,17 +199,24 @@ class ActionsBase:
         if device is None:
             name = r.slots["device"].name if isinstance(r.slots.get("device"), NameValue) else wanted
             raise NoActiveDeviceError(f"I can't see {name} right now. Is it switched on?")
-        return device
+        return device, next((d for d in devices if d.is_active), None)
 
-    async def _there(self, r: Recognition, *, move: bool = True) -> str | None:
-        """The named speaker's id, made the one playing first when it is not (skipping "on the TV"
-        while the kitchen plays moves the music there, as Spotify only steers the active player)."""
-        device = await self._named_device(r)
-        if device is None:
+    async def _there(self, r: Recognition) -> str | None:
+        """The named speaker's id, for a command about what it plays ("in the living room, next
+        song"). One that is not playing is told so, and nothing moves: taking the music from the
+        bedroom to skip a song in the living room is not what anyone asked for."""
+        found = await self._named_and_playing(r)
+        if found is None:
             return None
-        if move and not device.is_active:
-            await self.player.transfer(device.id)
+        device, playing = found
+        if not device.is_active:
+            elsewhere = f"; the music is on {playing.name}" if playing is not None else ""
+            raise NotPlayingThereError(f"{device.name} isn't playing{elsewhere}.")
         return device.id
+
+
+class NotPlayingThereError(MaestroError):
+    """A command about what a speaker plays, for a speaker that plays nothing: nothing was done."""
 
 
 def _problem_speech(problem: str) -> str:

@@ -28,8 +28,8 @@ class VolumeActions(ActionsBase):
             return failure(f"{device.name} doesn't let Spotify change its volume.")
         await self.player.volume(volume, device_id=device.id or None)
         speech = self.phrase("SetVolume", f"Volume {volume}.", volume=volume)
-        if volume < wanted:  # a children's room box: player.max_volume
-            speech = f"Volume {volume}: that's as loud as this speaker goes."
+        if volume < wanted:  # a children's room box: player.max_volume, a setting, not the speaker
+            speech = f"Volume {volume}: the most this box allows (its maximum is set to {self.max_volume})."
         return say(speech, "Volume", kind="volume", value=volume)
 
     async def do_SetVolume(self, r: Recognition) -> Reply:
@@ -39,6 +39,9 @@ class VolumeActions(ActionsBase):
         device = await self._volume_device(r)
         step = int(r.slots.get("amount", VOLUME_STEP))
         current = device.volume_percent if device.volume_percent is not None else 50
+        if sign > 0 and current >= self.max_volume:  # "up" never turns it down to the cap
+            return say(f"It's at {current} already; this box goes no louder (its maximum is set to "
+                       f"{self.max_volume}).", "Volume", kind="volume", value=current)  # fmt: skip
         return await self._set_volume(device, current + sign * step)
 
     async def do_VolumeUp(self, r: Recognition) -> Reply:

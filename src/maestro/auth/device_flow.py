@@ -108,6 +108,9 @@ class FlowState(enum.Enum):
 class Endpoints:
     device_authorization_url: str
     token_url: str
+    #: The Spotify app a bridge signs in for ("" when unknown: Spotify's own endpoints, or an
+    #: older bridge); the box must use the same client id.
+    client_id: str = ""
 
 
 async def discover(http: httpx.AsyncClient, bridge_url: str) -> Endpoints:
@@ -122,7 +125,8 @@ async def discover(http: httpx.AsyncClient, bridge_url: str) -> Endpoints:
                         "Try again in a moment.")  # fmt: skip
     try:
         body = loads(response.content)
-        return Endpoints(str(body["device_authorization_endpoint"]), str(body["token_endpoint"]))
+        return Endpoints(str(body["device_authorization_endpoint"]), str(body["token_endpoint"]),
+                         str(body.get("maestro_client_id") or ""))  # fmt: skip
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{bridge_url} does not look like a Maestro bridge (no RFC 8414 metadata).") from exc
 

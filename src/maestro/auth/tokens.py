@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,49 @@ class TokenStore:
         return new.access_token
 
     async def _refresh_and_save(self, tokens: Tokens) -> Tokens:
+        async with self._across_processes():
+            # The daemon and a `maestro say` share tokens.json: one of them may have refreshed while
+            # this one waited for the lock. Its rotated token is the one that works now.
+            on_disk = tokens if self._unsaved else self._reread()
+            if on_disk is None:
+                raise NotPairedError()  # `maestro logout` ran meanwhile
+            if on_disk.refresh_token != tokens.refresh_token:
+                if on_disk.expires_at - self.clock() > REFRESH_MARGIN_S:
+                    self._tokens = on_disk
+                    return on_disk
+                tokens = on_disk
+            return await self._refresh_locked(tokens)
+
+    def _reread(self) -> Tokens | None:
+        with contextlib.suppress(AuthError):
+            self.load()
+        return self._tokens
+
+    @contextlib.asynccontextmanager
+    async def _across_processes(self) -> AsyncIterator[None]:
+        """``tokens.json.lock``, held while refreshing: two processes never spend one refresh token."""
+        try:
+            lock = self.path.with_name(self.path.name + ".lock")
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError:  # no lock to be had (a read-only directory says so elsewhere): go on alone
+            yield
+            return
+        try:
+            waited = 0.0
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if waited > REFRESH_TIMEOUT_S:  # the other one hangs: better a refresh than none
+                        break
+                    await asyncio.sleep(0.05)
+                    waited += 0.05
+            yield
+        finally:
+            os.close(fd)
+
+    async def _refresh_locked(self, tokens: Tokens) -> Tokens:
         new = await self._request_refresh(tokens)
         try:
             self.save(new)  # the rotated refresh token is on disk before anyone uses `new`
@@ -321,6 +365,7 @@ class TokenStore:
             )
         error = _oauth_error(response)
         if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
+            self.clear()  # a sign-in Spotify ended is no sign-in: `maestro pair` must not think otherwise
             raise SignInExpiredError()
         if response.status_code >= 500 or response.status_code == 429:
             raise SpotifyUnavailableError(

@@ -72,6 +72,9 @@ class Bridge:
                 "token_endpoint_auth_methods_supported": ["none"],
                 "scopes_supported": list(self.config.allowed_scopes),
                 "response_types_supported": [],
+                # Not RFC 8414's: the Spotify app this bridge serves, so a box can use the same id
+                # (client ids are public: they travel in every authorize link).
+                "maestro_client_id": self.config.client_id,
             }
         )
 
@@ -141,6 +144,8 @@ def create_app(
         Route("/device/authorize", device.authorize, methods=["POST"]),
         Route("/token", device.token, methods=["POST"]),
         Route("/pair", pages.pair_page, methods=["GET"]),
+        Route("/p/{token}", pages.link, methods=["GET"]),
+        Route("/P/{token}", pages.link, methods=["GET"]),
         Route("/pair", pages.pair_decide, methods=["POST"]),
         Route("/pair/paste", pages.paste_page, methods=["GET"]),
         Route("/pair/paste", pages.paste, methods=["POST"]),

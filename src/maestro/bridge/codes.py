@@ -49,6 +49,22 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+#: The pairing link's secret: 120 bits in base32 (A-Z, 2-7), so the whole link can be written in
+#: capitals and fit a QR code's alphanumeric mode: version 3 (29 modules), two pixels a module on a
+#: 64-pixel-high screen, where the older link (a 256-bit secret and a query) needed 37 modules at one.
+LINK_SECRET_CHARS = 24
+
+
+def new_link_secret() -> str:
+    return base64.b32encode(secrets.token_bytes(LINK_SECRET_CHARS * 5 // 8)).decode("ascii")
+
+
+def split_link_token(token: str) -> tuple[str, str]:
+    """ "/p/<user code><secret>" in any case -> (user code, secret), both upper case."""
+    token = token.strip().upper()
+    return token[:USER_CODE_LENGTH], token[USER_CODE_LENGTH:]
+
+
 def digest(secret: str) -> str:
     """What the store keeps instead of a secret."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import unicodedata
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -59,7 +59,7 @@ class DeviceEndpoints:
             return oauth_error("temporarily_unavailable", "Too many new pairings right now; try again "
                                "in a minute", 503, retry_after=60)  # fmt: skip
         device_name = displayable_name(str(form.get("device_name", "")))
-        device_code, link_secret = codes.new_secret(), codes.new_secret()
+        device_code, link_secret = codes.new_secret(), codes.new_link_secret()
         for _ in range(8):  # a clash of user codes is rare; try again
             user_code = codes.new_user_code()
             grant = Grant(
@@ -81,14 +81,13 @@ class DeviceEndpoints:
             return oauth_error("temporarily_unavailable", "No free user code; try again", 503, retry_after=1)
         log.info("device authorization started (expires in %ss)", self.config.code_ttl_s)
         base = self.config.base_url.rstrip("/")
-        link = urlencode({"code": user_code, "k": link_secret})
         return JSONResponse(
             {
                 "device_code": device_code,
                 "user_code": user_code,
                 "verification_uri": f"{base}/pair",
                 # The link (and QR code) carries a secret of its own: opening it is not guessing.
-                "verification_uri_complete": f"{base}/pair?{link}",
+                "verification_uri_complete": short_link(base, grant.user_code, link_secret),
                 "expires_in": self.config.code_ttl_s,
                 "interval": self.config.interval_s,
             },
@@ -150,6 +149,14 @@ class DeviceEndpoints:
             return JSONResponse(oauth_body(body), status_code=status, headers=NO_STORE)
         # A new refresh token only when Spotify sent one; the box keeps its old one otherwise.
         return JSONResponse({k: answer.body[k] for k in TOKEN_FIELDS if k in answer.body}, headers=NO_STORE)
+
+
+def short_link(base: str, user_code: str, link_secret: str) -> str:
+    """The pairing link as short as it goes: "/p/" + code + secret, all capitals where the bridge
+    sits at a host's root (scheme and host ignore case, and /P/ is served like /p/), so a QR code
+    holds it in alphanumeric mode and the box draws it with two pixels a module."""
+    link = f"{base}/p/{user_code}{link_secret}"
+    return link.upper() if not urlsplit(base).path.strip("/") else link
 
 
 def displayable_name(text: str) -> str:

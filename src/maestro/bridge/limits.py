@@ -45,7 +45,11 @@ class Limits:
         """
         normalised = codes.normalise_user_code(code)
         grant = await self.store.by_user_code(normalised, now) if codes.looks_like_user_code(code) else None
-        if grant is not None and link_secret and codes.same(codes.digest(link_secret), grant.link_hash):
+        if (
+            grant is not None
+            and link_secret
+            and codes.same(codes.digest(link_secret.upper()), grant.link_hash)
+        ):
             return grant if grant.status in CONFIRMABLE else None
         window = self.config.attempt_window_s
         mine = await self.store.hit(f"pair:{address(request)}", self.config.per_ip_attempts, window, now)

@@ -158,6 +158,17 @@ class Pages:
             )
         return self.confirm(request, found)
 
+    async def link(self, request: Request) -> Response:
+        """The short link of the QR code, ``/p/<code><secret>`` (any case): the confirm page."""
+        code, secret = codes.split_link_token(request.path_params["token"])
+        found = await self.limits.look_up(request, code, secret or "-", self.now)
+        if isinstance(found, TooMany):
+            return self.too_many(request, found)
+        if found is None:
+            error = "That link is not right, or it has expired. Check the code on the box."
+            return self.page(request, "enter_code.html", 404, title="Connect Maestro", code="", error=error)
+        return self.confirm(request, found)
+
     async def pair_decide(self, request: Request) -> Response:
         if not self._from_this_site(request):
             return self._refuse_foreign(request)

@@ -41,7 +41,11 @@ MARQUEE_GAP = 24  # pixels between the end of a scrolling title and its next sta
 @functools.lru_cache(maxsize=64)
 def font(style: str, size: int) -> Font:
     try:
-        return ImageFont.truetype(str(FONT_DIR / FONT_FILES[style]), size)
+        # BASIC layout: whole-pixel advances per glyph. Raqm's fractional positions, rounded again
+        # for 1-bit pixels, opened gaps inside words ("Com e Together", "pai r").
+        return ImageFont.truetype(
+            str(FONT_DIR / FONT_FILES[style]), size, layout_engine=ImageFont.Layout.BASIC
+        )
     except OSError:  # no DejaVu on this machine: Pillow's own (ASCII) font still draws
         return ImageFont.load_default(size)
 

@@ -287,13 +287,35 @@ class Matcher:
             # "move it to the garage": nothing fits, so say which speaker was not found. The words
             # that could be a speaker's name were narrowed to speakers' words; widen them once.
             self._best(stripped, penalty=0.0, unknown=unknown, any_device=True)
-            problems = [f"I can't find a speaker called {unknown[0]}."] if unknown else []
+            name = self._unknown_speaker(stripped, unknown)
+            problems = [f"I can't find a speaker called {name}."] if name else []
             return Recognition(text, None, problems=problems)
         template = best.compiled.template
         score = max(0.0, min(1.0, best.score))
         if score < self.spec.threshold:
             return Recognition(text, None, score=score)
         return Recognition(text, template.intent, best.slots, score, template.text, best.problems)
+
+    def _unknown_speaker(self, words: list[str], candidates: list[str]) -> str | None:
+        """The speaker a real command named that is not one of the user's: a candidate name that is
+        not the whole utterance ("hello" is no command naming a speaker "hello"), and with one of
+        the user's speakers in its place, the rest is a command ("in the garage, next song")."""
+        known = [key for key in self.index("device").keys if key]
+        if not known:
+            return None  # no speaker to try in its place: better "didn't get that" than a guess
+        stand_in = known[0].split()
+        # A slot that takes every word after "in the" offers "garage next song": its shorter parts too.
+        spans = {" ".join(c.split()[i:j]) for c in candidates for i in range(len(c.split()))
+                 for j in range(i + 1, len(c.split()) + 1)}  # fmt: skip
+        for name in sorted(spans - set(DEVICE_FILLERS), key=lambda s: (len(s.split()), s))[:12]:
+            parts = name.split()
+            for start in range(len(words) - len(parts) + 1):
+                if words[start : start + len(parts)] != parts or len(parts) == len(words):
+                    continue
+                replaced = [*words[:start], *stand_in, *words[start + len(parts) :]]
+                if self._best(replaced, penalty=0.0, unknown=[]) is not None:
+                    return name
+        return None
 
     def _drop_fillers(self, words: list[str]) -> list[str]:
         fillers = set(self.spec.fillers)

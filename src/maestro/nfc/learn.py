@@ -82,6 +82,25 @@ def check_action(text: str, matcher: Matcher) -> TagAction:
     return action
 
 
+def _ask(ask: Callable[[str], str], question: str) -> str:
+    try:
+        return ask(question).strip().lower()
+    except EOFError:  # input ended (a script, Ctrl-D): no is the safe answer
+        return ""
+
+
+def reading_of(text: str, matcher: Matcher) -> str:
+    """What a command means, in words: "the album Abbey Road", "a Spotify search for mamidos"."""
+    recognition = matcher.match(text)
+    named = [v for v in recognition.slots.values() if hasattr(v, "kind") and v.uri]
+    if named:
+        return f"the {named[0].kind} {named[0].name}"
+    query = recognition.slots.get("query")
+    if recognition.intent in ("PlaySearch", "Queue") and query:
+        return f"a Spotify search for {query!r}, not a name in your library"
+    return recognition.intent or "not understood"
+
+
 def ask_action(matcher: Matcher, ask: Callable[[str], str], say: Callable[[str], None]) -> TagAction:
     """Asks until the answer is a usable action (an empty answer gives up)."""
     while True:
@@ -98,7 +117,19 @@ def ask_action(matcher: Matcher, ask: Callable[[str], str], say: Callable[[str],
 
 
 async def hear_action(settings: Settings, matcher: Matcher, state_dir: Path, timeout_s: float = 15.0) -> str:
-    """One spoken command (no wake phrase), from the microphone or ``[voice] input_device``."""
+    """One spoken command (no wake phrase), from the microphone or ``[voice] input_device``, within
+    ``timeout_s`` in all (no microphone at all included)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _hear_action(settings, matcher, state_dir, timeout_s)
+    except TimeoutError:
+        raise UsageError(
+            f"I heard no command within {timeout_s:.0f} seconds. Is a microphone connected "
+            '(maestro doctor checks)? Or type it: maestro tags learn "volume 30".'
+        ) from None
+
+
+async def _hear_action(settings: Settings, matcher: Matcher, state_dir: Path, timeout_s: float) -> str:
     from maestro.intents import load_spec
     from maestro.voice.audio import input_source
     from maestro.voice.listener import GaveUp, Heard
@@ -176,6 +207,8 @@ def learn(
     """Waits for a card (or takes the daemon's last unknown one), asks what it does, saves it."""
     if reader is None:
         raise UsageError('No card reader is set: set [nfc] reader in config.toml (e.g. "nfcpy:usb").')
+    if write and not isinstance(reader, NfcpyReader):  # said before the tap, not after it
+        raise UsageError('--write needs an nfcpy reader ([nfc] reader = "nfcpy:usb").')
     say("Lay the card on the reader...")
     try:
         event = asyncio.run(wait_for_tap(reader, timeout_s))
@@ -195,14 +228,17 @@ def learn(
         say(f"Card {uid}.")
     if hear is not None and not action_text:
         say("Say what this card should do, for example: play abbey road.")
-        action_text = hear()
-        say(f'Heard: "{action_text}"')
-    action = check_action(action_text, matcher) if action_text else ask_action(matcher, ask, say)
+        heard = hear()
+        action = check_action(heard, matcher)
+        # Speech can be misheard ("play mamidos" for "play the beatles"): read it back, ask first.
+        answer = _ask(ask, f'Heard: "{heard}" ({reading_of(heard, matcher)}). Save it for this card? [y/N] ')
+        if answer not in ("y", "yes"):
+            raise UsageError('Nothing saved. Try again, or type it: maestro tags learn "play abbey road".')
+    else:
+        action = check_action(action_text, matcher) if action_text else ask_action(matcher, ask, say)
     if write:
         if action.uri is None:
             raise UsageError("--write puts a Spotify link on the card; a command stays in tags.yaml only.")
-        if not isinstance(reader, NfcpyReader):
-            raise UsageError('--write needs an nfcpy reader ([nfc] reader = "nfcpy:usb").')
         say("Keep the card on the reader: writing...")
         write_uri(reader, action.uri)
         say(f"Wrote {action.uri} onto the card.")

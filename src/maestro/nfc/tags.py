@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -108,11 +109,33 @@ def check_uid(uid: str) -> str:
     return cleaned
 
 
-class TagStore:
-    """``tags.yaml``: UID -> action. Reads keep the last good mapping when the file breaks."""
+class _TagsLoader(yaml.BaseLoader):
+    """Every value a string (a UID 0411 stays "0411", not the octal number 265), and a card listed
+    twice is a mistake to point at, not a silent last-one-wins."""
 
-    def __init__(self, path: Path) -> None:
+
+def _unique_mapping(loader: _TagsLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"card {key} is listed twice", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_TagsLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+class TagStore:
+    """``tags.yaml``: UID -> action. The daemon (``in_use``) keeps the last good mapping when the
+    file breaks, and says so; a one-off command just says what is wrong."""
+
+    def __init__(self, path: Path, *, in_use: bool = False) -> None:
         self.path = Path(path)
+        self.in_use = in_use
         self.mapping: dict[str, str] = {}
         self.problem: str | None = None
         self.reload()
@@ -125,25 +148,31 @@ class TagStore:
             self.mapping, self.problem = {}, None
             return self.mapping
         except BadFileError as exc:
-            self.problem = f"{exc}. Still using the previous card list."
-            return self.mapping
+            return self._broken(f"{exc}.")
         try:
-            data = yaml.safe_load(text) or {}
+            data = yaml.load(text, Loader=_TagsLoader) or {}
             if not isinstance(data, dict):
                 raise TagError(f"{self.path}: expected 'UID: action' lines")
             mapping = {}
             for uid, value in data.items():
-                action_for(str(value))  # every action must make sense
-                mapping[normalise_uid(str(uid))] = str(value)
+                if not isinstance(value, str):
+                    raise TagError(f"card {uid}: the action must be one line of text or a link.")
+                try:
+                    action_for(value)  # every action must make sense, and every UID be a card's
+                    mapping[check_uid(str(uid))] = value
+                except TagError as exc:
+                    raise TagError(f"card {uid}: {exc}") from exc
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             line = f":{mark.line + 1}" if mark else ""
-            self.problem = f"{self.path}{line}: {exc.problem}. Still using the previous card list."
-            return self.mapping
+            return self._broken(f"{self.path}{line}: {exc.problem}.")
         except TagError as exc:
-            self.problem = f"{self.path}: {exc} Still using the previous card list."
-            return self.mapping
+            return self._broken(f"{self.path}: {exc}")
         self.mapping, self.problem = mapping, None
+        return self.mapping
+
+    def _broken(self, problem: str) -> dict[str, str]:
+        self.problem = f"{problem} Still using the previous card list." if self.in_use else problem
         return self.mapping
 
     def lookup(self, uid: str) -> TagAction | None:

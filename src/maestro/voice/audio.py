@@ -46,12 +46,31 @@ def read_wav(path: Path) -> bytes:
         raise UsageError(f"{path}: no such file")
     if Path(path).is_dir():
         raise UsageError(f"{path}: a directory, not a sound file")
+    _looks_like_sound(Path(path))
     try:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
         detail = str(exc).rpartition(": ")[2].rstrip(".") or type(exc).__name__
         raise UsageError(f"{path}: not a sound file Maestro can read ({detail})") from exc
     return to_pcm16k(samples * 32768.0, rate)
+
+
+def _looks_like_sound(path: Path) -> None:
+    """Text under a sound file's name ("notes.mp3") is said plainly; libsndfile would print its
+    decoders' complaints on stderr and then blame a pipe."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(512)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from exc
+    if not head:
+        raise UsageError(f"{path}: an empty file, not a sound file")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # binary: let libsndfile judge it
+    if b"\x00" not in head:
+        raise UsageError(f"{path}: a text file, not a sound file (WAV, FLAC or Ogg)")
 
 
 def chunks(pcm: bytes, samples: int = CHUNK_SAMPLES) -> Iterator[bytes]:
@@ -190,10 +209,11 @@ class MicSource:
             finally:
                 await self.aclose()
             if problem != self.trouble:
-                log.warning("%s Retrying.", problem)
                 self.trouble = problem
                 if self.on_trouble is not None:
-                    await self.on_trouble(problem)
+                    await self.on_trouble(problem)  # said where the user is; the log needs no copy
+                else:
+                    log.warning("%s Retrying.", problem)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_s[1])
 
