@@ -100,7 +100,7 @@ def test_device_authorization_response(bridge: TestClient) -> None:
     assert grant["verification_uri"] == f"{BASE}/pair"
     link = grant["verification_uri_complete"]  # capitals: a QR code's alphanumeric mode holds it
     code = grant["user_code"].replace("-", "")
-    assert re.fullmatch(rf"{BASE.upper()}/P/{code}[A-Z2-7]{{24}}", link), link  # 120 bits of its own
+    assert re.fullmatch(rf"{BASE.upper()}/P/{code}[A-Z2-7]{{16}}", link), link  # 80 bits of its own
     assert bridge.get(urlsplit(link).path).status_code == 200  # opening it is no guess
     assert bridge.get(urlsplit(link).path.lower()).status_code == 200  # any case
     import segno

@@ -83,6 +83,20 @@ def test_pairing_qr_decodes_to_the_complete_uri_at_panel_resolution(uri: str, tm
     assert zbar(image, tmp_path) == uri  # 1 pixel per OLED pixel, no scaling up
 
 
+def test_a_bridge_pairing_link_is_drawn_two_pixels_a_module_and_decodes(tmp_path: Path) -> None:
+    """The bridge's short link in capitals (alphanumeric mode) fits version 3: 2 px a module on the
+    64-pixel panel (the older link needed 37 modules at 1 px, about 6 mm on a 0.96" screen)."""
+    from maestro.bridge.codes import new_link_secret
+    from maestro.bridge.device import short_link
+
+    for host in ("https://bridge.example.net", "https://maestro-bridge.example-home.net:8443"):
+        link = short_link(host, "BCDFGHJK", new_link_secret())
+        qr = screens.qr_image(link, 64)
+        assert qr is not None and qr.width >= 2 * 29, (link, qr and qr.width)  # 29 modules, 2 px each
+        image = render(Screen("pairing", "BCDF-GHJK", ("bridge.example.net/pair",), qr=link))
+        assert zbar(image, tmp_path) == link
+
+
 def test_qr_uses_the_largest_module_that_fits() -> None:
     short = screens.qr_image("https://x.io/p?c=ABCD", 64)
     longer = screens.qr_image(
@@ -147,7 +161,7 @@ def test_small_screens_keep_what_matters() -> None:
     ]  # one row left: the artist is kept, joined
     cut = screens.ellipsize("Can't reach Spotify. Is the internet down?", screens.font("regular", 9), 100)
     whole_words = ["Can't", "reach", "Spotify.", "Is", "the", "internet", "down?"]
-    assert cut.endswith("…") and cut[:-1].split()[-1] in whole_words
+    assert cut.endswith("…") and cut[:-1].split()[-1] in whole_words + [w.rstrip(".") for w in whole_words]
     paused = render(dataclasses.replace(SAMPLES["now_playing"], playing=False), small)
     assert paused.tobytes() != render(SAMPLES["now_playing"], small).tobytes()  # play/pause is shown
 

@@ -49,10 +49,12 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-#: The pairing link's secret: 120 bits in base32 (A-Z, 2-7), so the whole link can be written in
-#: capitals and fit a QR code's alphanumeric mode: version 3 (29 modules), two pixels a module on a
-#: 64-pixel-high screen, where the older link (a 256-bit secret and a query) needed 37 modules at one.
-LINK_SECRET_CHARS = 24
+#: The pairing link's secret: 80 bits in base32 (A-Z, 2-7), so the whole link can be written in
+#: capitals and fit a QR code's alphanumeric mode: version 3 (29 modules) for hosts up to about 40
+#: characters, two pixels a module on a 64-pixel-high screen, where the older link (a 256-bit secret
+#: and a query) needed 37 modules at one. 80 bits are plenty: a wrong secret is an ordinary guess,
+#: limited like a typed code, against a code that lives ten minutes.
+LINK_SECRET_CHARS = 16
 
 
 def new_link_secret() -> str:

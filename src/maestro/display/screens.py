@@ -509,7 +509,7 @@ def scrolls(screen: Screen, size: tuple[int, int] = (128, 64)) -> bool:
 SAMPLES: dict[str, Screen] = {
     "pairing": Screen(
         "pairing", "BCDF-GHJK", ("bridge.example.net/pair",),
-        qr="https://bridge.example.net/pair?code=BCDFGHJK",
+        qr="HTTPS://BRIDGE.EXAMPLE.NET/P/BCDFGHJKQ2XJ7NPAW3VYRZ4K",  # as a bridge sends it
     ),
     "pairing-spotify": Screen(
         "pairing", "abc123", ("spotify.com/pair",), qr="https://www.spotify.com/pair?code=abc123"
