@@ -67,10 +67,16 @@ def test_bad_files_are_clear(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
         read_wav(tmp_path / "missing.wav")
     (tmp_path / "bad.wav").write_bytes(b"not a wav at all")
-    with pytest.raises(
-        UsageError, match=r"bad.wav: not a sound file Maestro can read \(Format not recognised\)"
-    ):
+    with pytest.raises(UsageError, match=r"bad.wav: a text file, not a sound file"):
         read_wav(tmp_path / "bad.wav")
+    (tmp_path / "binary.wav").write_bytes(b"\x00\x01\xfe\xff" * 100)  # bytes, but no known format
+    with pytest.raises(
+        UsageError, match=r"binary.wav: not a sound file Maestro can read \(Format not recognised\)"
+    ):
+        read_wav(tmp_path / "binary.wav")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"empty.wav: an empty file"):
+        read_wav(tmp_path / "empty.wav")
     with pytest.raises(UsageError, match="a directory"):
         read_wav(tmp_path)
 

@@ -377,5 +377,5 @@ def test_no_code_token_or_secret_reaches_the_logs(
     # The bridge's own log and the server's (the test's HTTP client logs its URLs: not ours).
     ours = [r for r in caplog.records if r.name.startswith(("maestro", "uvicorn", "starlette"))]
     logged = "\n".join(record.getMessage() for record in ours)
-    assert "tokens delivered" in logged  # it does log what happened...
+    assert "pairing delivered" in logged  # it does log what happened...
     assert not [s for s in secrets_seen if s in logged]  # ...but never the secrets

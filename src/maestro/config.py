@@ -182,11 +182,19 @@ def config_dir(env: typing.Mapping[str, str] | None = None) -> Path:
 
 
 def state_dir(env: typing.Mapping[str, str] | None = None) -> Path:
-    """Tokens and caches live here (``MAESTRO_STATE_DIR`` overrides)."""
+    """Tokens and caches live here (``MAESTRO_STATE_DIR`` overrides). A file in its place is said
+    as such here, once for every command, rather than as whatever each reader makes of it."""
     env = os.environ if env is None else env
-    if env.get("MAESTRO_STATE_DIR"):
-        return Path(env["MAESTRO_STATE_DIR"])
-    return Path(platformdirs.user_state_dir(APP_NAME))
+    path = (
+        Path(env["MAESTRO_STATE_DIR"])
+        if env.get("MAESTRO_STATE_DIR")
+        else Path(platformdirs.user_state_dir(APP_NAME))
+    )
+    if path.exists() and not path.is_dir():
+        named = " (MAESTRO_STATE_DIR)" if env.get("MAESTRO_STATE_DIR") else ""
+        raise ConfigError(f"{path}{named} is a file, not a directory: Maestro keeps its state there. "
+                          "Move the file, or point MAESTRO_STATE_DIR at a directory.")  # fmt: skip
+    return path
 
 
 def models_dir(env: typing.Mapping[str, str] | None = None) -> Path:

@@ -39,6 +39,7 @@ from maestro.bridge.middleware import BodyLimitMiddleware, SecurityHeadersMiddle
 from maestro.bridge.pages import Pages
 from maestro.bridge.settings import BridgeConfig
 from maestro.bridge.spotify import SpotifyAccounts
+from maestro.bridge.tally import Tally
 
 __all__ = ["BridgeConfig", "create_app", "displayable_name"]
 
@@ -54,8 +55,9 @@ class Bridge:
         self.config = config
         self.store = store
         limits, spotify = Limits(config, store), SpotifyAccounts(config, http)
-        self.device = DeviceEndpoints(config, store, limits, spotify)
-        self.pages = Pages(config, store, limits, spotify)
+        self.tally = Tally()
+        self.device = DeviceEndpoints(config, store, limits, spotify, self.tally)
+        self.pages = Pages(config, store, limits, spotify, self.tally)
 
     @property
     def store_name(self) -> str:
@@ -96,6 +98,9 @@ class Bridge:
                     log.info("swept %d expired grants", gone)
             except StoreUnavailableError as exc:
                 log.warning("sweep skipped: %s", exc)
+            summary = self.tally.summary()
+            if summary:
+                log.info("%s", summary)
             await asyncio.sleep(SWEEP_EVERY_S)
 
     async def store_down(self, request: Request, exc: Exception) -> Response:

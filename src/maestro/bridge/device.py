@@ -21,6 +21,7 @@ from maestro.bridge.grants import BridgeStore, Grant, GrantStatus
 from maestro.bridge.limits import Limits, address
 from maestro.bridge.settings import BridgeConfig
 from maestro.bridge.spotify import SpotifyAccounts, oauth_body
+from maestro.bridge.tally import Tally
 
 log = logging.getLogger("maestro.bridge")
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -31,12 +32,13 @@ TOKEN_FIELDS = ("access_token", "token_type", "expires_in", "refresh_token", "sc
 
 class DeviceEndpoints:
     def __init__(
-        self, config: BridgeConfig, store: BridgeStore, limits: Limits, spotify: SpotifyAccounts
+        self, config: BridgeConfig, store: BridgeStore, limits: Limits, spotify: SpotifyAccounts, tally: Tally
     ) -> None:
         self.config = config
         self.store = store
         self.limits = limits
         self.spotify = spotify
+        self.tally = tally
 
     @property
     def now(self) -> float:
@@ -79,7 +81,7 @@ class DeviceEndpoints:
                 break
         else:
             return oauth_error("temporarily_unavailable", "No free user code; try again", 503, retry_after=1)
-        log.info("device authorization started (expires in %ss)", self.config.code_ttl_s)
+        self.tally.note("started")
         base = self.config.base_url.rstrip("/")
         return JSONResponse(
             {
@@ -115,6 +117,8 @@ class DeviceEndpoints:
             # and expired_token is what tells a device to ask for one (RFC 8628 §3.5).
             return oauth_error("expired_token", "Unknown or expired device code; start again")
         if self.now >= grant.expires_at:
+            if grant.status != GrantStatus.DELIVERED:
+                self.tally.note("expired")
             return oauth_error("expired_token", "The code has expired; start again")
         if grant.status == GrantStatus.DENIED:
             return oauth_error("access_denied", "The user declined")
@@ -126,7 +130,7 @@ class DeviceEndpoints:
             if opened is None:
                 return oauth_error("invalid_grant", "Unknown or already used device code")
             tokens = json.loads(opened)
-            log.info("tokens delivered to a device")
+            self.tally.note("delivered")
             return JSONResponse({k: tokens[k] for k in TOKEN_FIELDS if k in tokens}, headers=NO_STORE)
         if too_fast:  # the store already added five seconds for this and every later poll
             return oauth_error("slow_down", f"Poll at most every {grant.interval} seconds")

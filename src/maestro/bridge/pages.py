@@ -32,6 +32,7 @@ from maestro.bridge.grants import CONFIRMABLE, FINISHED, BridgeStore, Grant, Gra
 from maestro.bridge.limits import Limits, TooMany
 from maestro.bridge.settings import SCOPE_WORDS, BridgeConfig
 from maestro.bridge.spotify import SpotifyAccounts
+from maestro.bridge.tally import Tally
 
 log = logging.getLogger("maestro.bridge")
 #: Tries of the code exchange when Spotify has trouble (a 5xx, no answer), within the budget.
@@ -40,12 +41,13 @@ EXCHANGE_TRIES = 3
 
 class Pages:
     def __init__(
-        self, config: BridgeConfig, store: BridgeStore, limits: Limits, spotify: SpotifyAccounts
+        self, config: BridgeConfig, store: BridgeStore, limits: Limits, spotify: SpotifyAccounts, tally: Tally
     ) -> None:
         self.config = config
         self.store = store
         self.limits = limits
         self.spotify = spotify
+        self.tally = tally
         self.templates = Jinja2Templates(directory=str(resources.files("maestro.bridge") / "templates"))
 
     @property
@@ -189,6 +191,7 @@ class Pages:
         if decision != "approve":
             grant.status = GrantStatus.DENIED
             await self.store.update(grant)
+            self.tally.note("cancelled")
             return self.message(request, "Cancelled", "Nothing was connected. You can close this page.")
         # A second confirmation (the form sent twice, or Spotify's page left unanswered and the link
         # opened again) replaces the state: only the newest redirect to Spotify can finish.
@@ -200,6 +203,7 @@ class Pages:
             verifier,
         )
         await self.store.update(grant)
+        self.tally.note("confirmed")
         query = urlencode(
             {
                 "client_id": self.config.client_id,
@@ -279,6 +283,7 @@ class Pages:
         )
         if not answer.ok:
             log.warning("code exchange failed: %s", answer.error)
+            self.tally.note("refused")
             if answer.error in ("invalid_client", "unauthorized_client"):
                 # The bridge's own settings (client id or secret) are wrong: no retry will help.
                 await self._back_to_pending(grant)
@@ -289,7 +294,7 @@ class Pages:
         grant.status, grant.code_verifier = GrantStatus.APPROVED, None
         grant.sealed_tokens = codes.seal(json.dumps(answer.body).encode(), grant.public_key)
         await self.store.update(grant)
-        log.info("a grant was approved")
+        self.tally.note("approved")
         return self.message(request, "Done", "Done — you can close this page. Maestro is connecting now.")
 
     async def _back_to_pending(self, grant: Grant) -> None:

@@ -85,6 +85,7 @@ def check_free(host: str, number: int, what: str) -> None:
 
 def run_bridge(args: argparse.Namespace) -> int:
     import json
+    import logging
     import os
 
     import uvicorn
@@ -94,6 +95,9 @@ def run_bridge(args: argparse.Namespace) -> int:
 
     store = args.store or (f"sqlite:{args.db}" if args.db else "")
     settings = config.load()
+    # A server's journal says what it does: each pairing's outcome and a count every 10 minutes
+    # (never a code or a token), even without --verbose.
+    logging.getLogger("maestro.bridge").setLevel(min(logging.INFO, logging.getLogger().level))
     check_free(args.host, args.port, "bridge")
     _, made = form_secret(settings.bridge)  # made once here, before any worker reads it
     if made:
