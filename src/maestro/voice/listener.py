@@ -147,6 +147,7 @@ class Listener:
             vad = "silero" if silero_available() else "webrtc"
         self.vad = vad
         self._silero: Any = None  # one detector for every utterance (its state is reset)
+        self._muted = False  # the last audio came while Maestro spoke
         self._denoiser = NoiseSuppressor(RATE) if noise_handling else None  # lives on: it learns the room
         self._reset()
         if wake and not engine.wake_in_transcript:
@@ -218,7 +219,12 @@ class Listener:
             if self.is_speaking():  # Maestro's own voice must not wake it
                 if self._utterance:
                     self._go_to_sleep()
+                self._listen_muted(pcm)
                 return []
+            if self._muted:  # Maestro stopped speaking: its voice's tail is no utterance to go on with
+                self._muted = False
+                if self._endpointer.in_speech:
+                    self._reset()
             if not self.engine.wake_in_transcript:
                 if not self.engine.wake_feed(pcm):
                     return []
@@ -254,6 +260,21 @@ class Listener:
                     self._awake_at = self.samples  # nothing to go back to: keep waiting
         self._pending = data[usable:]
         return events
+
+    def _listen_muted(self, pcm: bytes) -> None:
+        """While Maestro speaks: the endpointer still hears the room (its noise floor, its voice
+        detector's state), but nothing it hears becomes an utterance. Skipping this audio instead
+        made what the endpointer knew depend on how long the reply took to say in wall time, and
+        so on the machine's load (the demo heard "skip to the next song" as "the this song")."""
+        self._muted = True
+        frame_bytes = self._endpointer.frame_bytes
+        data = self._pending + pcm
+        usable = len(data) - len(data) % frame_bytes
+        for start in range(0, usable, frame_bytes):
+            frame = data[start : start + frame_bytes]
+            self._remember(frame)
+            self._endpointer.process(frame)
+        self._pending = data[usable:]
 
     def _waited_too_long(self) -> bool:
         return (self.samples - self._awake_at) / RATE > self.speech_timeout_s
