@@ -34,7 +34,8 @@ from maestro.intents import Matcher, load_spec  # noqa: E402
 from maestro.session import Session  # noqa: E402
 from maestro.voice.asr import PocketSphinxEngine  # noqa: E402
 from maestro.voice.audio import RATE, chunks  # noqa: E402
-from maestro.voice.listener import Listener, Woke  # noqa: E402
+from maestro.voice.events import Woke  # noqa: E402
+from maestro.voice.listener import Listener  # noqa: E402
 from maestro.voice.synth import VARIANTS, espeak_pcm, has_piper, mix, piper_pcm, rms, silence  # noqa: E402
 
 LIVING_ROOM = "c7b60f3edf3318e80575d5e28c1ce24aa99a9025"

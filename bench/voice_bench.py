@@ -48,7 +48,8 @@ from maestro.intents import Matcher, StaticLibrary, load_spec
 from maestro.intents.grammar import sample_sentences
 from maestro.voice.asr import PocketSphinxEngine
 from maestro.voice.audio import RATE, chunks, read_wav
-from maestro.voice.listener import GaveUp, Heard, Listener, Woke
+from maestro.voice.events import GaveUp, Heard, Woke
+from maestro.voice.listener import Listener
 from maestro.voice.synth import VARIANTS, espeak_pcm, has_piper, music, piper_pcm, rms, silence
 from maestro.voice.whisper import WhisperTranscriber, command_prompt, find_model
 

@@ -17,7 +17,8 @@ from maestro.intents.library import LibraryItem
 from maestro.intents.spec import parse_spec
 from maestro.voice.asr import PocketSphinxEngine, installed_vosk_model, make_engine
 from maestro.voice.audio import RATE, chunks
-from maestro.voice.listener import Event, GaveUp, Heard, Listener, Woke
+from maestro.voice.events import Event, GaveUp, Heard, Woke
+from maestro.voice.listener import Listener
 from maestro.voice.synth import espeak_pcm, mix, rms, silence
 
 LIBRARY = StaticLibrary(

@@ -11,7 +11,8 @@ from maestro.intents.library import LibraryItem
 from maestro.voice import asr
 from maestro.voice.asr import MEAN_FILE, PocketSphinxEngine
 from maestro.voice.audio import chunks
-from maestro.voice.listener import Heard, Listener
+from maestro.voice.events import Heard
+from maestro.voice.listener import Listener
 from maestro.voice.synth import espeak_pcm, mix, rms, silence
 
 LIBRARY = StaticLibrary([LibraryItem("device", "Kitchen", "kitchen-id")])

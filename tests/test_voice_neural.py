@@ -25,9 +25,11 @@ from maestro.voice import models, whisper
 from maestro.voice.asr import PocketSphinxEngine
 from maestro.voice.audio import RATE
 from maestro.voice.endpoint import Endpointer, SileroEndpointer
-from maestro.voice.listener import Heard, Listener, Woke, after_wake_sound, strip_wake
+from maestro.voice.events import Heard, Woke
+from maestro.voice.listener import Listener
 from maestro.voice.pipeline import listener_for
 from maestro.voice.synth import espeak_pcm, has_piper, mix, music, piper_pcm, rms, silence
+from maestro.voice.wake import after_wake_sound, strip_wake
 from maestro.voice.whisper import Transcript
 from tests.test_voice import LIBRARY, hear, spoken
 

@@ -14,7 +14,8 @@ from maestro.voice.asr import PocketSphinxEngine
 from maestro.voice.audio import RATE, chunks
 from maestro.voice.denoise import HOP, NoiseSuppressor
 from maestro.voice.endpoint import Endpointer
-from maestro.voice.listener import Heard, Listener, Woke
+from maestro.voice.events import Heard, Woke
+from maestro.voice.listener import Listener
 from maestro.voice.synth import espeak_pcm, mix, rms, silence
 from tests.live import LiveSandbox
 from tests.test_voice import hear

@@ -41,7 +41,8 @@ from maestro.session import Session
 from maestro.spotify.client import deadline
 from maestro.voice.asr import Engine, engine_for
 from maestro.voice.audio import input_source
-from maestro.voice.listener import GaveUp, Heard, Listener, Woke
+from maestro.voice.events import GaveUp, Heard, Woke
+from maestro.voice.listener import Listener
 from maestro.voice.pipeline import listener_for
 from maestro.voice.tts import Speaker
 from maestro.voice.whisper import command_prompt

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from maestro.actions.base import HELP, QUESTION_TTL_S, ActionsBase, describe, failure, say, spoken_list
-from maestro.intents.matcher import NameValue, Recognition
+from maestro.intents.recognition import NameValue, Recognition
 from maestro.messages import Reply, Screen, now_playing_screen
 from maestro.spotify.player import find_device
 

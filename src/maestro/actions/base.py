@@ -23,7 +23,8 @@ from maestro.errors import (
     RestrictedError,
     WhichDeviceError,
 )
-from maestro.intents.matcher import Matcher, NameValue, Recognition
+from maestro.intents.matcher import Matcher
+from maestro.intents.recognition import NameValue, Recognition
 from maestro.intents.spec import IntentSpec
 from maestro.messages import Reply, Screen
 from maestro.spotify.client import COMMAND_DEADLINE_S, NOT_ANSWERING, deadline

@@ -8,7 +8,7 @@ from rapidfuzz import fuzz
 
 from maestro.actions.base import LIKED_LIMIT, SEARCH_LIMIT, ActionsBase, describe, failure, say
 from maestro.intents.library import match_key
-from maestro.intents.matcher import NameValue, Recognition
+from maestro.intents.recognition import NameValue, Recognition
 from maestro.messages import Reply, Screen
 from maestro.spotify.player import Item
 from maestro.spotify.queries import SearchPlan, plan

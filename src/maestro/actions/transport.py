@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from maestro.actions.base import DEFAULT_SLEEP_MINUTES, ActionsBase, say
 from maestro.errors import NoActiveDeviceError
-from maestro.intents.matcher import Recognition
+from maestro.intents.recognition import Recognition
 from maestro.messages import Reply, clock_time
 from maestro.spotify.player import PlaybackState
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from maestro.actions.base import VOLUME_STEP, ActionsBase, failure, say
-from maestro.intents.matcher import Recognition
+from maestro.intents.recognition import Recognition
 from maestro.messages import Reply
 from maestro.spotify.player import Device
 

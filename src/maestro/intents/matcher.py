@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -30,6 +30,7 @@ from rapidfuzz import fuzz, process
 from maestro.intents.library import KINDS, EmptyLibrary, LibraryProvider, NameIndex, strip_generic_suffix
 from maestro.intents.normalize import normalize
 from maestro.intents.numbers import DURATION_WORDS, NUMBER_WORDS, parse_duration, parse_number, parse_year
+from maestro.intents.recognition import NameValue, Recognition
 from maestro.intents.sounds import stems, word_key
 from maestro.intents.spec import IntentSpec, SlotDef, Template
 from maestro.intents.templates import (
@@ -98,52 +99,6 @@ class _Walk:
         if word in words:
             return True
         return (DEVICE in words and pos in self.devicey) or (DIGITS in words and word.isdigit())
-
-
-@dataclass(frozen=True)
-class NameValue:
-    """A library or device slot: the resolved name and URI (device id), or the raw text."""
-
-    name: str
-    uri: str | None
-    kind: str
-
-    def to_json(self) -> dict[str, Any]:
-        if self.kind == "device":
-            return {"name": self.name, "id": self.uri}
-        return {"name": self.name, "uri": self.uri}
-
-
-@dataclass
-class Recognition:
-    """What the matcher made of one utterance."""
-
-    #: The utterance as given.
-    text: str
-    #: Intent name, or None when nothing scored above the threshold.
-    intent: str | None
-    #: Slot name -> int (number), str (enum, text) or NameValue (library, device).
-    slots: dict[str, Any] = field(default_factory=dict)
-    #: 0..1; 1 is an exact template match with every name found exactly.
-    score: float = 0.0
-    #: The template that matched (for debugging and `--json` consumers).
-    template: str | None = None
-    #: Problems the reply should mention ("volume goes from 0 to 100").
-    problems: list[str] = field(default_factory=list)
-
-    def slots_json(self) -> dict[str, Any]:
-        return {k: v.to_json() if isinstance(v, NameValue) else v for k, v in self.slots.items()}
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "text": self.text,
-            "intent": self.intent,
-            "slots": self.slots_json(),
-            "score": round(self.score, 3),
-        }
-        if self.problems:
-            body["problems"] = self.problems
-        return body
 
 
 @dataclass

@@ -154,6 +154,21 @@ class IntentSpec:
     def templates(self) -> list[Template]:
         return [t for intent in self.intents.values() for t in intent.templates]
 
+    def slot_types(self, intent: str) -> frozenset[str]:
+        """The types of the slots an intent's templates can fill ("text", "library", "device"...),
+        through the rules they use: what layers above ask instead of knowing intent names."""
+        found: set[str] = set()
+        seen: set[str] = set()
+        todo: list[Node] = [t.node for t in self.intents[intent].templates] if intent in self.intents else []
+        while todo:
+            for ref in references(todo.pop()):
+                if isinstance(ref, Slot):
+                    found.add(self.slots[ref.source].type)
+                elif ref.name not in seen and ref.name in self.rules:
+                    seen.add(ref.name)
+                    todo.append(self.rules[ref.name])
+        return frozenset(found)
+
 
 def default_intents_path() -> Path:
     """The repo's intents.yaml when running from a checkout, else the packaged copy."""

@@ -132,7 +132,7 @@ async def hear_action(settings: Settings, matcher: Matcher, state_dir: Path, tim
 async def _hear_action(settings: Settings, matcher: Matcher, state_dir: Path, timeout_s: float) -> str:
     from maestro.intents import load_spec
     from maestro.voice.audio import input_source
-    from maestro.voice.listener import GaveUp, Heard
+    from maestro.voice.events import GaveUp, Heard
     from maestro.voice.pipeline import listener_for
 
     device = settings.voice.input_device

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,10 +64,7 @@ def listener_for(
     voice = settings.voice
     grammar = engine_for(settings, spec, library, cache_dir=cache_dir)
     extra = {} if speech_timeout_s is None else {"speech_timeout_s": speech_timeout_s}
-    only_whisper = voice.engine == "whisper"  # never sure of the grammar path: every command to Whisper
-    if only_whisper:
-        extra["sure_posterior"] = math.inf
     return Listener(
         grammar, matcher, wake=wake, is_speaking=is_speaking, neural=neural_for(settings, spec, library),
-        neural_decides=only_whisper, wake_confirm=voice.wake_confirm, **extra,
+        neural_decides=voice.engine == "whisper", wake_confirm=voice.wake_confirm, **extra,
     )  # fmt: skip

@@ -1,0 +1,183 @@
+"""Which words are taken: the grammar path's n-best, the doubt check, and the tiers.
+
+The grammar path (a trigram over the command sentences) answers alone when it is
+sure: a command, every word of it heard with a posterior of at least
+``sure_posterior``. Otherwise, and for every request that may name something the
+command model cannot know (an intent with a free-text slot, or "play <anything>"),
+the neural pass decides: its reading stands when it is a command, or when the
+grammar path had none. ``neural_decides`` (``voice.engine = "whisper"``): the
+neural pass decides every command. Without a neural pass, "play <name>" whose
+name the command model does not know is heard again by the open-vocabulary pass.
+What counts as an open request comes from intents.yaml's slot types, not from
+intent names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from maestro.intents.matcher import Matcher
+from maestro.intents.normalize import normalize
+from maestro.intents.recognition import NameValue, Recognition
+from maestro.voice.wake import Transcriber, after_wake, strip_wake
+
+EDGE_WORD_LETTERS = 3
+#: A word whose posterior is below DOUBT was a guess; when at least DOUBTFUL_SHARE of the words
+#: were, the utterance is not taken as a command.
+DOUBT = 0.2
+DOUBTFUL_SHARE = 0.5
+#: The grammar path is sure of a command when every word of it had at least this posterior.
+SURE_POSTERIOR = 0.8
+#: Words that open a request for something by name ("play", "put on ..."): such a request that the
+#: grammar path did not understand may still be one, with a name it cannot know.
+PLAY_WORDS = frozenset({"play", "queue", "put", "add", "listen", "spin"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    transcript: str
+    recognition: Recognition
+    #: The words came from an open-vocabulary pass.
+    open_vocabulary: bool
+    #: The neural pass was asked.
+    asked: bool
+
+
+class Decider:
+    """The tiers, over one matcher; the engines' outputs are handed in per utterance."""
+
+    def __init__(
+        self,
+        matcher: Matcher,
+        *,
+        neural: Transcriber | None = None,
+        sure_posterior: float = SURE_POSTERIOR,
+        neural_decides: bool = False,
+    ) -> None:
+        self.matcher = matcher
+        self.neural = neural
+        self.sure_posterior = sure_posterior
+        self.neural_decides = neural_decides
+        spec = matcher.spec
+        #: Requests whose words may be a name no model can know (a free-text slot).
+        self.open_intents = frozenset(i for i in spec.intents if "text" in spec.slot_types(i))
+        #: Requests that name something: an open pass's reading of one is worth taking.
+        self.naming_intents = frozenset(i for i in spec.intents if spec.slot_types(i) & {"text", "library"})
+
+    def decide(
+        self,
+        alternatives: list[str],
+        *,
+        posteriors: Callable[[], Sequence[tuple[str, float]]],
+        utterance: bytes,
+        wake_words: Sequence[str],
+        woke_here: bool,
+        open_pass: Callable[[bytes], str],
+    ) -> Decision:
+        """The reading of one utterance: ``alternatives`` are the grammar path's n-best (the wake
+        phrase taken off), ``posteriors`` its best guess's word posteriors, ``woke_here`` whether
+        the wake phrase began this very utterance (the neural pass then hears it too)."""
+        transcript, recognition = self.choose(alternatives)
+        ignored = {*self.matcher.spec.fillers, *wake_words}
+        if recognition.intent is not None and self.doubtful(transcript, posteriors(), ignored):
+            recognition = Recognition(transcript, None)
+        words = transcript.split()
+        wants_open = recognition.intent in self.open_intents or (
+            recognition.intent is None and bool(words) and words[0] in PLAY_WORDS
+        )
+        asked = self.neural is not None and (
+            wants_open or not self.sure(transcript, recognition, posteriors(), ignored)
+        )
+        if asked:
+            # The grammar path is unsure (or the name may be one it cannot know): the neural pass decides.
+            heard = self.neural_text(utterance, wake_words, woke_here)
+            again = self.match(heard)
+            if again.intent is not None or recognition.intent is None or self.neural_decides:
+                return Decision(heard, again, True, True)
+        elif wants_open:
+            heard = open_pass(utterance)
+            if (after := after_wake(heard, wake_words)) is not None:
+                heard = after
+            again = self.match(heard)
+            if again.intent in self.naming_intents:
+                return Decision(heard, again, True, False)
+        return Decision(transcript, recognition, False, asked)
+
+    def neural_text(self, utterance: bytes, wake_words: Sequence[str], woke_here: bool) -> str:
+        """The utterance through the neural pass, without the wake phrase it may begin with."""
+        assert self.neural is not None
+        heard = normalize(self.neural.transcribe(utterance).text)
+        return strip_wake(heard, wake_words) if woke_here else heard
+
+    def sure(
+        self,
+        transcript: str,
+        recognition: Recognition,
+        posteriors: Sequence[tuple[str, float]],
+        ignored: set[str],
+    ) -> bool:
+        """The grammar path's answer stands without the neural pass: a command, every word of it
+        heard with a posterior of at least ``sure_posterior`` (fillers and the wake phrase aside).
+        Never, when the neural pass decides every command."""
+        if self.neural_decides or recognition.intent is None or recognition.score < 1.0:
+            return False
+        said = [w for w in transcript.split() if w not in ignored]
+        heard = {w: p for w, p in posteriors if w not in ignored}
+        return bool(said) and all(heard.get(w, 0.0) >= self.sure_posterior for w in said)
+
+    @staticmethod
+    def doubtful(transcript: str, posteriors: Sequence[tuple[str, float]], ignored: set[str]) -> bool:
+        """Most words of the recogniser's best guess were themselves guesses (posterior < DOUBT).
+
+        A command heard clearly has one or two uncertain small words ("pause *the* tv"); the
+        same command model forced onto other speech ("play this eagles" for a clip of music,
+        "pause let us" for "pause timer") is unsure of most of them. Fillers and the wake phrase
+        do not count either way, nor an edge word the transcript left out (breath heard as "lot"
+        after "unmute the speaker").
+        """
+        heard = [(word, p) for word, p in posteriors if word not in ignored]
+        said = [word for word in transcript.split() if word not in ignored]
+        words = [word for word, _ in heard]
+        for start in range(len(words) - len(said) + 1):
+            if said and words[start : start + len(said)] == said:
+                heard = heard[start : start + len(said)]
+                break
+        unsure = sum(p < DOUBT for _, p in heard)
+        # One word alone ("stop") is often unsure against its neighbours ("top") yet right.
+        return len(heard) >= 2 and unsure >= DOUBTFUL_SHARE * len(heard)
+
+    def is_edge_noise(self, text: str) -> bool:
+        """Nothing, or one short word that is no command: the breath after "hey maestro"."""
+        words = text.split()
+        if not words:
+            return True
+        return len(words) == 1 and len(text) <= EDGE_WORD_LETTERS and self.match(text).intent is None
+
+    def choose(self, alternatives: list[str]) -> tuple[str, Recognition]:
+        """The first of the n-best that is a command; else the best without a short edge word."""
+        for text in alternatives:
+            recognition = self.match(text)
+            if recognition.intent is not None:
+                return text, recognition
+        # Breath and room noise at the edges come out as one short word ("if", "hey"):
+        # the best hypothesis without it, when what remains is still a sentence.
+        words = alternatives[0].split() if alternatives else []
+        if len(words) >= 3:
+            for edge, trimmed in ((words[-1], words[:-1]), (words[0], words[1:])):
+                if len(edge) <= EDGE_WORD_LETTERS:
+                    recognition = self.match(" ".join(trimmed))
+                    if recognition.intent is not None:
+                        return " ".join(trimmed), recognition
+        text = alternatives[0] if alternatives else ""
+        return text, Recognition(text, None)
+
+    def match(self, text: str) -> Recognition:
+        recognition = self.matcher.match(text)
+        if any(
+            isinstance(v, NameValue) and v.kind == "device" and not v.uri for v in recognition.slots.values()
+        ):
+            # Typed, "move it to the garage" deserves "I can't see a garage". Heard, a device
+            # name the recogniser knows is never missing: this was not a command.
+            return Recognition(text, None)
+        return recognition
