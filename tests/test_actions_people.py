@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from maestro.app import Runtime
+from maestro.box.runtime import Runtime
 from maestro.display.devices import NullDisplay
 from maestro.session import Session
 from maestro.voice.tts import SilentSpeaker
@@ -160,5 +160,5 @@ async def test_a_sleep_timer_set_by_another_process_is_kept(live: LiveSandbox, t
         async with open_session(live, tmp_path, MAESTRO_PLAYER_DEFAULT_DEVICE="Kitchen") as other:
             await say(other, "sleep timer 1 minute")
         runtime = Runtime(daemon, SilentSpeaker(), NullDisplay(), poll_s=0.05, print_line=lambda line: None)
-        left = await runtime.sleep_timer()
+        left = await runtime.spotify.sleep_timer()
         assert left is not None and 55 < left <= 60

@@ -106,7 +106,7 @@ async def test_an_answer_of_the_wrong_shape_is_said_not_crashed() -> None:
 
 
 async def test_the_daemon_keeps_running_on_a_wrong_shape(live: LiveSandbox, tmp_path: Path) -> None:
-    from maestro.app import Runtime
+    from maestro.box.runtime import Runtime
     from maestro.display.devices import NullDisplay
     from maestro.voice.tts import SilentSpeaker
 
@@ -143,7 +143,7 @@ async def test_an_unwritable_state_dir_is_named_before_the_refresh_token_is_spen
     """Before: the refresh succeeded, saving the rotated token failed with a traceback, and the next
     run said "Spotify ended Maestro's sign-in". Tests run as root, whom no mode stops, so the
     directory's answer to os.access is what is replaced here (test below: real modes, non-root)."""
-    from maestro.auth import tokens as tokens_module
+    from maestro.auth import token_file as tokens_module
 
     tokens = live.pair_into(tmp_path)
     expiring(tmp_path, tokens)
@@ -177,7 +177,7 @@ def test_a_read_only_state_dir_for_real(live: LiveSandbox, tmp_path: Path) -> No
 async def test_a_rotated_token_that_cannot_be_written_is_kept_and_written_later(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maestro.auth import tokens as tokens_module
+    from maestro.auth import token_file as tokens_module
 
     url = "https://accounts.example/api/token"
     respx.post(url).respond(json={"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600})

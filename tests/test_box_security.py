@@ -27,8 +27,8 @@ import pytest
 import respx
 
 from maestro import config
-from maestro.app import Runtime
 from maestro.auth.tokens import Tokens, TokenStore
+from maestro.box.runtime import Runtime
 from maestro.display.devices import NullDisplay
 from maestro.errors import AuthError, SpotifyAnswerError
 from maestro.intents.spec import default_intents_path
@@ -78,7 +78,7 @@ async def test_a_slow_refresh_is_never_cut_short_by_the_command(live: LiveSandbo
 async def test_a_one_shot_command_does_not_refresh_onto_a_full_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maestro.auth import tokens as tokens_module
+    from maestro.auth import token_file as tokens_module
 
     url = "https://accounts.example/api/token"
     route = respx.post(url).respond(json={"access_token": "at-2", "refresh_token": "rt-2"})
@@ -95,7 +95,7 @@ async def test_a_one_shot_command_does_not_refresh_onto_a_full_disk(
 def test_a_sign_in_a_one_shot_command_cannot_save_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maestro.auth import tokens as tokens_module
+    from maestro.auth import token_file as tokens_module
 
     def disk_full(*args: object, **kwargs: object) -> None:
         raise ENOSPC

@@ -150,7 +150,8 @@ async def test_names_fetched_after_start_are_heard_without_a_restart(
     import asyncio
 
     from maestro import config
-    from maestro.app import Runtime, default_voice
+    from maestro.box.runtime import Runtime
+    from maestro.box.voice_loop import default_voice
     from maestro.display.devices import NullDisplay
     from maestro.session import Session
     from maestro.voice.tts import SilentSpeaker

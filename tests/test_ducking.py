@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from maestro import config
-from maestro.app import Runtime
+from maestro.box.runtime import Runtime
 from maestro.display.devices import NullDisplay
 from maestro.ducking import DUCK_FILE, Ducker
 from maestro.intents import Matcher, load_spec
@@ -84,7 +84,7 @@ async def hear_commands(
         speaker = Listening(live)
         runtime = Runtime(session, speaker, NullDisplay(), print_line=lambda line: None)
         listener = Listener(engine, Matcher(load_spec(), catalog_library()), wake=True)
-        await runtime.listen(paced(command_audio(*commands)), listener)
+        await runtime.voice.listen(paced(command_audio(*commands)), listener)
         await runtime.settle()
     return runtime, speaker
 

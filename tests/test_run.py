@@ -50,7 +50,7 @@ async def test_runtime_reports_trouble_once_and_recovers(live: LiveSandbox, tmp_
     import asyncio
 
     from maestro import config
-    from maestro.app import Runtime
+    from maestro.box.runtime import Runtime
     from maestro.display.devices import NullDisplay
     from maestro.intents.spec import default_intents_path
     from maestro.session import Session
@@ -80,7 +80,7 @@ async def test_failed_pairing_waits_before_trying_again(live: LiveSandbox, tmp_p
     import asyncio
 
     from maestro import config
-    from maestro.app import Runtime
+    from maestro.box.runtime import Runtime
     from maestro.display.devices import NullDisplay
     from maestro.intents.spec import default_intents_path
     from maestro.session import Session
@@ -104,7 +104,7 @@ async def test_revoked_sign_in_is_spoken_shown_and_pairing_starts_again(
     import asyncio
 
     from maestro import config
-    from maestro.app import Runtime
+    from maestro.box.runtime import Runtime
     from maestro.display.devices import NullDisplay
     from maestro.intents.spec import default_intents_path
     from maestro.session import Session
@@ -133,7 +133,7 @@ async def test_revoked_sign_in_is_spoken_shown_and_pairing_starts_again(
 
 async def test_a_command_that_breaks_is_said_and_the_next_one_runs(tmp_path: Path, caplog) -> None:
     from maestro import config
-    from maestro.app import Runtime
+    from maestro.box.runtime import Runtime
     from maestro.display.devices import NullDisplay
     from maestro.messages import Reply, Screen
     from maestro.session import Session
@@ -151,8 +151,26 @@ async def test_a_command_that_breaks_is_said_and_the_next_one_runs(tmp_path: Pat
         async def fine() -> Reply:
             return Reply("Paused.", Screen("message", "Paused."))
 
-        failed = await runtime.command("card", broken)
-        worked = await runtime.command("voice", fine)
+        failed = await runtime.commands.run("card", broken)
+        worked = await runtime.commands.run("voice", fine)
     assert not failed.ok and speaker.history == ["Sorry, something went wrong with that.", "Paused."]
     assert worked.ok and [s.kind for s in display.screens] == ["error", "message"]
     assert "card command failed" in caplog.text
+
+
+async def test_a_command_before_sign_in_points_at_the_screen_on_the_daemon_only(tmp_path: Path) -> None:
+    """The daemon pairs by itself: a command before sign-in says where the code is, where a one-shot
+    command says how to pair."""
+    from maestro import config
+    from maestro.intents import Recognition
+    from maestro.session import DAEMON_NOT_PAIRED, Session
+
+    (tmp_path / "config.toml").write_text("")
+    env = {"MAESTRO_CONFIG": str(tmp_path / "config.toml"), "MAESTRO_STATE_DIR": str(tmp_path)}
+    pause = Recognition(text="pause", intent="Pause", score=1.0)
+    async with Session.open(config.load(env), state_dir=tmp_path, lasting=True) as daemon:
+        said_by_daemon = (await daemon.actions.run(pause)).speech
+    async with Session.open(config.load(env), state_dir=tmp_path) as one_shot:
+        said_once = (await one_shot.actions.run(pause)).speech
+    assert said_by_daemon == DAEMON_NOT_PAIRED
+    assert said_once != DAEMON_NOT_PAIRED and "maestro pair" in said_once

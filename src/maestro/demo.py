@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 
 from maestro import config
-from maestro.app import Runtime, VoiceInput, default_voice
+from maestro.box.runtime import Runtime
+from maestro.box.voice_loop import VoiceInput, default_voice
 from maestro.display.devices import TerminalDisplay
 from maestro.errors import MaestroError
 from maestro.nfc.cards import Cards
@@ -77,7 +78,7 @@ async def _scripted_session(runtime: Runtime, session: Session, state_dir: Path)
     for step, what in SCRIPT:
         if step == "say":
             print(f'\nYou say: "hey maestro ... {what}"  (synthesised, fed to the recogniser)', flush=True)
-            await runtime.listen(
+            await runtime.voice.listen(
                 _pcm_source(await asyncio.to_thread(utterance, "hey maestro", what)), listener
             )
         else:
@@ -100,7 +101,7 @@ async def _mic_session(runtime: Runtime) -> int:
         return 1
     print('\nListening on the microphone: say "hey maestro", then a command. Ctrl-C ends the demo.')
     voice: VoiceInput = await asyncio.to_thread(default_voice, runtime)
-    listening = asyncio.create_task(runtime.listen(voice.source, voice.listener))
+    listening = asyncio.create_task(runtime.voice.listen(voice.source, voice.listener))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -33,6 +33,8 @@ from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 ACCOUNT_NAME_TIMEOUT_S = 6.0
+#: The daemon pairs by itself when not signed in: a command then points at the code on the screen.
+DAEMON_NOT_PAIRED = "I'm not connected to Spotify yet. Open the address on my screen and enter the code."
 #: A one-shot command waits this long, at most, for the library's names (all its requests).
 LIBRARY_DEADLINE_S = 4.0
 
@@ -94,7 +96,8 @@ class Session:
         intents: Path | None = None,
         lasting: bool = False,
     ) -> Session:
-        """``lasting``: the daemon, which lives on (a sign-in it could not write waits in memory)."""
+        """``lasting``: the daemon, which lives on (a sign-in it could not write waits in memory) and
+        pairs by itself (a command while it is not signed in points at the code on its screen)."""
         settings = settings or config.load()
         state_dir = private_dir(state_dir or config.state_dir())
         http = httpx.AsyncClient(transport=transport, follow_redirects=False)
@@ -109,7 +112,10 @@ class Session:
         library = SpotifyLibrary(player, state_dir / "library.json")
         matcher = Matcher(spec, library)
         library.on_change = lambda: matcher.set_library(library)
-        actions = Actions(player, spec, matcher, max_volume=settings.player.max_volume)
+        actions = Actions(
+            player, spec, matcher, max_volume=settings.player.max_volume,
+            not_paired_speech=DAEMON_NOT_PAIRED if lasting else "",
+        )  # fmt: skip
         return cls(settings, state_dir, http, tokens, client, player, library, spec, matcher, actions)
 
     async def aclose(self) -> None:

@@ -79,7 +79,7 @@ QUESTION_TTL_S = 120.0
 class ActionsBase:
     def __init__(
         self, player: Player, spec: IntentSpec, matcher: Matcher | None = None, *,
-        clock: Callable[[], float] = time.time, max_volume: int = 100,
+        clock: Callable[[], float] = time.time, max_volume: int = 100, not_paired_speech: str = "",
     ) -> None:  # fmt: skip
         self.player = player
         #: No volume command goes above this (``player.max_volume``).
@@ -90,7 +90,7 @@ class ActionsBase:
         self.clock = clock
         #: What to say when a command needs a sign-in that is not there ('' : the error's own words).
         #: The daemon signs in by itself and says where the code is instead of "run maestro pair".
-        self.not_paired_speech = ""
+        self.not_paired_speech = not_paired_speech
         self.handlers: dict[str, Handler] = {
             name.removeprefix("do_"): getattr(self, name) for name in dir(self) if name.startswith("do_")
         }

@@ -204,43 +204,27 @@ class DeviceFlow:
             raise RuntimeError(f"cannot poll in state {self.state.value}")
         interval = float(max(1, authorization.interval))
         deadline = self.clock() + authorization.expires_in
-        network_backoff = 0.0
+        backoff = 0.0
         last = self.clock()
         while True:
-            await self.sleep(interval + network_backoff)
+            await self.sleep(interval + backoff)
             now = self.clock()
             self.intervals.append(now - last)
             last = now
             if now >= deadline:
                 return None
-            try:
-                response = await self.http.post(
-                    self.endpoints.token_url,
-                    data={
-                        "grant_type": DEVICE_CODE_GRANT,
-                        "device_code": authorization.device_code,
-                        "client_id": self.client_id,
-                    },
-                    timeout=10,
-                )
-            except httpx.HTTPError as exc:
-                # RFC 8628 §3.5: on connection trouble, back off further and keep going.
-                network_backoff = min(MAX_NETWORK_BACKOFF_S, max(interval, network_backoff * 2))
-                self.server_trouble = "it could not be reached"
-                log.info("token poll failed (%s); waiting longer", type(exc).__name__)
+            response = await self._ask(authorization)
+            if response is None:  # RFC 8628 §3.5: on connection trouble, back off further and keep going
+                backoff = min(MAX_NETWORK_BACKOFF_S, max(interval, backoff * 2))
                 continue
-            network_backoff = 0.0
             body = _json(response)
             error = str(body.get("error", ""))
-            hiccup = response.status_code >= 500 or response.status_code == 429
-            if not hiccup and not error and not (response.status_code == 200 and "access_token" in body):
-                hiccup = True  # not an OAuth answer at all (a proxy's HTML page): like a 5xx, wait it out
-            if hiccup:
+            if _is_hiccup(response, body, error):
                 # A server hiccup: keep waiting for the user, a little more patiently.
                 self.server_trouble = f"HTTP {response.status_code}"
-                network_backoff = min(MAX_NETWORK_BACKOFF_S, max(interval, network_backoff * 2))
+                backoff = min(MAX_NETWORK_BACKOFF_S, interval)
                 continue
-            self.server_trouble = ""
+            backoff, self.server_trouble = 0.0, ""
             if response.status_code == 200:
                 self.state = FlowState.DONE
                 return Tokens.from_response(
@@ -259,6 +243,30 @@ class DeviceFlow:
             if error in ("unauthorized_client", "invalid_client"):
                 raise DeviceFlowNotAllowedError(str(body.get("error_description", "")))
             raise AuthError(f"The sign-in failed ({error or response.status_code}).")
+
+    async def _ask(self, authorization: DeviceAuthorization) -> httpx.Response | None:
+        """One poll of the token endpoint; None when it could not be reached."""
+        try:
+            return await self.http.post(
+                self.endpoints.token_url,
+                data={
+                    "grant_type": DEVICE_CODE_GRANT,
+                    "device_code": authorization.device_code,
+                    "client_id": self.client_id,
+                },
+                timeout=10,
+            )
+        except httpx.HTTPError as exc:
+            self.server_trouble = "it could not be reached"
+            log.info("token poll failed (%s); waiting longer", type(exc).__name__)
+            return None
+
+
+def _is_hiccup(response: httpx.Response, body: dict[str, Any], error: str) -> bool:
+    """A 5xx, a 429, or no OAuth answer at all (a proxy's HTML page): waited out, not an answer."""
+    if response.status_code >= 500 or response.status_code == 429:
+        return True
+    return not error and not (response.status_code == 200 and "access_token" in body)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

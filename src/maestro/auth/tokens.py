@@ -20,28 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import json
 import logging
-import os
-import stat
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from maestro.auth.token_file import TokenFile
 from maestro.errors import AuthError, NotPairedError, SignInExpiredError, SpotifyUnavailableError
-from maestro.fsutil import BadFileError, atomic_write_text, loads, owner_of, read_private
+from maestro.fsutil import loads
 
 log = logging.getLogger(__name__)
 REFRESH_MARGIN_S = 60
 #: How long the box waits for the token endpoint (Spotify or a bridge, which answers sooner).
 REFRESH_TIMEOUT_S = 10.0
-#: A one-shot command refreshes only when the disk has room for the answer (and then some).
-MIN_FREE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -96,8 +91,9 @@ class TokenStore:
         self.clock = clock
         #: The daemon: it lives on, so a rotated token it could not write is kept and written later.
         self.lasting = lasting
-        #: Told (in words fit to speak) when the file was corrupt and moved aside.
-        self.on_problem = on_problem or (lambda message: log.warning("%s", message))
+        self.file = TokenFile(
+            self.path, clock=clock, on_problem=on_problem or (lambda message: log.warning("%s", message))
+        )
         self._tokens: Tokens | None = None
         self._loaded = False
         self._unsaved = False  # rotated tokens that are only in memory (the write failed)
@@ -106,103 +102,18 @@ class TokenStore:
     # -- the file ---------------------------------------------------------------
 
     def load(self) -> Tokens | None:
-        """The saved tokens, or None; a damaged file is moved aside with a message.
-
-        A file Maestro may not read is a permission problem, not damage: it stays
-        where it is and the error says whose it is. One that others may read is
-        made private again (or, when that is not allowed, warned about).
-        """
+        """The saved tokens, or None; a damaged file is moved aside with a message."""
         self._loaded = True
-        try:
-            self._keep_private()
-            text = read_private(self.path)
-        except FileNotFoundError:
-            self._tokens = None
-            return None
-        except BadFileError as exc:
-            if exc.permission:
-                raise AuthError(f"Maestro may not read its sign-in: {exc}. Run Maestro as that user, "
-                                f"or: sudo chown $USER {self.path}") from exc  # fmt: skip
-            if exc.not_a_file:  # a link or a device where the file should be: not ours to move
-                raise AuthError(f"Maestro keeps its sign-in in a plain file of its own; {exc}, then "
-                                "run maestro pair.") from exc  # fmt: skip
-            self._set_aside("was damaged")
-            return None
-        try:
-            data = loads(text)
-            self._tokens = Tokens(
-                access_token=str(data["access_token"]),
-                refresh_token=str(data["refresh_token"]),
-                expires_at=float(data["expires_at"]),
-                scope=str(data.get("scope", "")),
-                token_url=str(data["token_url"]),
-                client_id=str(data.get("client_id", "")),
-            )
-        except (ValueError, KeyError, TypeError):
-            self._set_aside("was damaged")
-            return None
+        self._tokens = self.file.read()
         return self._tokens
 
-    def _keep_private(self) -> None:
-        """tokens.json must be readable by Maestro alone: 0600, fixed when it is not."""
-        try:
-            info = self.path.lstat()  # never a link's target: chmod would follow it to another file
-        except OSError:
-            return  # not there (or not ours to look at): load() says so
-        mode = stat.S_IMODE(info.st_mode)
-        if not stat.S_ISREG(info.st_mode) or not mode & 0o077:
-            return
-        try:
-            os.chmod(self.path, 0o600)
-            log.warning("%s was readable by other users (mode %o); made private (0600)", self.path, mode)
-        except OSError:
-            self.on_problem(f"{self.path} can be read by other users and Maestro may not change that "
-                            f"({owner_of(self.path)}): chmod 600 it.")  # fmt: skip
-
-    def _set_aside(self, what: str) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        number = 1
-        while aside.exists():  # two in the same second must not overwrite each other
-            number += 1
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{number}")
-        try:
-            self.path.rename(aside)
-            where = f"; it was moved to {aside}"
-        except OSError:
-            where = ""
-        self._tokens = None
-        self.on_problem(f"The saved Spotify sign-in {what}{where}. Please pair again.")
-
     def check_writable(self) -> None:
-        """Before anything that must be saved (a refresh that may rotate the refresh token, a
-        pairing): can the state directory take a new tokens.json? Else say whose it is."""
-        directory = self.path.parent
-        probe = directory
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent  # the directory is created on the first save: its parent must allow it
-        if not os.access(probe, os.W_OK | os.X_OK):
-            raise AuthError(
-                f"Maestro cannot save its sign-in: {directory} is not writable by this user "
-                f"({owner_of(probe)}). Fix: sudo chown -R $USER {probe}, or set MAESTRO_STATE_DIR."
-            )
-
-    def check_room(self) -> None:
-        """Before a one-shot refresh: is there room on the disk for the answer? A rotated token that
-        cannot be written dies with the process, and with it the sign-in."""
-        try:
-            fs = os.statvfs(self.path.parent if self.path.parent.exists() else self.path.parent.parent)
-        except OSError:
-            return
-        if fs.f_bavail * fs.f_frsize < MIN_FREE_BYTES:
-            raise AuthError(f"The disk holding {self.path.parent} is full: Maestro will not renew its "
-                            "Spotify sign-in until it has room to keep the renewed one (renewing now "
-                            "would lose it). Free some space, then try again.")  # fmt: skip
+        self.file.check_writable()
 
     def save(self, tokens: Tokens) -> None:
         self._tokens, self._loaded = tokens, True  # in memory first: a failed write loses nothing now
         try:
-            atomic_write_text(self.path, json.dumps(asdict(tokens), indent=2) + "\n", private=True)
+            self.file.write(tokens)
         except OSError as exc:
             self._unsaved = True
             why = f"Maestro could not save its sign-in to {self.path} ({exc.strerror or exc})"
@@ -227,11 +138,7 @@ class TokenStore:
     def clear(self) -> bool:
         """Forget the sign-in. True when there was one."""
         self._tokens, self._loaded = None, True
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        return self.file.remove()
 
     @property
     def tokens(self) -> Tokens | None:
@@ -266,16 +173,16 @@ class TokenStore:
             if failed_token is not None and tokens.access_token != failed_token and fresh_enough:
                 return tokens.access_token
             if not self._unsaved:
-                self.check_writable()  # a refresh may rotate the refresh token: it must be savable
+                self.file.check_writable()  # a refresh may rotate the refresh token: it must be savable
                 if not self.lasting:
-                    self.check_room()
+                    self.file.check_room()
             self._refreshing = asyncio.create_task(self._refresh_and_save(tokens), name="token refresh")
             self._refreshing.add_done_callback(self._refreshed)
         new = await asyncio.shield(self._refreshing)
         return new.access_token
 
     async def _refresh_and_save(self, tokens: Tokens) -> Tokens:
-        async with self._across_processes():
+        async with self.file.held_for_refresh():
             # The daemon and a `maestro say` share tokens.json: one of them may have refreshed while
             # this one waited for the lock. Its rotated token is the one that works now.
             on_disk = tokens if self._unsaved else self._reread()
@@ -293,32 +200,13 @@ class TokenStore:
             self.load()
         return self._tokens
 
-    @contextlib.asynccontextmanager
-    async def _across_processes(self) -> AsyncIterator[None]:
-        """``tokens.json.lock``, held while refreshing: two processes never spend one refresh token."""
-        try:
-            lock = self.path.with_name(self.path.name + ".lock")
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        except OSError:  # no lock to be had (a read-only directory says so elsewhere): go on alone
-            yield
-            return
-        try:
-            waited = 0.0
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if waited > REFRESH_TIMEOUT_S:  # the other one hangs: better a refresh than none
-                        break
-                    await asyncio.sleep(0.05)
-                    waited += 0.05
-            yield
-        finally:
-            os.close(fd)
-
     async def _refresh_locked(self, tokens: Tokens) -> Tokens:
-        new = await self._request_refresh(tokens)
+        try:
+            assert self.http is not None, "a store without an HTTP client only reads and writes the file"
+            new = await request_refresh(self.http, tokens, self.clock())
+        except SignInExpiredError:
+            self.clear()  # a sign-in Spotify ended is no sign-in: `maestro pair` must not think otherwise
+            raise
         try:
             self.save(new)  # the rotated refresh token is on disk before anyone uses `new`
         except AuthError as exc:
@@ -339,39 +227,38 @@ class TokenStore:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._refreshing), timeout)
 
-    async def _request_refresh(self, tokens: Tokens) -> Tokens:
-        data = {
-            "grant_type": "refresh_token",
-            "refresh_token": tokens.refresh_token,
-            "client_id": tokens.client_id,
-        }
+
+async def request_refresh(http: httpx.AsyncClient, tokens: Tokens, now: float) -> Tokens:
+    """One refresh_token grant at the token endpoint the tokens came from."""
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens.refresh_token,
+        "client_id": tokens.client_id,
+    }
+    try:
+        response = await http.post(tokens.token_url, data=data, timeout=REFRESH_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise SpotifyUnavailableError("I can't reach Spotify's sign-in service right now.") from exc
+    if response.status_code == 200:
         try:
-            response = await self.http.post(tokens.token_url, data=data, timeout=REFRESH_TIMEOUT_S)
-        except httpx.HTTPError as exc:
-            raise SpotifyUnavailableError("I can't reach Spotify's sign-in service right now.") from exc
-        if response.status_code == 200:
-            try:
-                body = loads(response.content)
-                if not isinstance(body, dict):
-                    raise ValueError("not an object")
-            except ValueError as exc:
-                raise AuthError("Spotify's sign-in service sent an answer Maestro cannot read.") from exc
-            return Tokens.from_response(
-                body,
-                token_url=tokens.token_url,
-                client_id=tokens.client_id,
-                now=self.clock(),
-                previous=tokens,
-            )
-        error = _oauth_error(response)
-        if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
-            self.clear()  # a sign-in Spotify ended is no sign-in: `maestro pair` must not think otherwise
-            raise SignInExpiredError()
-        if response.status_code >= 500 or response.status_code == 429:
-            raise SpotifyUnavailableError(
-                "Spotify's sign-in service is having trouble. Try again in a moment."
-            )
-        raise AuthError(f"Spotify refused to refresh the sign-in ({error or response.status_code}).")
+            body = loads(response.content)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            raise AuthError("Spotify's sign-in service sent an answer Maestro cannot read.") from exc
+        return Tokens.from_response(
+            body,
+            token_url=tokens.token_url,
+            client_id=tokens.client_id,
+            now=now,
+            previous=tokens,
+        )
+    error = _oauth_error(response)
+    if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
+        raise SignInExpiredError()
+    if response.status_code >= 500 or response.status_code == 429:
+        raise SpotifyUnavailableError("Spotify's sign-in service is having trouble. Try again in a moment.")
+    raise AuthError(f"Spotify refused to refresh the sign-in ({error or response.status_code}).")
 
 
 def _oauth_error(response: httpx.Response) -> str:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
+import sys
+import threading
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from maestro.cli.parser import Commands
 
@@ -24,9 +29,10 @@ def register(commands: Commands) -> None:
 
 def run_daemon(args: argparse.Namespace) -> int:
     from maestro import config
-    from maestro.app import Runtime, default_voice
     from maestro.box.lock import DaemonLock
+    from maestro.box.runtime import Runtime
     from maestro.box.status import StatusWriter
+    from maestro.box.voice_loop import default_voice
     from maestro.display.devices import make_display
     from maestro.fsutil import private_dir
     from maestro.nfc.cards import Cards
@@ -81,9 +87,34 @@ def run_daemon(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return asyncio.run(run())
+        code = run_abandoning_workers(run())
     finally:
         lock.release()
+    exit_now_if_workers_remain(code)
+    return code
+
+
+def run_abandoning_workers(main: Coroutine[Any, Any, int]) -> int:
+    """``asyncio.run``, without waiting for work left on worker threads (a command model being
+    built, a chunk being decoded): nothing there is saved, and SIGTERM stops the daemon within two
+    seconds whatever they were doing."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()  # its worker threads are told to stop, not waited for
+
+
+def exit_now_if_workers_remain(code: int) -> None:
+    """The interpreter would join the worker threads at exit: when one is still at work, leave
+    now (what must be written was written before the loop stopped)."""
+    workers = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if any(t.is_alive() for t in workers):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -42,6 +42,8 @@ class SpotifyLibrary:
         self.clock = clock
         #: Called after a refresh changed the names (the matcher rebuilds its indexes).
         self.on_change = on_change
+        #: Counts refreshes: a reader that keeps the last it saw knows when to look at the names again.
+        self.version = 0
         self.fetched_at = 0.0
         self._items: dict[str, list[LibraryItem]] = {kind: [] for kind in KINDS}
         self._task: asyncio.Task[None] | None = None
@@ -104,6 +106,7 @@ class SpotifyLibrary:
             atomic_write_text(self.cache_path, json.dumps(body, ensure_ascii=False) + "\n", private=True)
         except OSError as exc:  # a cache: the names are in memory and fetched again next time
             log.warning("could not keep the library's names in %s (%s)", self.cache_path, exc.strerror or exc)
+        self.version += 1
         if self.on_change:
             self.on_change()
 

@@ -1,0 +1,69 @@
+"""Commands from voice, cards and the sleep timer: one at a time, each reply shown and said."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from maestro.box.state import BoxState
+from maestro.box.status import StatusWriter
+from maestro.display.devices import Display
+from maestro.messages import Reply, Screen
+from maestro.session import Session
+from maestro.voice.tts import Speaker
+
+log = logging.getLogger(__name__)
+
+#: A reply stays on screen this long before "now playing" comes back.
+REPLY_HOLD_S = 4.0
+#: Replies kept in memory (for tests and logs; the daemon runs for months).
+HISTORY = 100
+
+
+class Commands:
+    def __init__(
+        self,
+        session: Session,
+        speaker: Speaker,
+        display: Display,
+        state: BoxState,
+        print_line: Callable[[str], None],
+        status: StatusWriter | None = None,
+    ) -> None:
+        self.session = session
+        self.speaker = speaker
+        self.display = display
+        self.state = state
+        self.print_line = print_line
+        self.status = status
+        self.replies: deque[tuple[str, Reply]] = deque(maxlen=HISTORY)
+        self._one_at_a_time = asyncio.Lock()
+
+    @property
+    def busy(self) -> bool:
+        return self._one_at_a_time.locked()
+
+    async def run(self, source: str, work: Callable[[], Awaitable[Reply]], heard: str = "") -> Reply:
+        """Runs one command at a time; shows and says the reply. ``heard``: what the command was
+        (the words, a card), for `maestro status`."""
+        async with self._one_at_a_time:
+            try:
+                reply = await work()
+            except Exception:  # a bug in one command must not take the daemon down with it
+                log.exception("%s command failed", source)
+                screen = Screen("error", "Sorry", ("Something went wrong.",))
+                reply = Reply("Sorry, something went wrong with that.", screen, ok=False, exit_code=1)
+            self.replies.append((source, reply))
+            if self.status is not None:
+                self.status.command(source, heard or source, reply)
+            self.state.hold_until = time.monotonic() + REPLY_HOLD_S
+            self.state.shown = reply.screen
+            await self.display.show(reply.screen)
+            self.print_line(f"Maestro: {reply.speech}")
+            await self.speaker.say(reply.speech)
+            self.state.answer_wanted = reply.question
+        self.state.poke.set()  # look at Spotify again now: the command changed what is playing
+        return reply

@@ -1,0 +1,51 @@
+"""What the daemon's loops share: what the screen shows and why, and the work left running."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from maestro.messages import Screen
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BoxState:
+    """One box's moment-to-moment state, written by the loops and read by the others."""
+
+    #: The screen now up (the last look at Spotify or the last reply).
+    shown: Screen | None = None
+    #: Between the wake phrase and the end of the command: the listening screen stays up.
+    listening: bool = False
+    #: The last reply asked a question ("Which speaker?"): the answer needs no wake phrase.
+    answer_wanted: bool = False
+    #: A reply stays on screen until this time (time.monotonic()).
+    hold_until: float = 0.0
+    #: Set after a command: look at Spotify now, not at the next poll.
+    poke: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Background:
+    """Work started and not waited for (an earcon, a duck, a voice command): failures logged, every
+    task cancelled at stop, and ``settle`` for those who do want to wait."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def start(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    async def settle(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", exc_info=task.exception())

@@ -1,0 +1,174 @@
+"""The daemon's voice loop: audio chunks -> :class:`~maestro.voice.listener.Listener` (on a worker
+thread: decoding is CPU work) -> wake: the music ducked, the listening screen, the earcon ->
+command: the thinking screen, the action, the spoken reply. When the library's names change (the
+first sign-in, a new playlist) a new engine is built on a thread and swapped in between utterances."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from maestro.box.commands import HISTORY, Commands
+from maestro.box.state import Background, BoxState
+from maestro.display.devices import Display
+from maestro.ducking import Ducker
+from maestro.errors import MaestroError
+from maestro.intents.library import KINDS
+from maestro.messages import Screen
+from maestro.session import Session
+from maestro.voice.asr import Engine, engine_for
+from maestro.voice.audio import input_source
+from maestro.voice.events import GaveUp, Heard, Woke
+from maestro.voice.listener import Listener
+from maestro.voice.pipeline import listener_for
+from maestro.voice.tts import Speaker
+from maestro.voice.whisper import command_prompt
+
+if TYPE_CHECKING:
+    from maestro.box.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: Commands that change the volume: the music is put back before them, so "louder" means louder
+#: than it was, not than the duck.
+VOLUME_INTENTS = frozenset({"SetVolume", "VolumeUp", "VolumeDown", "Mute", "Unmute"})
+Names = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class VoiceInput:
+    source: AsyncIterable[bytes]
+    listener: Listener
+    #: Builds an engine for the library as it is now (after sign-in, the names arrive).
+    rebuild: Callable[[], Engine] | None = None
+    #: The library names the listener's engine was built with.
+    names: Names | None = None
+
+
+class VoiceLoop:
+    def __init__(
+        self,
+        session: Session,
+        speaker: Speaker,
+        display: Display,
+        *,
+        state: BoxState,
+        commands: Commands,
+        ducker: Ducker,
+        background: Background,
+        print_line: Callable[[str], None],
+    ) -> None:
+        self.session = session
+        self.speaker = speaker
+        self.display = display
+        self.state = state
+        self.commands = commands
+        self.ducker = ducker
+        self.background = background
+        self.print_line = print_line
+        #: What was heard, for tests and logs: the last few, not months of them.
+        self.heard: deque[Heard] = deque(maxlen=HISTORY)
+
+    async def run(self, voice: VoiceInput) -> None:
+        await self.listen(voice.source, voice.listener, voice.rebuild, voice.names)
+
+    async def listen(
+        self,
+        source: AsyncIterable[bytes],
+        listener: Listener,
+        rebuild: Callable[[], Engine] | None = None,
+        names: Names | None = None,
+    ) -> None:
+        """Feeds audio to the listener and acts on what it hears, until the source ends."""
+        # The names may have arrived while the first engine was being built: compare with those.
+        seen, names = -1, self.names() if names is None else names
+        building: asyncio.Task[Engine] | None = None
+        library = self.session.library
+        async for chunk in source:
+            if self.state.answer_wanted and listener.between_utterances:  # a question: no wake phrase
+                self.state.answer_wanted = False
+                listener.expect_answer()
+                self.state.listening = True
+                await self.display.show(Screen("listening", "Listening…"))
+            for event in await asyncio.to_thread(listener.feed, chunk):
+                await self.on_event(event)
+            if rebuild is not None and building is None and library.version != seen:
+                seen = library.version
+                if self.names() != names:
+                    names = self.names()
+                    building = asyncio.create_task(asyncio.to_thread(rebuild))
+            if building is not None and building.done() and listener.between_utterances:
+                try:
+                    listener.use_engine(building.result())
+                    log.info("voice: now hearing %d library names", len(names))
+                except MaestroError as exc:
+                    log.warning("voice: could not rebuild the command model: %s", exc)
+                building = None
+        for event in listener.flush():  # a WAV input ended
+            await self.on_event(event)
+
+    def names(self) -> Names:
+        """The library's names, as the voice model is built from them."""
+        library = self.session.library
+        return tuple(sorted((kind, item.name) for kind in KINDS for item in library.items(kind)))
+
+    async def on_event(self, event: Woke | GaveUp | Heard) -> None:
+        state = self.state
+        if isinstance(event, Woke):
+            state.listening = True
+            self.ducker.duck()  # in the background: listening never waits on the network
+            await self.display.show(Screen("listening", "Listening…"))
+            self.background.start(self.speaker.chime())  # never hold up the audio
+        elif isinstance(event, GaveUp):
+            state.listening = False
+            self.background.start(self.ducker.restore())
+            if state.shown is not None:
+                await self.display.show(state.shown)
+        else:
+            state.listening = False
+            self.heard.append(event)
+            self.print_line(f'Heard: "{event.transcript}"' + (f" -> {event.intent}" if event.intent else ""))
+            self.background.start(self._command(event))
+
+    async def _command(self, heard: Heard) -> None:
+        await self.display.show(Screen("thinking"))
+        actions = self.session.actions
+        try:
+            if heard.intent in VOLUME_INTENTS:
+                await self.ducker.restore()
+            await self.commands.run("voice", lambda: actions.run(heard.recognition), heard.transcript)
+        finally:
+            if not self.state.answer_wanted:  # "Which speaker?": still listening, still ducked
+                await self.ducker.restore()
+
+
+def default_voice(runtime: Runtime) -> VoiceInput:
+    """The configured microphone (or ``wav:FILE``) and a listener for the session's intents and names.
+
+    Builds the command model (about a second when it is not cached), so it is
+    called on a worker thread.
+    """
+    session, troubles = runtime.session, runtime.troubles
+    settings = session.settings
+    names = runtime.names()
+    listener = listener_for(
+        settings, session.spec, session.library, session.matcher, cache_dir=session.state_dir / "speech",
+        is_speaking=runtime.speaker.speaking.is_set,
+    )  # fmt: skip
+
+    def build() -> Engine:
+        if listener.neural is not None:  # Whisper's prompt carries the names too
+            listener.neural.prompt = command_prompt(session.spec, session.library)
+        return engine_for(settings, session.spec, session.library, cache_dir=session.state_dir / "speech")
+
+    source = input_source(
+        settings.voice.input_device,
+        realtime=True,  # a file plays like a microphone: commands arrive over time
+        on_trouble=lambda message: troubles.report(message, "microphone"),
+        on_back=lambda: troubles.resolved("microphone", "The microphone is back."),
+    )
+    return VoiceInput(source, listener, rebuild=build, names=names)
