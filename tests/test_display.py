@@ -17,7 +17,7 @@ from PIL import Image, ImageChops
 
 from maestro.cli import main
 from maestro.config import DisplaySettings
-from maestro.display import screens
+from maestro.display import pairing_screen, screens, typeset
 from maestro.display.devices import (
     BRIGHT,
     DIM,
@@ -91,21 +91,21 @@ def test_a_bridge_pairing_link_is_drawn_two_pixels_a_module_and_decodes(tmp_path
 
     for host in ("https://bridge.example.net", "https://maestro-bridge.example-home.net:8443"):
         link = short_link(host, "BCDFGHJK", new_link_secret())
-        qr = screens.qr_image(link, 64)
+        qr = pairing_screen.qr_image(link, 64)
         assert qr is not None and qr.width >= 2 * 29, (link, qr and qr.width)  # 29 modules, 2 px each
         image = render(Screen("pairing", "BCDF-GHJK", ("bridge.example.net/pair",), qr=link))
         assert zbar(image, tmp_path) == link
 
 
 def test_qr_uses_the_largest_module_that_fits() -> None:
-    short = screens.qr_image("https://x.io/p?c=ABCD", 64)
-    longer = screens.qr_image(
+    short = pairing_screen.qr_image("https://x.io/p?c=ABCD", 64)
+    longer = pairing_screen.qr_image(
         "https://maestro-bridge.example-home.net/pair?user_code=BCDFGHJK&s=" + "x" * 40, 64
     )
     assert short is not None and longer is not None
     assert short.width <= 64 and longer.width <= 64
     assert short.width / 25 >= 2  # v1/v2 at 2 px per module or more
-    assert screens.qr_image("x" * 2000, 64) is None  # does not fit at all: no QR rather than a broken one
+    assert pairing_screen.qr_image("x" * 2000, 64) is None  # does not fit: no QR rather than a broken one
 
 
 def test_pairing_on_a_32_pixel_panel_shows_the_code_without_a_qr() -> None:
@@ -115,9 +115,9 @@ def test_pairing_on_a_32_pixel_panel_shows_the_code_without_a_qr() -> None:
 
 
 def test_the_code_gets_the_largest_type_that_fits() -> None:
-    face = screens.largest_font("BCDF", "mono", 60, 24)
+    face = typeset.largest_font("BCDF", "mono", 60, 24)
     assert face.getbbox("BCDF")[2] <= 60
-    assert screens.font("mono", face.size + 1).getbbox("BCDF")[2] > 60 or face.size + 1 > 40
+    assert typeset.font("mono", face.size + 1).getbbox("BCDF")[2] > 60 or face.size + 1 > 40
 
 
 def test_code_glyphs_that_look_alike_are_drawn_apart() -> None:
@@ -137,7 +137,7 @@ def test_code_glyphs_that_look_alike_are_drawn_apart() -> None:
     ],
 )
 def test_addresses_break_only_between_their_parts(url: str, rows: list[str]) -> None:
-    face, lines = screens._address_rows(url, 60, 3)
+    face, lines = pairing_screen.address_rows(url, 60, 3)
     assert lines == rows and "".join(lines) == url
     assert face.size == 9  # a mono face: "rn" stays two letters
 
@@ -145,9 +145,10 @@ def test_addresses_break_only_between_their_parts(url: str, rows: list[str]) -> 
 @pytest.mark.parametrize("url", ["spotify.com/pair", "127.0.0.1:8765/pair", "maestro.example-home.net/pair"])
 def test_the_code_is_the_largest_thing_on_the_pairing_screen(url: str) -> None:
     for left, height in ((62, 64), (128, 32)):
-        address, rows = screens._address_rows(url, left, 3 if height == 64 else 1)
-        room = height - len(rows) * screens.tight_rows(address)[1] - 2
-        face, ink = screens.code_face(["4OBD", "R5X0"] if height == 64 else ["4OBD-R5X0"], left, room, 2)
+        address, rows = pairing_screen.address_rows(url, left, 3 if height == 64 else 1)
+        room = height - len(rows) * typeset.tight_rows(address)[1] - 2
+        parts = ["4OBD", "R5X0"] if height == 64 else ["4OBD-R5X0"]
+        face, ink = pairing_screen.code_face(parts, left, room, 2)
         assert face.size > address.size and ink >= 10, (url, height)
 
 
@@ -156,10 +157,10 @@ def test_small_screens_keep_what_matters() -> None:
     devices = render(Screen("devices", "Speakers", ("Living Room", "Kitchen", "Den TV"), selected=2), small)
     one = render(Screen("devices", "Speakers", ("Den TV",), selected=0), small)
     assert devices.crop((0, 12, 128, 32)).tobytes() != one.crop((0, 12, 128, 32)).tobytes()  # "+2 more" row
-    assert screens._body_rows(("So What", "Miles Davis"), screens.font("regular", 9), 128, 1) == [
+    assert screens._body_rows(("So What", "Miles Davis"), typeset.font("regular", 9), 128, 1) == [
         "So What · Miles Davis"
     ]  # one row left: the artist is kept, joined
-    cut = screens.ellipsize("Can't reach Spotify. Is the internet down?", screens.font("regular", 9), 100)
+    cut = typeset.ellipsize("Can't reach Spotify. Is the internet down?", typeset.font("regular", 9), 100)
     whole_words = ["Can't", "reach", "Spotify.", "Is", "the", "internet", "down?"]
     assert cut.endswith("…") and cut[:-1].split()[-1] in whole_words + [w.rstrip(".") for w in whole_words]
     paused = render(dataclasses.replace(SAMPLES["now_playing"], playing=False), small)
@@ -167,17 +168,17 @@ def test_small_screens_keep_what_matters() -> None:
 
 
 def test_non_latin_titles_fall_back_to_a_transliteration() -> None:
-    face = screens.font("bold", 14)
-    assert screens.displayable("東京事変", face) == "Dong Jing Shi Bian"
-    assert screens.displayable("Björk — Кино", face) == "Björk — Кино"  # DejaVu draws these itself
-    assert screens.displayable("🎵 Song", face).endswith("Song")
+    face = typeset.font("bold", 14)
+    assert typeset.displayable("東京事変", face) == "Dong Jing Shi Bian"
+    assert typeset.displayable("Björk — Кино", face) == "Björk — Кино"  # DejaVu draws these itself
+    assert typeset.displayable("🎵 Song", face).endswith("Song")
 
 
 def test_long_titles_ellipsize_or_scroll() -> None:
-    face = screens.font("bold", 14)
+    face = typeset.font("bold", 14)
     title = SAMPLES["now_playing-long"].title
-    short = screens.ellipsize(title, face, 128)
-    assert short.endswith("…") and screens.text_width(short, face) <= 128
+    short = typeset.ellipsize(title, face, 128)
+    assert short.endswith("…") and typeset.text_width(short, face) <= 128
     assert screens.scrolls(SAMPLES["now_playing-long"]) and not screens.scrolls(SAMPLES["now_playing"])
     still, moved = render(SAMPLES["now_playing-long"]), render(SAMPLES["now_playing-long"], scroll_px=30)
     top = (0, 0, 128, 16)

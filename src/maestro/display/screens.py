@@ -5,284 +5,33 @@ image in mode "1". The same image goes to the OLED, the PNG twin and the
 terminal twin, so what the tests check is what the box shows.
 
 Type is DejaVu Sans (Debian's fonts-dejavu-core: Latin, Greek, Cyrillic),
-drawn without anti-aliasing, which a 1-bit panel cannot show anyway.
-Characters the font lacks (CJK, emoji) are transliterated with anyascii
-rather than drawn as empty boxes; without DejaVu, Pillow's built-in font
-(ASCII only) takes over the same way.
+drawn without anti-aliasing, which a 1-bit panel cannot show anyway
+(:mod:`maestro.display.typeset`); the pairing screen has a module of its own
+(:mod:`maestro.display.pairing_screen`).
 """
 
 from __future__ import annotations
 
-import functools
-import math
-import re
 from datetime import datetime
-from pathlib import Path
 
-from anyascii import anyascii
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
+from maestro.display.pairing_screen import draw_pairing
+from maestro.display.typeset import (
+    OFF,
+    ON,
+    Canvas,
+    Font,
+    displayable,
+    ellipsize,
+    font,
+    largest_font,
+    line_height,
+    text_width,
+    tight_rows,
+    wrap,
+)
 from maestro.messages import Screen
-
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
-SIZES = ((128, 64), (128, 32))
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONT_FILES = {
-    "regular": "DejaVuSans.ttf",
-    "bold": "DejaVuSans-Bold.ttf",
-    "mono": "DejaVuSansMono-Bold.ttf",
-    # Addresses: in a proportional face without anti-aliasing "rn" fuses into "m" ("intemet").
-    "mono-regular": "DejaVuSansMono.ttf",
-}
-ON, OFF = 1, 0  # lit and dark pixels
-MARQUEE_GAP = 24  # pixels between the end of a scrolling title and its next start
-
-
-@functools.lru_cache(maxsize=64)
-def font(style: str, size: int) -> Font:
-    try:
-        # BASIC layout: whole-pixel advances per glyph. Raqm's fractional positions, rounded again
-        # for 1-bit pixels, opened gaps inside words ("Com e Together", "pai r").
-        return ImageFont.truetype(
-            str(FONT_DIR / FONT_FILES[style]), size, layout_engine=ImageFont.Layout.BASIC
-        )
-    except OSError:  # no DejaVu on this machine: Pillow's own (ASCII) font still draws
-        return ImageFont.load_default(size)
-
-
-@functools.lru_cache(maxsize=4096)
-def _has_glyph(face: Font, char: str) -> bool:
-    if char.isascii():
-        return True
-    missing = face.getmask("\U0010fffd")  # a private-use code point: the font's "no glyph" box
-    mask = face.getmask(char)
-    return not (mask.size == missing.size and bytes(mask) == bytes(missing))
-
-
-def displayable(text: str, face: Font) -> str:
-    """The text with each character the font cannot draw transliterated ("東京" -> "Dong Jing")."""
-    out: list[str] = []
-    spelled_before = False
-    for char in text:
-        if _has_glyph(face, char):
-            out.append(char)
-            spelled_before = False
-            continue
-        spelled = anyascii(char)
-        if spelled_before and spelled[:1].isalnum():
-            out.append(" ")  # one transliterated syllable per character: keep them apart
-        out.append(spelled)
-        spelled_before = bool(spelled)
-    return " ".join("".join(out).split())
-
-
-def text_width(text: str, face: Font) -> int:
-    return math.ceil(face.getlength(text))
-
-
-def ellipsize(text: str, face: Font, width: int) -> str:
-    """The text cut to ``width`` with "…": at a word boundary when one leaves most of the row."""
-    if text_width(text, face) <= width:
-        return text
-    cut = text
-    while cut and text_width(cut + "…", face) > width:
-        cut = cut[:-1]
-    words = cut.rsplit(" ", 1)[0].rstrip(" ,;:·—-")
-    if " " in cut and text_width(words, face) >= width * 0.6:
-        cut = words  # "Can't reach Spotify…", not "Can't reach Spotify. Is th…"
-    return cut.rstrip() + "…"
-
-
-@functools.lru_cache(maxsize=64)
-def tight_rows(face: Font) -> tuple[int, int]:
-    """(offset, step) to stack rows of ``face`` without its built-in leading: on a 32-px panel
-    those few pixels are another row. Draw at ``y - offset``; the next row is ``step`` lower."""
-    top = face.getbbox("H")[1] if isinstance(face, ImageFont.FreeTypeFont) else 0
-    bottom = face.getbbox("gjpqy")[3]
-    return max(0, top), bottom - max(0, top) + 1
-
-
-def largest_font(text: str, style: str, width: int, height: int, *, top: int = 40, least: int = 8) -> Font:
-    """The largest size of ``style`` in which ``text`` fits the box (at least ``least`` px)."""
-    for size in range(top, least - 1, -1):
-        face = font(style, size)
-        left, upper, right, lower = face.getbbox(text)
-        if right - min(left, 0) <= width and lower - min(upper, 0) <= height:
-            return face
-    return font(style, least)
-
-
-class Canvas:
-    """A 1-bit image with the few drawing moves the screens need."""
-
-    def __init__(self, size: tuple[int, int]) -> None:
-        self.image = Image.new("1", size, OFF)
-        self.draw = ImageDraw.Draw(self.image)
-        self.width, self.height = size
-
-    def text(
-        self,
-        xy: tuple[int, int],
-        text: str,
-        face: Font,
-        *,
-        fill: int = ON,
-        width: int | None = None,
-        scroll_px: int = 0,
-    ) -> int:
-        """Draws one line (ellipsized to ``width``, or scrolled by ``scroll_px``); returns its height."""
-        width = self.width - xy[0] if width is None else width
-        text = displayable(text, face)
-        if scroll_px and text_width(text, face) > width:
-            span = text_width(text, face) + MARQUEE_GAP
-            x = xy[0] - scroll_px % span
-            strip = Image.new("1", (width, self.height), OFF)
-            ImageDraw.Draw(strip).text((x - xy[0], 0), text, font=face, fill=ON)
-            ImageDraw.Draw(strip).text((x - xy[0] + span, 0), text, font=face, fill=ON)
-            self.image.paste(strip.crop((0, 0, width, line_height(face))), xy)
-        else:
-            self.draw.text(xy, ellipsize(text, face, width), font=face, fill=fill)
-        return line_height(face)
-
-    def centred(self, y: int, text: str, face: Font, *, fill: int = ON) -> int:
-        text = ellipsize(displayable(text, face), face, self.width)
-        self.draw.text(((self.width - text_width(text, face)) // 2, y), text, font=face, fill=fill)
-        return line_height(face)
-
-    def bar(self, box: tuple[int, int, int, int], percent: int) -> None:
-        left, top, right, bottom = box
-        self.draw.rectangle(box, outline=ON, fill=OFF)
-        filled = round((right - left - 2) * max(0, min(100, percent)) / 100)
-        if filled:
-            self.draw.rectangle((left + 1, top + 1, left + filled, bottom - 1), fill=ON)
-
-
-@functools.lru_cache(maxsize=64)
-def line_height(face: Font) -> int:
-    ascent, descent = face.getmetrics() if isinstance(face, ImageFont.FreeTypeFont) else (10, 2)
-    return ascent + descent
-
-
-def qr_image(data: str, max_px: int) -> Image.Image | None:
-    """The QR code at the largest module size whose quiet zone still fits ``max_px``.
-
-    Dark modules on a lit quiet zone: an inverted code did not decode with zbar.
-    The border is at least one module (two when it fits), not the standard four:
-    measured to decode with zbar, and the OLED's black surround adds to it.
-    """
-    import segno
-
-    code = segno.make(data, error="l", micro=False, boost_error=True)
-    modules = code.symbol_size(scale=1, border=0)[0]
-    for scale in range(max_px // modules, 0, -1):
-        for border in (2, 1):
-            side = modules + 2 * border
-            if side * scale <= max_px:
-                image = Image.new("1", (side, side), ON)  # one pixel per module, then scaled up
-                for row, values in enumerate(code.matrix):
-                    for col, dark in enumerate(values):
-                        if dark:
-                            image.putpixel((col + border, row + border), OFF)
-                return image.resize((side * scale, side * scale), Image.Resampling.NEAREST)
-    return None
-
-
-def _split_code(code: str) -> list[str]:
-    """ "BCDF-GHJK" -> ["BCDF", "GHJK"]; "abc123" -> ["abc", "123"]: two big lines beat one small."""
-    if "-" in code:
-        return [part for part in code.split("-") if part]
-    if len(code) >= 6:
-        half = (len(code) + 1) // 2
-        return [code[:half], code[half:]]
-    return [code]
-
-
-_URL_BREAKS = re.compile(r"(?=[/:?])|(?<=[.-])")
-_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}")
-
-
-def _url_pieces(url: str) -> list[str]:
-    """Where a short address may break: before "/", ":" or "?", after a dot or dash of a host name
-    (not inside an IP address): "bridge.example.net/pair" -> ["bridge.", "example.", "net", "/pair"]."""
-    ip = _IPV4.match(url)
-    head, rest = (ip.group(0), url[ip.end() :]) if ip else ("", url)
-    pieces = [piece for piece in _URL_BREAKS.split(rest) if piece]
-    if head:
-        pieces = [head, *pieces] if not pieces or pieces[0][0] in "/:?" else [head + pieces[0], *pieces[1:]]
-    return pieces
-
-
-def _url_lines(url: str, face: Font, width: int, most: int) -> list[str] | None:
-    """The address in at most ``most`` rows, broken only between pieces; None when it won't fit."""
-    lines: list[str] = []
-    for piece in _url_pieces(url):
-        if lines and text_width(lines[-1] + piece, face) <= width:
-            lines[-1] += piece
-        elif text_width(piece, face) <= width and len(lines) < most:
-            lines.append(piece)
-        else:
-            return None
-    return lines
-
-
-def _address_rows(url: str, width: int, most: int) -> tuple[Font, list[str]]:
-    """The largest mono face (9 px, then 8) in which the address fits ``most`` rows, else cut."""
-    for size in (9, 8):
-        face = font("mono-regular", size)
-        lines = _url_lines(url, face, width, most)
-        if lines is not None:
-            return face, lines
-    face = font("mono-regular", 8)
-    return face, [ellipsize(url, face, width)]
-
-
-def _code_text(c: Canvas, xy: tuple[int, int], text: str, face: Font) -> None:
-    """The code, its zeros slashed: read from across a room, "40BD" must not look like "4OBD"."""
-    x, y = xy
-    for char in text:
-        c.draw.text((x, y), char, font=face, fill=ON)
-        if char == "0":
-            left, top, right, bottom = face.getbbox("0")
-            c.draw.line((x + right - 2, y + top + 2, x + left + 1, y + bottom - 3), fill=ON, width=2)
-        x += math.ceil(face.getlength(char))
-
-
-def code_face(parts: list[str], width: int, height: int, gap: int) -> tuple[Font, int]:
-    """The largest mono face in which the code's lines fit by their ink (not their line boxes):
-    the code is the largest thing on the pairing screen. Returns the face and one line's ink height."""
-    face, ink_h = font("mono", 10), 0
-    for size in range(40, 9, -1):
-        face = font("mono", size)
-        top, bottom = min(face.getbbox(p)[1] for p in parts), max(face.getbbox(p)[3] for p in parts)
-        ink_h = bottom - top
-        wide = max(text_width(part, face) for part in parts)
-        if wide <= width and len(parts) * ink_h + (len(parts) - 1) * gap <= height:
-            break
-    return face, ink_h
-
-
-def _pairing(c: Canvas, s: Screen) -> None:
-    qr = qr_image(s.qr, c.height) if s.qr and c.height >= 48 else None
-    left = c.width - (qr.width + 2 if qr else 0)
-    if qr is not None:
-        c.image.paste(qr, (c.width - qr.width, (c.height - qr.height) // 2))
-    url = s.lines[0] if s.lines else ""
-    small, url_rows = font("mono-regular", 9), []
-    if url:
-        small, url_rows = _address_rows(url, left - 2, 3 if c.height >= 48 else 1)
-    offset, step = tight_rows(small)
-    code_box_h = c.height - len(url_rows) * step - 2
-    parts = _split_code(s.title) if c.height >= 48 else [s.title]
-    gap = 2
-    face, ink_h = code_face(parts, left - 2, code_box_h, gap)
-    y = max(0, (code_box_h - len(parts) * ink_h - (len(parts) - 1) * gap) // 2)
-    for part in parts:
-        _code_text(c, ((left - text_width(part, face)) // 2, y - face.getbbox(part)[1]), part, face)
-        y += ink_h + gap
-    y = c.height - len(url_rows) * step
-    for row in url_rows:
-        c.draw.text(((left - text_width(row, small)) // 2, y - offset), row, font=small, fill=ON)
-        y += step
 
 
 def _now_playing(c: Canvas, s: Screen, scroll_px: int) -> None:
@@ -402,24 +151,10 @@ def _body_rows(lines: tuple[str, ...], face: Font, width: int, room: int) -> lis
     so a small screen keeps the artist after the title rather than dropping it."""
     if room <= 0:
         return []
-    rows = [row for line in lines for row in _wrap(line, face, width, len(line))]
+    rows = [row for line in lines for row in wrap(line, face, width, len(line))]
     if len(rows) <= room:
         return rows
-    return _wrap(" · ".join(line for line in lines if line), face, width, room)
-
-
-def _wrap(text: str, face: Font, width: int, most: int) -> list[str]:
-    text = displayable(text, face)
-    lines: list[str] = []
-    words = text.split()
-    while words and len(lines) < most:
-        line = words.pop(0)
-        while words and text_width(f"{line} {words[0]}", face) <= width:
-            line = f"{line} {words.pop(0)}"
-        lines.append(ellipsize(line, face, width))
-    if words and lines:
-        lines[-1] = ellipsize(lines[-1] + " " + " ".join(words), face, width)
-    return lines
+    return wrap(" · ".join(line for line in lines if line), face, width, room)
 
 
 def _devices(c: Canvas, s: Screen) -> None:
@@ -479,7 +214,7 @@ def render(
     canvas = Canvas(size)
     kind = screen.kind
     if kind == "pairing":
-        _pairing(canvas, screen)
+        draw_pairing(canvas, screen)
     elif kind == "now_playing":
         _now_playing(canvas, screen, scroll_px)
     elif kind == "volume":
