@@ -97,7 +97,13 @@ def hear(listener: Listener, pcm: bytes) -> tuple[Heard | None, float]:
 
 
 def engine_settings(engine: str) -> config.Settings:
-    return config.load({"MAESTRO_VOICE_ENGINE": {"tiered": "auto"}.get(engine, engine)})
+    """``tiered``, ``whisper``, ``pocketsphinx``; ``+base`` for Whisper base instead of tiny.en;
+    ``@10``: the encoder's window in seconds."""
+    name, _, model = engine.partition("@")[0].partition("+")
+    env = {"MAESTRO_VOICE_ENGINE": {"tiered": "auto"}.get(name, name)}
+    if model:
+        env["MAESTRO_VOICE_WHISPER_MODEL"] = model
+    return config.load(env)
 
 
 def main() -> int:
@@ -106,7 +112,11 @@ def main() -> int:
     )
     parser.add_argument("--clips", type=int, default=310, help="how many clips (every Nth, spread out)")
     parser.add_argument("--snr", default="clean,24,18,12,6")
-    parser.add_argument("--engines", default="pocketsphinx,tiered,whisper")
+    parser.add_argument(
+        "--engines",
+        default="pocketsphinx,tiered,whisper,tiered+base",
+        help="pocketsphinx, tiered, whisper; +base: Whisper base instead of tiny.en; @30: a 30 s window",
+    )
     parser.add_argument("--misses", action="store_true", help="print what each engine got wrong")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -129,6 +139,8 @@ def main() -> int:
     results: dict[tuple[str, str], Tally] = {}
     for engine in args.engines.split(","):
         loaded = listener_for(engine_settings(engine), spec, library, Matcher(spec, library), wake=False)
+        if "@" in engine and loaded.neural is not None:
+            loaded.neural.chunk_length = int(engine.partition("@")[2])
         for condition in conditions:
             rng = np.random.default_rng(args.seed)
             tally = results.setdefault((condition, engine), Tally())

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import random
 import subprocess
@@ -50,6 +49,7 @@ from maestro.voice.asr import PocketSphinxEngine
 from maestro.voice.audio import RATE, chunks, read_wav
 from maestro.voice.events import GaveUp, Heard, Woke
 from maestro.voice.listener import Listener
+from maestro.voice.pipeline import neural_tiers
 from maestro.voice.synth import VARIANTS, espeak_pcm, has_piper, music, piper_pcm, rms, silence
 from maestro.voice.whisper import WhisperTranscriber, command_prompt, find_model
 
@@ -162,11 +162,11 @@ class Bench:
     def listener(self, engine: str, noise_handling: bool = True) -> Listener:
         """``engine``: pocketsphinx, tiered or whisper, with ``+webrtc`` or ``+silero`` for the endpointer."""
         engine, _, vad = engine.partition("+")
-        tiers = {
-            "pocketsphinx": {},
-            "tiered": {"neural": self.whisper},
-            "whisper": {"neural": self.whisper, "sure_posterior": math.inf, "neural_decides": True},
-        }[engine]
+        tiers = (
+            {}
+            if engine == "pocketsphinx"
+            else neural_tiers(self.whisper, self.spec, self.library, decides=engine == "whisper")
+        )  # type: ignore[arg-type]
         return Listener(
             self.grammar, self.matcher, wake=True, noise_handling=noise_handling, vad=vad or "auto", **tiers
         )
@@ -235,9 +235,11 @@ class Bench:
         notes = []
         base = self.listener(engine)
         for row in rows:
+            decider = base.decider
             listener = Listener(
-                base.engine, self.matcher, wake=False, neural=base.neural, vad=base.vad,
-                sure_posterior=base.sure_posterior, neural_decides=base.neural_decides,
+                base.engine, self.matcher, wake=False, neural=decider.neural, vad=base.segments.vad,
+                sure_posterior=decider.sure_posterior, neural_decides=decider.neural_decides,
+                scorer=decider.scorer, repairs=decider.repairs,
             )  # fmt: skip
             pcm = read_wav(EVAL / row["local_file"])
             events = [e for chunk in chunks(pcm) for e in listener.feed(chunk)] + listener.flush()

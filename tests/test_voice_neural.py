@@ -29,8 +29,8 @@ from maestro.voice.events import Heard, Woke
 from maestro.voice.listener import Listener
 from maestro.voice.pipeline import listener_for
 from maestro.voice.synth import espeak_pcm, has_piper, mix, music, piper_pcm, rms, silence
+from maestro.voice.testing import TranscriberTwin
 from maestro.voice.wake import after_wake_sound, strip_wake
-from maestro.voice.whisper import Transcript
 from tests.test_voice import LIBRARY, hear, spoken
 
 WHISPER_MODEL = whisper.find_model("", config.models_dir()) if whisper.available() else None
@@ -56,19 +56,6 @@ def neural() -> whisper.WhisperTranscriber:
 @pytest.fixture
 def matcher() -> Matcher:
     return Matcher(load_spec(), LIBRARY)
-
-
-class Twin:
-    """The neural pass's twin: says what it is told and counts the times it was asked."""
-
-    def __init__(self, text: str, avg_logprob: float = -0.2) -> None:
-        self.text = text
-        self.avg_logprob = avg_logprob
-        self.calls: list[int] = []
-
-    def transcribe(self, pcm: bytes) -> Transcript:
-        self.calls.append(len(pcm))
-        return Transcript(self.text, self.avg_logprob)
 
 
 # -- where the model comes from ------------------------------------------------------------------
@@ -172,7 +159,7 @@ def commands_heard(listener: Listener, text: str) -> list[Heard]:
 def test_a_sure_grammar_result_never_waits_for_the_neural_pass(
     engine: PocketSphinxEngine, matcher: Matcher
 ) -> None:
-    twin = Twin("play abbey road")
+    twin = TranscriberTwin("play abbey road")
     listener = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=0.0)
     said = commands_heard(listener, "pause the kitchen")
     assert [h.intent for h in said] == ["Pause"]
@@ -182,7 +169,7 @@ def test_a_sure_grammar_result_never_waits_for_the_neural_pass(
 def test_a_doubtful_grammar_result_is_decided_by_the_neural_pass(
     engine: PocketSphinxEngine, matcher: Matcher
 ) -> None:
-    twin = Twin("Skip this song.")
+    twin = TranscriberTwin("Skip this song.")
     listener = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=1.01)  # never sure
     said = commands_heard(listener, "pause the kitchen")
     assert len(twin.calls) == 1 and said[0].neural
@@ -192,7 +179,7 @@ def test_a_doubtful_grammar_result_is_decided_by_the_neural_pass(
 def test_the_grammar_answer_stands_when_the_neural_pass_hears_no_command(
     engine: PocketSphinxEngine, matcher: Matcher
 ) -> None:
-    twin = Twin("I like turtles.")
+    twin = TranscriberTwin("I like turtles.")
     listener = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=1.01)
     said = commands_heard(listener, "pause the kitchen")
     assert len(twin.calls) == 1 and said[0].intent == "Pause"
@@ -202,7 +189,7 @@ def test_the_grammar_answer_stands_when_the_neural_pass_hears_no_command(
 
 
 def test_play_anything_always_goes_to_the_neural_pass(engine: PocketSphinxEngine, matcher: Matcher) -> None:
-    twin = Twin("Play some relaxing piano music.")
+    twin = TranscriberTwin("Play some relaxing piano music.")
     listener = Listener(engine, matcher, wake=False, neural=twin, sure_posterior=0.0)
     said = commands_heard(listener, "play some relaxing piano music")
     assert len(twin.calls) == 1
@@ -248,16 +235,16 @@ def test_the_second_stage_wakes_where_the_grammar_path_missed(
     """Speech the grammar path cannot hear as "hey maestro" (another language, here) wakes Maestro
     only when the neural pass heard the phrase, confidently."""
     pcm = spoken("hola señor, pausa la música", voice="es")
-    twin = Twin("Hey Maestro, pause.")
+    twin = TranscriberTwin("Hey Maestro, pause.")
     listener = Listener(engine, matcher, wake=True, neural=twin)
     events = hear(listener, pcm)
     assert isinstance(events[0], Woke) and len(twin.calls) == 1
     assert [e.intent for e in events if isinstance(e, Heard)] == ["Pause"]
-    unsure = Twin("Hey Maestro, pause.", avg_logprob=-1.5)
+    unsure = TranscriberTwin("Hey Maestro, pause.", avg_logprob=-1.5)
     assert hear(Listener(engine, matcher, wake=True, neural=unsure), pcm) == []
-    other = Twin("I am here with my glasses.")
+    other = TranscriberTwin("I am here with my glasses.")
     assert hear(Listener(engine, matcher, wake=True, neural=other), pcm) == []
-    off = Twin("Hey Maestro, pause.")
+    off = TranscriberTwin("Hey Maestro, pause.")
     assert hear(Listener(engine, matcher, wake=True, neural=off, wake_confirm=0), pcm) == []
     assert off.calls == []
 
@@ -265,7 +252,7 @@ def test_the_second_stage_wakes_where_the_grammar_path_missed(
 def test_the_grammar_path_wakes_alone_when_it_heard_the_phrase(
     engine: PocketSphinxEngine, matcher: Matcher
 ) -> None:
-    twin = Twin("I like turtles.")
+    twin = TranscriberTwin("I like turtles.")
     events = hear(
         Listener(engine, matcher, wake=True, neural=twin), spoken("hey maestro", "pause the kitchen")
     )

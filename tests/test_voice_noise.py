@@ -17,9 +17,9 @@ from maestro.voice.endpoint import Endpointer
 from maestro.voice.events import Heard, Woke
 from maestro.voice.listener import Listener
 from maestro.voice.synth import espeak_pcm, mix, rms, silence
+from maestro.voice.testing import ScriptedEngine, TranscriberTwin
 from tests.live import LiveSandbox
 from tests.test_voice import hear
-from tests.test_voice_neural import Twin
 
 LIBRARY = StaticLibrary([LibraryItem("device", "Kitchen", "kitchen-id")])
 
@@ -153,38 +153,6 @@ def test_suppressor_stays_off_until_it_knows_the_room(monkeypatch: pytest.Monkey
     assert suppressor.process(audio[:3200]) == audio[:3200]  # ...but still no loud sound to judge by
 
 
-class ScriptedEngine:
-    """An engine whose hypotheses and word posteriors are given: the doubt rule alone under test."""
-
-    name = "scripted"
-    wake_phrase = "hey maestro"
-    wake_in_transcript = True
-
-    def __init__(self, texts: list[str], posteriors: list[tuple[str, float]]) -> None:
-        self.texts, self.posteriors = texts, posteriors
-
-    def start_wake(self) -> None: ...
-
-    def wake_feed(self, pcm: bytes) -> bool:
-        return False
-
-    def start_command(self) -> None: ...
-
-    def command_feed(self, pcm: bytes) -> None: ...
-
-    def command_end(self, alternatives: int) -> list[str]:
-        return self.texts
-
-    def word_posteriors(self) -> list[tuple[str, float]]:
-        return self.posteriors
-
-    def word_starts(self) -> list[tuple[str, float]]:
-        return []
-
-    def transcribe_open(self, pcm: bytes) -> str:
-        return ""
-
-
 @pytest.mark.parametrize(
     "text,posteriors,intent",
     [
@@ -230,16 +198,16 @@ def test_a_wake_phrase_only_a_lower_hypothesis_heard_needs_the_second_stage() ->
     posteriors = [("next", 0.9), ("song", 0.9), ("please", 0.9)]
     speech = mix(silence(0.3) + espeak_pcm("next song please", "en-us", 150) + silence(1.0), None, 30, 3000.0)
 
-    def woke(hypotheses: list[str], neural: Twin | None) -> bool:
+    def woke(hypotheses: list[str], neural: TranscriberTwin | None) -> bool:
         listener = Listener(ScriptedEngine(hypotheses, posteriors), Matcher(load_spec(), library), wake=True,
                             neural=neural)  # fmt: skip
         return any(isinstance(e, Woke) for e in hear(listener, speech))
 
-    other = Twin("Next song, please.")
+    other = TranscriberTwin("Next song, please.")
     assert not woke(texts, other) and len(other.calls) == 1  # asked, and it heard no wake phrase
-    assert woke(texts, Twin("Hey Maestro, next song please."))
+    assert woke(texts, TranscriberTwin("Hey Maestro, next song please."))
     assert woke(texts, None)  # no second stage: the n-best as before
-    unasked = Twin("Next song, please.")
+    unasked = TranscriberTwin("Next song, please.")
     assert woke(["maestro next song please", *texts], unasked)  # the best hypothesis heard it
     assert unasked.calls == []  # and no second opinion was asked
 

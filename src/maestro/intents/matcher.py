@@ -29,7 +29,14 @@ from rapidfuzz import fuzz, process
 
 from maestro.intents.library import KINDS, EmptyLibrary, LibraryProvider, NameIndex, strip_generic_suffix
 from maestro.intents.normalize import normalize
-from maestro.intents.numbers import DURATION_WORDS, NUMBER_WORDS, parse_duration, parse_number, parse_year
+from maestro.intents.numbers import (
+    DURATION_WORDS,
+    NUMBER_WORDS,
+    number_words,
+    parse_duration,
+    parse_number,
+    parse_year,
+)
 from maestro.intents.recognition import NameValue, Recognition
 from maestro.intents.sounds import stems, word_key
 from maestro.intents.spec import IntentSpec, SlotDef, Template
@@ -76,6 +83,8 @@ _Memo = dict[tuple[int, int], list[tuple[int, _Captures]]]
 #: Stand-ins in FIRST/LAST sets: "a word of one of the speakers' names here", "digits here". Slots of
 #: speakers and numbers are closed sets of words, so parts that start with them prune like words do.
 DEVICE, DIGITS = "\x00device", "\x00digits"
+#: A word to come, any word: "could more follow these words?" is "could these and one more start one?"
+ANY_WORD = "\x00any"
 #: Words that may sit inside a speaker's name as said ("the kitchen speaker").
 DEVICE_FILLERS = frozenset({"the", "my", "our", "speaker", "speakers"})
 
@@ -233,6 +242,12 @@ class Matcher:
         stripped = self._strip_edges(words)
         if stripped != words and (best is None or best.score < 1.0):
             best = _better(best, self._best(stripped, penalty=0.0, unknown=unknown))
+        if (best is None or best.score < 1.0) and any(w.isdigit() for w in stripped):
+            # Numbers read the same whether written as digits ("a 12 ounce latte", as Whisper writes
+            # them) or words ("twelve ounce"): digits read as words, where the templates want words.
+            spelled = " ".join(number_words(w) if w.isdigit() else w for w in stripped).split()
+            best = _better(best, self._best(spelled, penalty=0.0, unknown=unknown))
+            stripped = spelled if best is not None and best.score >= 1.0 else stripped
         # Nothing, or only a free-text reading ("play <anything>" takes any words): perhaps a word
         # was heard as another ("water please", "the dinner jazz playlists").
         if best is None or best.score <= UNRESOLVED:
@@ -250,6 +265,90 @@ class Matcher:
         if score < self.spec.threshold:
             return Recognition(text, None, score=score)
         return Recognition(text, template.intent, best.slots, score, template.text, best.problems)
+
+    def unfinished(self, text: str) -> bool:
+        """Is ``text`` the start of a command that is not finished: no template matches it whole,
+        but some template's sentences begin with exactly these words ("give me a double shot",
+        "put the volume at")? The listener lets such an utterance run on through a pause."""
+        words = self._strip_edges(self._drop_fillers(normalize(text).split()))
+        words = [w for word in words for w in (number_words(word) if word.isdigit() else word).split()]
+        if not words or self.match(" ".join(words)).intent is not None:
+            return False
+        # What is heard mid-utterance is a rough guess ("give me *eight* double shot"): the words
+        # with one of them left out may start a command too.
+        readings = [words, *([*words[:i], *words[i + 1 :]] for i in range(len(words)) if len(words) > 1)]
+        return any(self._starts_a_command(reading) for reading in readings)
+
+    def continues(self, text: str) -> bool:
+        """Could a command go on after ``text`` ("brew a sixteen ounce mocha" ... "with skim milk")?
+        The listener gives such an utterance a short pause's grace before it ends."""
+        words = self._strip_edges(self._drop_fillers(normalize(text).split()))
+        words = [w for word in words for w in (number_words(word) if word.isdigit() else word).split()]
+        return bool(words) and self._starts_a_command([*words, ANY_WORD])
+
+    def _starts_a_command(self, words: list[str]) -> bool:
+        devicey = frozenset(i for i, word in enumerate(words) if self._is_device_word(word))
+        walk = _Walk(words, {}, devicey)
+        prefixes: dict[tuple[int, int], bool] = {}
+        return any(
+            self._prefix(compiled.template.node, walk, 0, prefixes)
+            for compiled in self.compiled
+            if walk.fits(compiled.first, 0) or compiled.first[1]
+        )
+
+    def _prefix(self, node: Node, walk: _Walk, pos: int, memo: dict[tuple[int, int], bool]) -> bool:
+        """Can ``node`` take all of words[pos:] and (perhaps) more after them?"""
+        words = walk.words
+        if pos == len(words):
+            return True
+        key = (id(node), pos)
+        if key in memo:
+            return memo[key]
+        memo[key] = False  # a rule that refers to itself is no way forward
+        if isinstance(node, Word):
+            found = words[pos] in (node.text, ANY_WORD) and pos + 1 == len(words)
+        elif isinstance(node, Seq):
+            found, states = False, {pos}
+            for item in node.items:
+                if len(words) in states or any(self._prefix(item, walk, s, memo) for s in states):
+                    found = True
+                    break
+                states = {end for s in states for end, _ in self._spans(item, walk, s)}
+                if not states:
+                    break
+            else:
+                found = len(words) in states
+        elif isinstance(node, Alt):
+            found = any(self._prefix(option, walk, pos, memo) for option in node.options)
+        elif isinstance(node, Opt):
+            found = self._prefix(node.item, walk, pos, memo)
+        elif isinstance(node, RuleRef):
+            found = self._prefix(self.spec.rules[node.name], walk, pos, memo)
+        else:
+            found = self._slot_prefix(node, walk, pos)
+        memo[key] = found
+        return found
+
+    def _slot_prefix(self, node: Slot, walk: _Walk, pos: int) -> bool:
+        """Could words[pos:] be the start of this slot's value?"""
+        rest = walk.words[pos:]
+        more = rest[-1] == ANY_WORD  # (from ``continues``) the value must have room for a word more
+        if more:
+            rest = rest[:-1]
+            if not rest:
+                return True
+        slot = self.spec.slots[node.source]
+        if slot.type == "enum":
+            return any(
+                phrase.split()[: len(rest)] == rest and len(phrase.split()) > len(rest) - (not more)
+                for synonyms in slot.values.values()
+                for phrase in synonyms
+            )
+        if slot.type == "number":
+            return all(w.isdigit() or w in self._slot_words[node.source] for w in rest)
+        if slot.type == "device":
+            return all(pos + i in walk.devicey for i in range(len(rest)))
+        return True  # a name, free text: any words may start one
 
     def _unknown_speaker(self, words: list[str], candidates: list[str]) -> str | None:
         """The speaker a real command named that is not one of the user's: a candidate name that is

@@ -1,7 +1,8 @@
 """One normalisation for templates, utterances and names, so they compare equal.
 
 Lowercase; apostrophes dropped ("what's" -> "whats", as ASR spells it either
-way); "&" -> "and", "%" -> "percent"; other punctuation becomes a space; accents
+way); "&" -> "and", "%" -> "percent"; units abbreviated after a number spelt
+out ("8oz" -> "8 ounce", "30 mins" -> "30 minutes"); other punctuation becomes a space; accents
 folded ("Björk" -> "bjork"); whitespace collapsed.
 """
 
@@ -12,6 +13,10 @@ import unicodedata
 
 _APOSTROPHES = re.compile(r"[’'`´]")
 _DIGIT_PERCENT = re.compile(r"(\d)\s*%")
+#: Units as transcribers abbreviate them after a number ("an 8oz latte", "30 mins").
+_UNITS = {"oz": "ounce", "min": "minutes", "mins": "minutes", "sec": "seconds", "secs": "seconds",
+          "hr": "hours", "hrs": "hours"}  # fmt: skip
+_DIGIT_UNIT = re.compile(r"(\d)\s*(" + "|".join(_UNITS) + r")\b")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
@@ -25,6 +30,7 @@ def normalize(text: str) -> str:
     text = fold(text)
     text = _APOSTROPHES.sub("", text)
     text = _DIGIT_PERCENT.sub(r"\1 percent", text)
+    text = _DIGIT_UNIT.sub(lambda m: f"{m.group(1)} {_UNITS[m.group(2)]}", text)
     text = text.replace("&", " and ").replace("+", " and ")
     return " ".join(CONTRACTIONS.get(word, word) for word in _NOT_WORD.sub(" ", text).split())
 

@@ -58,6 +58,10 @@ class Engine(Protocol):
 
     def command_end(self, alternatives: int) -> list[str]: ...
 
+    def partial(self) -> str:
+        """The best guess so far of the command under way ("" when there is none)."""
+        ...
+
     def word_posteriors(self) -> list[tuple[str, float]]:
         """The best hypothesis of the last command, word by word with its posterior (0..1); [] if unknown."""
         ...
@@ -162,6 +166,10 @@ class PocketSphinxEngine:
         self.decoder.process_raw(pcm)
         if not self._mean_known:
             self._heard += pcm
+
+    def partial(self) -> str:
+        hypothesis = self.decoder.hyp() if self._in_utterance else None
+        return _clean(hypothesis.hypstr) if hypothesis is not None and hypothesis.hypstr else ""
 
     def command_end(self, alternatives: int) -> list[str]:
         self.decoder.end_utt()
@@ -300,6 +308,11 @@ class VoskEngine:
 
     def command_feed(self, pcm: bytes) -> None:
         self._recognizer.AcceptWaveform(pcm)
+
+    def partial(self) -> str:
+        if self._recognizer is None:
+            return ""
+        return _clean(json.loads(self._recognizer.PartialResult()).get("partial", ""))
 
     def command_end(self, alternatives: int) -> list[str]:
         result = json.loads(self._recognizer.FinalResult())

@@ -14,8 +14,10 @@ intent names.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from maestro.intents.matcher import Matcher
 from maestro.intents.normalize import normalize
@@ -32,6 +34,31 @@ SURE_POSTERIOR = 0.8
 #: Words that open a request for something by name ("play", "put on ..."): such a request that the
 #: grammar path did not understand may still be one, with a name it cannot know.
 PLAY_WORDS = frozenset({"play", "queue", "put", "add", "listen", "spin"})
+
+
+#: Faster than anyone speaks a command: a transcript with more words a second is running away.
+MAX_WORDS_PER_S = 5.0
+#: The same word (or pair of words) this many times in a row is the decoder looping ("ny ny ny ny").
+REPEATS = 3
+
+#: Readings the neural model scores at most, and readings of the repairs parsed to find them.
+MAX_READINGS = 8
+MAX_TRIED = 120
+#: How much less likely per token (nats) the best reading the grammar knows may be than what the
+#: neural pass wrote freely, and still be taken: far less likely is speech the grammar does not hold
+#: (commands of one grammar heard against another's readings fall 3 nats a token or more behind;
+#: a right reading with a sound or two misheard, about one at most).
+MARGIN = 1.0
+
+
+class Rescorer(Protocol):
+    def score(self, pcm: bytes, readings: Sequence[str]) -> list[float]: ...
+
+    def tokens(self, text: str) -> int: ...
+
+
+class Nearby(Protocol):
+    def near(self, text: str, limit: int = ...) -> list[tuple[str, float]]: ...
 
 
 @dataclass(frozen=True)
@@ -54,9 +81,14 @@ class Decider:
         neural: Transcriber | None = None,
         sure_posterior: float = SURE_POSTERIOR,
         neural_decides: bool = False,
+        scorer: Rescorer | None = None,
+        repairs: Nearby | None = None,
     ) -> None:
         self.matcher = matcher
         self.neural = neural
+        #: Scoring readings against the audio (the grammar inside the neural pass), when there is one.
+        self.scorer = scorer
+        self.repairs = repairs
         self.sure_posterior = sure_posterior
         self.neural_decides = neural_decides
         spec = matcher.spec
@@ -91,7 +123,15 @@ class Decider:
         )
         if asked:
             # The grammar path is unsure (or the name may be one it cannot know): the neural pass decides.
-            heard = self.neural_text(utterance, wake_words, woke_here)
+            heard, runaway = cut_runaway(self.neural_text(utterance, wake_words, woke_here),
+                                         len(utterance) / 2 / 16000)  # fmt: skip
+            if runaway and self.scorer is None:  # a looping decoder: doubtful, whatever it says
+                heard = ""
+            if self.scorer is not None:
+                best = self.rescored(heard, alternatives, utterance, wake_words, woke_here)
+                if best is not None or recognition.intent is None or self.neural_decides:
+                    text, again = best or (heard, Recognition(heard, None))
+                    return Decision(text, again, True, True)
             again = self.match(heard)
             if again.intent is not None or recognition.intent is None or self.neural_decides:
                 return Decision(heard, again, True, True)
@@ -103,6 +143,50 @@ class Decider:
             if again.intent in self.naming_intents:
                 return Decision(heard, again, True, False)
         return Decision(transcript, recognition, False, asked)
+
+    def rescored(
+        self,
+        heard: str,
+        alternatives: list[str],
+        utterance: bytes,
+        wake_words: Sequence[str],
+        woke_here: bool,
+    ) -> tuple[str, Recognition] | None:
+        """The reading the audio makes likeliest among those the grammar knows: what the neural pass
+        wrote, the grammar path's n-best, and readings near what it wrote (a sound misheard, a number
+        in digits); None when even the best is far less likely than the free transcript (speech the
+        grammar does not hold, out of domain)."""
+        assert self.scorer is not None
+        readings: dict[str, Recognition] = {}
+
+        def consider(text: str) -> None:
+            if text and text not in readings and len(readings) < MAX_READINGS:
+                recognition = self.match(text)
+                if recognition.intent is not None:
+                    readings[text] = recognition
+
+        consider(heard)  # (a transcript cut because it ran away is still only a reading to score)
+        for text in alternatives:
+            consider(text)
+        if self.repairs is not None and len(readings) < MAX_READINGS:
+            # Near what the neural pass wrote and near the grammar path's best guess (which often
+            # has every word right but one: "brew a single shot light roast ... *an* and some sugar").
+            sources = dict.fromkeys([heard, *alternatives[:1]])
+            near = [pair for text in sources if text for pair in self.repairs.near(text, limit=MAX_TRIED)]
+            for text, _ in sorted(near, key=lambda pair: pair[1])[:MAX_TRIED]:
+                consider(text)
+        if not readings:
+            return None
+        said = " ".join(wake_words) + " " if woke_here else ""  # the audio opens with the phrase
+        texts = list(readings)
+        scores = self.scorer.score(utterance, [said + t for t in [*texts, heard]])
+        free = scores[-1]
+        ranked = sorted(zip(scores[:-1], texts, strict=True), key=lambda pair: -(pair[0] + 2 * math.log(
+            max(readings[pair[1]].score, 1e-3))))  # fmt: skip
+        best_score, best = ranked[0]
+        if (best_score - free) / max(1, self.scorer.tokens(said + heard)) < -MARGIN:
+            return None
+        return best, readings[best]
 
     def neural_text(self, utterance: bytes, wake_words: Sequence[str], woke_here: bool) -> str:
         """The utterance through the neural pass, without the wake phrase it may begin with."""
@@ -181,3 +265,31 @@ class Decider:
             # name the recogniser knows is never missing: this was not a command.
             return Recognition(text, None)
         return recognition
+
+
+def cut_runaway(text: str, seconds: float) -> tuple[str, bool]:
+    """A transcript that repeats itself or runs longer than the audio allows, cut: a word or pair of
+    words said ``REPEATS`` times or more in a row folded to one, the words to as many as ``seconds``
+    of speech can hold. True when it was cut (robotic voices sometimes give "play ny ny ny ny ..."
+    to the end of the window)."""
+    words = text.split()
+    kept = _fold(_fold(words, 1), 2)
+    kept = kept[: max(2, math.ceil(seconds * MAX_WORDS_PER_S))]
+    return " ".join(kept), len(kept) < len(words)
+
+
+def _fold(words: list[str], size: int) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        gram = words[i : i + size]
+        runs = 1
+        while len(gram) == size and words[i + runs * size : i + (runs + 1) * size] == gram:
+            runs += 1
+        if runs >= REPEATS:
+            out += gram
+            i += runs * size
+        else:
+            out.append(words[i])
+            i += 1
+    return out

@@ -35,6 +35,9 @@ GATE_DB = 6.0
 FLOOR_S = 4.0
 #: After a loud frame, quieter frames the VAD still calls speech count for this long.
 HANGOVER_S = 0.3
+#: Speech starts when this share of the window is speech (it ends when 90% of it is not): a word
+#: alone ("skip", "back") is voiced for less than the whole 0.3 s window, and never began.
+START_RATIO = 0.6
 
 
 class Endpointer:
@@ -62,6 +65,7 @@ class Endpointer:
         self.frame_length: float = frame_bytes / 2 / sample_rate
         self._size = max(2, round(window / self.frame_length))
         self._needed = ratio * self._size
+        self._to_start = min(ratio, START_RATIO) * self._size
         self._gate_db = gate_db
         self._window: deque[tuple[bytes, bool]] = deque()
         self._energies = RecentLevels(FLOOR_S, self.frame_length)  # in dB
@@ -70,6 +74,8 @@ class Endpointer:
         self._hangover = 0
         self.in_speech = False
         self.speech_start = 0.0
+        #: The VAD's word on the newest frame (the window's rule decides ``in_speech``).
+        self.voiced = False
 
     def _level(self, frame: bytes) -> tuple[np.ndarray, float]:
         """The frame's samples and its energy in dB, which also feeds the noise floor."""
@@ -99,13 +105,14 @@ class Endpointer:
     def process(self, frame: bytes) -> bytes | None:
         if len(frame) != self.frame_bytes:
             raise ValueError(f"Frame must be {self.frame_bytes} bytes, got {len(frame)}")
-        self._window.append((frame, self._is_speech(frame)))
+        self.voiced = self._is_speech(frame)
+        self._window.append((frame, self.voiced))
         self._frames += 1
         if len(self._window) < self._size:
             return None
         speech = sum(is_speech for _, is_speech in self._window)
         if not self.in_speech:
-            if speech < self._needed:
+            if speech < self._to_start:
                 self._window.popleft()
                 return None
             self.in_speech = True

@@ -27,7 +27,7 @@ from typing import Any
 from maestro.intents.matcher import Matcher
 from maestro.voice.asr import Engine
 from maestro.voice.audio import RATE, chunks
-from maestro.voice.decide import SURE_POSTERIOR, Decider
+from maestro.voice.decide import SURE_POSTERIOR, Decider, Nearby, Rescorer
 from maestro.voice.events import Event, GaveUp, Heard, Woke
 from maestro.voice.segmenter import Segmenter
 from maestro.voice.wake import WAKE_CONFIRM, Transcriber, after_wake, confirm_wake
@@ -35,6 +35,12 @@ from maestro.voice.wake import WAKE_CONFIRM, Transcriber, after_wake, confirm_wa
 SPEECH_TIMEOUT_S = 5.0
 MAX_COMMAND_S = 10.0
 ALTERNATIVES = 3
+#: An unfinished command ("give me a double shot ...", "put the volume at ...") may pause this long
+#: beyond the endpointer's own 0.3 s before it ends: people stop to think mid-command.
+HOLD_S = 1.0
+#: A whole command that could go on ("brew a sixteen ounce mocha ... with skim milk") may pause this
+#: long: a breath between parts of an order, not the thinking an unfinished one allows.
+CONTINUE_S = 0.3
 
 
 class Listener:
@@ -54,6 +60,8 @@ class Listener:
         neural_decides: bool = False,
         vad: str = "auto",
         wake_confirm: float = WAKE_CONFIRM,
+        scorer: Rescorer | None = None,
+        repairs: Nearby | None = None,
     ) -> None:
         """``neural``: the second tier (see :mod:`~maestro.voice.decide`); ``wake_confirm``: how
         alike (0-100) what it heard must be to the wake phrase for it to wake Maestro where the
@@ -62,7 +70,7 @@ class Listener:
         self.engine = engine
         self.matcher = matcher
         self.decider = Decider(matcher, neural=neural, sure_posterior=sure_posterior,
-                               neural_decides=neural_decides)  # fmt: skip
+                               neural_decides=neural_decides, scorer=scorer, repairs=repairs)  # fmt: skip
         self.wake_confirm = wake_confirm
         self.use_wake = wake
         self.is_speaking = is_speaking
@@ -74,6 +82,9 @@ class Listener:
         self.awake = not wake
         self._awake_at = 0
         self.segments = Segmenter(noise_handling=noise_handling, vad=vad)
+        self._held: int | None = None  # bytes of pause so far in a command that may go on
+        self._hold_s = 0.0  # and how long that pause may last
+        self._holding = 0  # bytes since the hold began, pause or not
         if wake and not engine.wake_in_transcript:
             engine.start_wake()
 
@@ -88,7 +99,8 @@ class Listener:
             speech_timeout_s=self.speech_timeout_s, max_command_s=self.max_command_s, clock=self.clock,
             noise_handling=self.segments.noise_handling, neural=self.neural,
             sure_posterior=self.decider.sure_posterior, neural_decides=self.decider.neural_decides,
-            vad=self.segments.vad, wake_confirm=self.wake_confirm,
+            vad=self.segments.vad, wake_confirm=self.wake_confirm, scorer=self.decider.scorer,
+            repairs=self.decider.repairs,
         )  # fmt: skip
 
     @property
@@ -116,6 +128,7 @@ class Listener:
 
     def _go_to_sleep(self) -> None:
         self.awake = False
+        self._held = None
         self.segments.reset()
         if not self.engine.wake_in_transcript:
             self.engine.start_wake()
@@ -123,6 +136,7 @@ class Listener:
     def _wake_up(self) -> None:
         self.awake = True
         self._awake_at = self.samples
+        self._held = None
         self.segments.reset()
 
     # -- audio in ---------------------------------------------------------------------------
@@ -164,9 +178,20 @@ class Listener:
             speech = self.segments.speech(frame)
             if speech is not None:
                 self._hear(speech)
+                self._held = None
                 too_long = len(self.segments.utterance) / 2 / RATE >= self.max_command_s
-                if not self.segments.in_speech or too_long:
+                hold = 0.0 if too_long or self.segments.in_speech else self._hold_for()
+                if too_long or (not self.segments.in_speech and not hold):
                     events += self._finish(started)  # the rest of the chunk goes on to a new utterance
+                elif not self.segments.in_speech:
+                    self._held, self._holding, self._hold_s = 0, 0, hold  # wait for the rest of it
+            elif self._held is not None:
+                # The pause so far: frames that sound like the speaker going on do not count (the
+                # window needs a few of them before it says speech began), but only for so long.
+                self._held += 0 if self.segments.voiced else len(frame)
+                self._holding += len(frame)
+                if self._held / 2 / RATE >= self._hold_s or self._holding / 2 / RATE >= self._hold_s + 1:
+                    events += self._finish(started)
             elif self.awake and not self.segments.utterance and self._waited_too_long():
                 if self.use_wake:
                     self._go_to_sleep()
@@ -186,12 +211,26 @@ class Listener:
         self.engine.command_feed(speech)
         self.segments.utterance += speech
 
+    def _hold_for(self) -> float:
+        """How much longer a pause may last before the utterance ends: HOLD_S when the words so
+        far are the start of a command, not yet one ("give me a double shot"); CONTINUE_S when they
+        are one that could go on; else none."""
+        heard = self.engine.partial()
+        if not self.awake:
+            heard = after_wake(heard, self.wake_words) or ""  # no wake phrase: no command to wait for
+        if not heard:
+            return 0.0
+        if self.matcher.unfinished(heard):
+            return HOLD_S
+        return CONTINUE_S if CONTINUE_S and self.matcher.continues(heard) else 0.0
+
     def _waited_too_long(self) -> bool:
         return (self.samples - self._awake_at) / RATE > self.speech_timeout_s
 
     # -- an utterance ends ---------------------------------------------------------------------
 
     def _finish(self, started: float) -> list[Event]:
+        self._held = None
         alternatives = self.engine.command_end(ALTERNATIVES)
         events: list[Event] = []
         if not self.awake:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from maestro import config
 from maestro.config import Settings
@@ -24,7 +25,9 @@ from maestro.intents.matcher import Matcher
 from maestro.intents.spec import IntentSpec
 from maestro.voice import whisper
 from maestro.voice.asr import engine_for
+from maestro.voice.candidates import Repairs
 from maestro.voice.listener import Listener
+from maestro.voice.rescore import AcousticScorer
 
 MISSING_WHISPER = (
     'voice.engine is "whisper" but {what}. Install it with ./dev setup, '
@@ -40,6 +43,10 @@ def neural_for(
     if voice.engine in ("pocketsphinx", "vosk"):
         return None
     model = whisper.find_model(voice.whisper_model, config.models_dir()) if whisper.available() else None
+    if model is None and voice.whisper_model == "base":
+        from maestro.voice.whisper_base import MISSING as MISSING_BASE
+
+        raise UsageError(MISSING_BASE)  # asked for by name: a quiet fallback would hide it
     if model is None:
         if voice.engine == "whisper":
             what = "faster-whisper is not installed" if not whisper.available() else "no Whisper model is"
@@ -63,8 +70,19 @@ def listener_for(
     """A Listener with the engines ``[voice]`` asks for (the command model cached in the state dir)."""
     voice = settings.voice
     grammar = engine_for(settings, spec, library, cache_dir=cache_dir)
-    extra = {} if speech_timeout_s is None else {"speech_timeout_s": speech_timeout_s}
+    extra: dict[str, Any] = {} if speech_timeout_s is None else {"speech_timeout_s": speech_timeout_s}
+    neural = neural_for(settings, spec, library)
+    if neural is not None:
+        extra |= neural_tiers(neural, spec, library, decides=voice.engine == "whisper")
     return Listener(
-        grammar, matcher, wake=wake, is_speaking=is_speaking, neural=neural_for(settings, spec, library),
-        neural_decides=voice.engine == "whisper", wake_confirm=voice.wake_confirm, **extra,
-    )  # fmt: skip
+        grammar, matcher, wake=wake, is_speaking=is_speaking, wake_confirm=voice.wake_confirm, **extra
+    )
+
+
+def neural_tiers(
+    neural: whisper.WhisperTranscriber, spec: IntentSpec, library: LibraryProvider, *, decides: bool
+) -> dict[str, Any]:
+    """A Listener's arguments for the neural pass: the pass itself, and the grammar inside it (the
+    readings that could be meant, scored against the audio). ``decides``: every command to it."""
+    return {"neural": neural, "neural_decides": decides, "scorer": AcousticScorer(neural),
+            "repairs": Repairs(spec, library)}  # fmt: skip

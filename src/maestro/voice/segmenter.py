@@ -56,6 +56,11 @@ class Segmenter:
     def in_speech(self) -> bool:
         return bool(self.endpointer.in_speech)
 
+    @property
+    def voiced(self) -> bool:
+        """The newest frame sounded like speech (before the window's rule says speech began)."""
+        return bool(self.endpointer.voiced)
+
     def clean(self, pcm: bytes) -> bytes:
         """The room's steady noise taken out (only in a noisy room)."""
         return self._denoiser.process(pcm) if self._denoiser is not None else pcm

@@ -48,7 +48,15 @@ class Transcript:
 
 
 def find_model(model_path: str, models_dir: Path) -> Path | None:
-    """The Whisper model directory to use, from the places above; None when there is none."""
+    """The Whisper model directory to use, from the places above; None when there is none.
+    ``model_path`` may also name a model: "tiny.en" (the default) or "base" (joined from its
+    packages on first use, :mod:`maestro.voice.whisper_base`)."""
+    if model_path == "base":
+        from maestro.voice.whisper_base import installed_base
+
+        return installed_base(models_dir)
+    if model_path == "tiny.en":
+        model_path = ""
     candidates = [Path(model_path).expanduser()] if model_path else []
     candidates += [models_dir / MODEL_DIR_NAME, REPO_MODELS / MODEL_DIR_NAME]
     for candidate in candidates:
@@ -90,6 +98,10 @@ def command_prompt(spec: IntentSpec, library: LibraryProvider, names: int = PROM
     return f"{spec.wake_phrase.title()}, a Spotify remote: " + ", ".join(phrases + picked) + "."
 
 
+#: The encoder's window: commands are at most 10 s (Whisper's own is 30 s, mostly padding here).
+CHUNK_LENGTH_S = 15
+
+
 class WhisperTranscriber:
     """Loads the model once; ``transcribe`` is thread-safe (one decode at a time)."""
 
@@ -108,6 +120,8 @@ class WhisperTranscriber:
             raise MaestroError(f"The Whisper model in {model_dir} would not load ({exc}).") from exc
         self.model_dir = model_dir
         self.prompt = prompt
+        #: Seconds of audio the encoder sees at once (a command is shorter; the rest is padding).
+        self.chunk_length = CHUNK_LENGTH_S
         self._lock = threading.Lock()
 
     def transcribe(self, pcm: bytes) -> Transcript:
@@ -119,7 +133,7 @@ class WhisperTranscriber:
             segments, _ = self.model.transcribe(
                 audio, language="en", beam_size=1, temperature=0.0, without_timestamps=True,
                 condition_on_previous_text=False, initial_prompt=self.prompt or None,
-                chunk_length=15,
+                chunk_length=self.chunk_length,
             )  # fmt: skip
             segments = list(segments)
         if not segments:
