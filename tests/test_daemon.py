@@ -151,7 +151,7 @@ async def test_names_fetched_after_start_are_heard_without_a_restart(
 
     from maestro import config
     from maestro.box.runtime import Runtime
-    from maestro.box.voice_loop import default_voice
+    from maestro.box.wiring import default_voice
     from maestro.display.devices import NullDisplay
     from maestro.session import Session
     from maestro.voice.tts import SilentSpeaker

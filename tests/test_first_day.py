@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -448,9 +449,27 @@ def test_no_microphone_is_said_once(daemon_env: dict[str, str]) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(6)
+    # Wait for the message (building the command model first takes longer on a busy machine), then
+    # long enough for two retries of the microphone (2 s, then 4 s): each must stay quiet.
+    said = threading.Event()
+    lines: list[str] = []
+
+    def read_stdout() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "No microphone found" in line:
+                said.set()
+
+    reader = threading.Thread(target=read_stdout, daemon=True)
+    reader.start()
+    assert said.wait(60), "the missing microphone was never said"
+    time.sleep(6.5)
     process.terminate()
-    out, err = process.communicate(timeout=10)
+    reader.join(10)
+    err = process.stderr.read() if process.stderr else ""
+    process.wait(10)
+    out = "".join(lines)
     assert (out + err).count("No microphone found") == 1, out + err
     assert "WARNING:" not in err
 

@@ -22,7 +22,8 @@ import httpx
 
 from maestro import config
 from maestro.box.runtime import Runtime
-from maestro.box.voice_loop import VoiceInput, default_voice
+from maestro.box.voice_loop import VoiceInput
+from maestro.box.wiring import default_voice
 from maestro.display.devices import TerminalDisplay
 from maestro.errors import MaestroError
 from maestro.nfc.cards import Cards

@@ -187,8 +187,8 @@ def check_tags() -> Check:
 
 def cards_not_understood(mapping: dict[str, str]) -> list[tuple[str, str]]:
     """Cards whose command the matcher does not understand ("sandwich please")."""
-    from maestro.cli.common import library_for
     from maestro.intents import Matcher, load_spec
+    from maestro.intents.library import library_for
     from maestro.nfc.learn import check_action
     from maestro.nfc.tags import TagError
 

@@ -2,20 +2,31 @@
 
     MaestroError                    a failure the message explains (exit 1)
     ├── UsageError                  bad usage or bad input (exit 2)
-    │   └── ConfigError             a broken config.toml or MAESTRO_* variable
+    │   ├── ConfigError             a broken config.toml or MAESTRO_* variable
+    │   ├── BadFileError            a state file Maestro may not read, or not a plain file (fsutil)
+    │   ├── IntentFileError         a broken intents.yaml (intents.spec)
+    │   └── TagError                a malformed tag mapping or card (nfc.tags)
     ├── AuthError                   signing in, or staying signed in
     │   ├── NotPairedError          no tokens yet: pair first
-    │   └── SignInExpiredError      refresh refused (revoked, six months old): pair again
-    └── SpotifyError                the Web API said no, or could not be reached
-        ├── SpotifyUnavailableError network faults and 5xx, after retries
-        ├── RateLimitedError        429 with a Retry-After too long to wait
-        ├── PremiumRequiredError    403 PREMIUM_REQUIRED
-        ├── RestrictedError         403 with another reason (device, volume, ...)
-        ├── NoActiveDeviceError     404 NO_ACTIVE_DEVICE, and no device to wake
-        │   └── WhichDeviceError    ... several could be: ask the user which
-        ├── SpotifyRequestError     any other 4xx
-        └── SpotifyAnswerError      a 2xx answer of a shape Maestro cannot read
+    │   ├── SignInExpiredError      refresh refused (revoked, six months old): pair again
+    │   ├── SignInDeclinedError     the user said no on the phone (auth.device_flow)
+    │   └── DeviceFlowNotAllowedError  unauthorized_client: the app may not use RFC 8628 (auth.device_flow)
+    ├── SpotifyError                the Web API said no, or could not be reached
+    │   ├── SpotifyUnavailableError network faults and 5xx, after retries
+    │   ├── RateLimitedError        429 with a Retry-After too long to wait
+    │   ├── PremiumRequiredError    403 PREMIUM_REQUIRED
+    │   ├── RestrictedError         403 with another reason (device, volume, ...)
+    │   ├── NoActiveDeviceError     404 NO_ACTIVE_DEVICE, and no device to wake
+    │   │   └── WhichDeviceError    ... several could be: ask the user which
+    │   ├── SpotifyRequestError     any other 4xx
+    │   └── SpotifyAnswerError      a 2xx answer of a shape Maestro cannot read
+    ├── NotPlayingThereError        about what a speaker plays, for one that plays nothing (actions.base)
+    ├── ReaderLost                  the NFC reader is unplugged, busy or not there (nfc.readers)
+    ├── AlreadyRunningError         another daemon already runs on this state dir (box.lock)
+    └── StoreUnavailableError       the bridge's grant store cannot be reached: Redis down (bridge.grants)
+        └── StoreFullError          ... or refuses writes (maxmemory, a full disk)
 
+Those with a module in brackets live beside the code that raises them.
 Library errors (httpx, vosk, pocketsphinx, nfcpy, ...) are translated into this
 tree where they cross an edge, with ``raise ... from exc``. Every message is fit
 to be spoken to the user, and none carries a token, client secret or device code.

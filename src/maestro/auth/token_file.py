@@ -13,21 +13,55 @@ import os
 import stat
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from maestro.errors import AuthError
 from maestro.fsutil import BadFileError, atomic_write_text, loads, owner_of, read_private
-
-if TYPE_CHECKING:
-    from maestro.auth.tokens import Tokens
 
 log = logging.getLogger(__name__)
 #: A one-shot command refreshes only when the disk has room for the answer (and then some).
 MIN_FREE_BYTES = 64 * 1024
 #: How long a refresh waits for another process's refresh before going ahead alone.
 LOCK_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    #: Unix time the access token stops working.
+    expires_at: float
+    scope: str
+    #: Where to refresh: the token endpoint the tokens came from (Spotify or a bridge).
+    token_url: str
+    client_id: str
+
+    def __repr__(self) -> str:  # never print secrets, even in a traceback
+        return f"Tokens(expires_at={self.expires_at:.0f}, scope={self.scope!r}, token_url={self.token_url!r})"
+
+    @classmethod
+    def from_response(
+        cls,
+        body: dict[str, Any],
+        *,
+        token_url: str,
+        client_id: str,
+        now: float,
+        previous: Tokens | None = None,
+    ) -> Tokens:
+        """Tokens from a token endpoint's JSON; keeps the old refresh token when none is sent."""
+        try:
+            access = str(body["access_token"])
+            expires_in = float(body.get("expires_in", 3600))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AuthError("The token endpoint sent an answer Maestro cannot read.") from exc
+        refresh = body.get("refresh_token") or (previous.refresh_token if previous else "")
+        if not refresh:
+            raise AuthError("The token endpoint sent no refresh token.")
+        scope = str(body.get("scope") or (previous.scope if previous else ""))
+        return cls(access, str(refresh), now + expires_in, scope, token_url, client_id)
 
 
 class TokenFile:
@@ -44,8 +78,6 @@ class TokenFile:
         where it is and the error says whose it is. One that others may read is
         made private again (or, when that is not allowed, warned about).
         """
-        from maestro.auth.tokens import Tokens
-
         try:
             self._keep_private()
             text = read_private(self.path)

@@ -23,13 +23,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from maestro.auth.token_file import TokenFile
+from maestro.auth.token_file import TokenFile, Tokens
 from maestro.errors import AuthError, NotPairedError, SignInExpiredError, SpotifyUnavailableError
 from maestro.fsutil import loads
 
@@ -37,43 +35,6 @@ log = logging.getLogger(__name__)
 REFRESH_MARGIN_S = 60
 #: How long the box waits for the token endpoint (Spotify or a bridge, which answers sooner).
 REFRESH_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class Tokens:
-    access_token: str
-    refresh_token: str
-    #: Unix time the access token stops working.
-    expires_at: float
-    scope: str
-    #: Where to refresh: the token endpoint the tokens came from (Spotify or a bridge).
-    token_url: str
-    client_id: str
-
-    def __repr__(self) -> str:  # never print secrets, even in a traceback
-        return f"Tokens(expires_at={self.expires_at:.0f}, scope={self.scope!r}, token_url={self.token_url!r})"
-
-    @classmethod
-    def from_response(
-        cls,
-        body: dict[str, Any],
-        *,
-        token_url: str,
-        client_id: str,
-        now: float,
-        previous: Tokens | None = None,
-    ) -> Tokens:
-        """Tokens from a token endpoint's JSON; keeps the old refresh token when none is sent."""
-        try:
-            access = str(body["access_token"])
-            expires_in = float(body.get("expires_in", 3600))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AuthError("The token endpoint sent an answer Maestro cannot read.") from exc
-        refresh = body.get("refresh_token") or (previous.refresh_token if previous else "")
-        if not refresh:
-            raise AuthError("The token endpoint sent no refresh token.")
-        scope = str(body.get("scope") or (previous.scope if previous else ""))
-        return cls(access, str(refresh), now + expires_in, scope, token_url, client_id)
 
 
 class TokenStore:

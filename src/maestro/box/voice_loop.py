@@ -10,7 +10,6 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from maestro.box.commands import HISTORY, Commands
 from maestro.box.state import Background, BoxState
@@ -20,16 +19,10 @@ from maestro.errors import MaestroError
 from maestro.intents.library import KINDS
 from maestro.messages import Screen
 from maestro.session import Session
-from maestro.voice.asr import Engine, engine_for
-from maestro.voice.audio import input_source
+from maestro.voice.asr import Engine
 from maestro.voice.events import GaveUp, Heard, Woke
-from maestro.voice.listener import Listener
-from maestro.voice.pipeline import listener_for
+from maestro.voice.listener import Listener, listen_to
 from maestro.voice.tts import Speaker
-from maestro.voice.whisper import command_prompt
-
-if TYPE_CHECKING:
-    from maestro.box.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +81,14 @@ class VoiceLoop:
         seen, names = -1, self.names() if names is None else names
         building: asyncio.Task[Engine] | None = None
         library = self.session.library
-        async for chunk in source:
+
+        async def between_chunks() -> None:
+            nonlocal seen, names, building
             if self.state.answer_wanted and listener.between_utterances:  # a question: no wake phrase
                 self.state.answer_wanted = False
                 listener.expect_answer()
                 self.state.listening = True
                 await self.display.show(Screen("listening", "Listening…"))
-            for event in await asyncio.to_thread(listener.feed, chunk):
-                await self.on_event(event)
             if rebuild is not None and building is None and library.version != seen:
                 seen = library.version
                 if self.names() != names:
@@ -108,7 +101,8 @@ class VoiceLoop:
                 except MaestroError as exc:
                     log.warning("voice: could not rebuild the command model: %s", exc)
                 building = None
-        for event in listener.flush():  # a WAV input ended
+
+        async for event in listen_to(source, listener, before=between_chunks):
             await self.on_event(event)
 
     def names(self) -> Names:
@@ -144,31 +138,3 @@ class VoiceLoop:
         finally:
             if not self.state.answer_wanted:  # "Which speaker?": still listening, still ducked
                 await self.ducker.restore()
-
-
-def default_voice(runtime: Runtime) -> VoiceInput:
-    """The configured microphone (or ``wav:FILE``) and a listener for the session's intents and names.
-
-    Builds the command model (about a second when it is not cached), so it is
-    called on a worker thread.
-    """
-    session, troubles = runtime.session, runtime.troubles
-    settings = session.settings
-    names = runtime.names()
-    listener = listener_for(
-        settings, session.spec, session.library, session.matcher, cache_dir=session.state_dir / "speech",
-        is_speaking=runtime.speaker.speaking.is_set,
-    )  # fmt: skip
-
-    def build() -> Engine:
-        if listener.neural is not None:  # Whisper's prompt carries the names too
-            listener.neural.prompt = command_prompt(session.spec, session.library)
-        return engine_for(settings, session.spec, session.library, cache_dir=session.state_dir / "speech")
-
-    source = input_source(
-        settings.voice.input_device,
-        realtime=True,  # a file plays like a microphone: commands arrive over time
-        on_trouble=lambda message: troubles.report(message, "microphone"),
-        on_back=lambda: troubles.resolved("microphone", "The microphone is back."),
-    )
-    return VoiceInput(source, listener, rebuild=build, names=names)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from maestro.cli.common import library_for, print_json
+from maestro.cli.common import print_json
 from maestro.cli.parser import Commands
 from maestro.errors import UsageError
+from maestro.intents.library import library_for
 
 USAGE = "usage: maestro tags list | add UID ACTION | remove UID | learn [ACTION] [--write] [--say]"
 

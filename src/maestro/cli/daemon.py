@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,16 @@ def register(commands: Commands) -> None:
 def run_daemon(args: argparse.Namespace) -> int:
     from maestro import config
     from maestro.box.lock import DaemonLock
-    from maestro.box.runtime import Runtime
-    from maestro.box.status import StatusWriter
-    from maestro.box.voice_loop import default_voice
-    from maestro.display.devices import make_display
+    from maestro.box.wiring import daemon_runtime
     from maestro.fsutil import private_dir
-    from maestro.nfc.cards import Cards
-    from maestro.nfc.readers import make_reader
-    from maestro.nfc.tags import TagStore
     from maestro.session import Session
-    from maestro.voice.tts import make_speaker
 
     state_dir = private_dir(config.state_dir())
     lock = DaemonLock(state_dir)
     lock.acquire()  # one daemon per state directory, for the process's whole life
+
+    def print_line(line: str) -> None:
+        print(line, flush=True)
 
     async def run() -> int:
         stop = asyncio.Event()
@@ -51,39 +46,16 @@ def run_daemon(args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         async with Session.open(state_dir=state_dir, lasting=True) as session:
-            settings = session.settings
-            reader = make_reader(settings.nfc.reader)
-            cards = Cards(
-                TagStore(config.config_dir() / "tags.yaml", in_use=True),
-                second_tap=settings.nfc.second_tap,
-                window_s=settings.nfc.second_tap_window_s,
-            )
-            display = make_display(settings.display)
-            tts = settings.tts
-            speaker = make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
-            inputs = [name for name, on in (("voice", settings.voice.enabled), ("NFC cards", reader)) if on]
-            print(
-                f"Maestro is running: {' and '.join(inputs) or 'no inputs (maestro say still works)'}.",
-                flush=True,
-            )
-            status = StatusWriter(state_dir, os.getpid(), time.time(), inputs)
-            runtime = Runtime(
-                session,
-                speaker,
-                display,
-                voice=default_voice if settings.voice.enabled else None,
-                reader=reader,
-                cards=cards,
-                poll_s=settings.player.poll_s,
-                print_line=lambda line: print(line, flush=True),
-                status=status,
+            daemon = daemon_runtime(session, state_dir, print_line)
+            print_line(
+                f"Maestro is running: {' and '.join(daemon.inputs) or 'no inputs (maestro say still works)'}."
             )
             try:
-                await runtime.run(stop)
+                await daemon.runtime.run(stop)
             finally:
-                await display.aclose()
-                await speaker.aclose()
-        print("Maestro stopped.", flush=True)
+                await daemon.display.aclose()
+                await daemon.speaker.aclose()
+        print_line("Maestro stopped.")
         return 0
 
     try:

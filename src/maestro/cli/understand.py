@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from maestro.cli.common import library_for, print_json
+from maestro.cli.common import print_json
 from maestro.cli.parser import Commands
 from maestro.errors import UsageError
+from maestro.intents.library import library_for
 
 
 def register(commands: Commands) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,11 +22,13 @@ from typing import Protocol
 import yaml
 from rapidfuzz import fuzz, process
 
+from maestro import config
 from maestro.errors import UsageError
 from maestro.fsutil import read_text
 from maestro.intents.normalize import normalize
 from maestro.intents.numbers import number_words
 
+log = logging.getLogger(__name__)
 KINDS = ("album", "artist", "playlist", "track", "device")
 #: Words that say what a name is rather than which one ("the bedroom speaker").
 GENERIC_SUFFIXES = ("speaker", "speakers", "device", "playlist", "album", "record", "song", "track")
@@ -218,3 +221,19 @@ def strip_generic_suffix(text: str) -> str:
     if len(words) > 1 and words[-1] in GENERIC_SUFFIXES:
         return " ".join(words[:-1])
     return text
+
+
+def library_for(path: str | None) -> LibraryProvider:
+    """``--library FILE``; else the names Maestro last fetched from Spotify (the state dir's
+    ``library.json``, the cache `say` and `run` keep); else none. One reader for both formats.
+    A damaged cache is no reason to refuse: the names are a help, not a must."""
+    if path:
+        return StaticLibrary.from_file(Path(path))
+    cache = config.state_dir() / "library.json"
+    if not cache.exists():
+        return EmptyLibrary()
+    try:
+        return StaticLibrary.from_file(cache)
+    except UsageError:
+        log.warning("%s is damaged; going on without your library's names", cache)
+        return EmptyLibrary()

@@ -133,6 +133,7 @@ async def _hear_action(settings: Settings, matcher: Matcher, state_dir: Path, ti
     from maestro.intents import load_spec
     from maestro.voice.audio import input_source
     from maestro.voice.events import GaveUp, Heard
+    from maestro.voice.listener import listen_to
     from maestro.voice.pipeline import listener_for
 
     device = settings.voice.input_device
@@ -140,19 +141,11 @@ async def _hear_action(settings: Settings, matcher: Matcher, state_dir: Path, ti
         listener_for, settings, load_spec(), matcher.library, matcher, cache_dir=state_dir / "speech",
         wake=False, speech_timeout_s=timeout_s,
     )  # fmt: skip
-    source = input_source(device, realtime=False)
-    async for chunk in source:
-        for event in await asyncio.to_thread(listener.feed, chunk):
-            if isinstance(event, Heard):
-                return event.transcript
-            if isinstance(event, GaveUp):
-                break
-        else:
-            continue
-        break
-    for event in listener.flush():
+    async for event in listen_to(input_source(device, realtime=False), listener):
         if isinstance(event, Heard):
             return event.transcript
+        if isinstance(event, GaveUp):
+            break
     raise UsageError('I heard no command. Try again, or type it: maestro tags learn "volume 30".')
 
 

@@ -80,15 +80,15 @@ def pocketsphinx_model() -> Path:
     return Path(pocketsphinx.get_model_path()) / "en-us"
 
 
-#: Gaussians scored per frame and codebook (the model's default is 4). Measured on the bench's
-#: clean voices: wake recall 96.2% -> 99.7% (288 commands), intent accuracy within the bench's noise.
-#: The second (flat-lexicon) pass is off: it ran after the end of speech and was most of the
-#: latency (clean p95 147 -> 14 ms), for no accuracy on the bench (52.1% -> 53.5%).
+#: Gaussians scored per frame and codebook (the model's default is 4): more of them hear the wake
+#: phrase far more often, for no loss in intents (voice_bench measures both). The second
+#: (flat-lexicon) pass is off: it ran after the end of speech and was most of the latency, for
+#: no accuracy the bench could tell apart.
 GAUSSIANS = 8
 #: The decoder's running cepstral mean (the microphone's and room's average spectrum) is kept here.
-#: PocketSphinx starts from a default and needs many commands to learn it (a ~5 s window): measured
-#: on 96 espeak commands each heard first after a start, 30% of intents right with the default
-#: mean, 58% with one learned from the command itself, 64% with one learned from earlier speech.
+#: PocketSphinx starts from a default and needs many commands to learn it (a ~5 s window): a
+#: command heard first after a start is understood about half as often with the default mean as
+#: with one learned from earlier speech, so the learned one is kept across starts.
 MEAN_FILE = "cepstral-mean.txt"
 #: PocketSphinx's feature frames per second (its segments are counted in them).
 FRAMES_PER_S = 100

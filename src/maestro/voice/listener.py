@@ -20,8 +20,9 @@ The stages, each in its module:
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from maestro.intents.matcher import Matcher
@@ -258,8 +259,8 @@ class Listener:
         second_stage = self.neural is not None and self.wake_confirm > 0
         if rest and after_wake(alternatives[0], self.wake_words) is None and second_stage:
             # Only a lower-ranked hypothesis heard the wake phrase: generous enough to be the
-            # first stage, not sure enough to wake on (the false wakes in ordinary speech on the
-            # bench). The second stage decides, as for a wake phrase the grammar missed.
+            # first stage, not sure enough to wake on (most false wakes in ordinary speech come this
+            # way). The second stage decides, as for a wake phrase the grammar missed.
             rest = []
         if not rest:
             confirmed = self._confirm_wake() if second_stage else None
@@ -291,10 +292,30 @@ class Listener:
             self._wake_up()
 
 
+async def listen_to(
+    source: AsyncIterable[bytes], listener: Listener, before: Callable[[], Awaitable[None]] | None = None
+) -> AsyncIterator[Event]:
+    """The one loop over a listener: every event it reports for ``source``'s audio, in order (decoding
+    on a worker thread), and those of the end when the source ends. ``before``: awaited before each
+    chunk (the daemon's chance to swap the engine, or to listen for an answer)."""
+    async for chunk in source:
+        if before is not None:
+            await before()
+        for event in await asyncio.to_thread(listener.feed, chunk):
+            yield event
+    for event in listener.flush():
+        yield event
+
+
+def events_of(listener: Listener, pcm: bytes) -> list[Event]:
+    """Every event for one recording, read at once (``maestro listen``, benches)."""
+    return [event for chunk in chunks(pcm) for event in listener.feed(chunk)] + listener.flush()
+
+
 def hear_file(listener: Listener, pcm: bytes) -> dict[str, Any]:
     """One recording through ``listener`` as `maestro listen --json` reports it (the design's contract):
     ``{"transcript", "wake", "intent", "slots", "score", "latency_ms"}``."""
-    events = [event for chunk in chunks(pcm) for event in listener.feed(chunk)] + listener.flush()
+    events = events_of(listener, pcm)
     heard = next((e for e in events if isinstance(e, Heard)), None)
     return {
         "transcript": heard.transcript if heard else "",
