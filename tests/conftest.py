@@ -43,3 +43,11 @@ def live(live_server: LiveSandbox) -> LiveSandbox:
     live_server.control("reset")
     live_server.state.clock.offset = 0.0
     return live_server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ is end to end, and slow."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)

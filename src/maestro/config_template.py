@@ -22,35 +22,41 @@ def _q(text: str) -> str:
     return json.dumps(text)  # a TOML basic string is a JSON string
 
 
-def render(answers: ConfigAnswers) -> str:
-    """The file: every section a user of a box meets, each key with what it does; set what was
-    answered, the rest commented out at its default."""
+def _spotify_section(answers: ConfigAnswers) -> str:
     if answers.sandbox:
-        spotify = f"""[spotify]
+        return f"""[spotify]
 # The built-in sandbox stands in for Spotify (start it: maestro sandbox serve).
 client_id = "maestro-sandbox"
 api_url = {_q(SANDBOX_URL + "/v1")}
 accounts_url = {_q(SANDBOX_URL)}
 """
-    else:
-        client = (
-            f"client_id = {_q(answers.client_id)}"
-            if answers.client_id
-            else '# client_id = ""  # your Spotify app\'s client id'
-            + (" (empty: the bridge's)" if answers.bridge_url else "")
-        )
-        spotify = f"""[spotify]
+    client = (
+        f"client_id = {_q(answers.client_id)}"
+        if answers.client_id
+        else '# client_id = ""  # your Spotify app\'s client id'
+        + (" (empty: the bridge's)" if answers.bridge_url else "")
+    )
+    return f"""[spotify]
 # Your Spotify app (developer.spotify.com/dashboard). Through a bridge, the same id as the bridge's
 # (left empty, Maestro takes the bridge's).
 {client}
 """
-    auth = ""
-    if answers.bridge_url:
-        auth = f"""
+
+
+def _auth_section(answers: ConfigAnswers) -> str:
+    if not answers.bridge_url:
+        return ""
+    return f"""
 [auth]
 # Sign in through a Maestro bridge (Spotify lets only allowlisted apps use its own device flow).
 bridge_url = {_q(answers.bridge_url)}
 """
+
+
+def render(answers: ConfigAnswers) -> str:
+    """The file: every section a user of a box meets, each key with what it does; set what was
+    answered, the rest commented out at its default."""
+    spotify, auth = _spotify_section(answers), _auth_section(answers)
     speaker = f"default_device = {_q(answers.speaker)}" if answers.speaker else '# default_device = ""'
     display = answers.display or "none"
     reader = answers.reader or "none"

@@ -22,7 +22,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from importlib import resources
-from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -32,6 +31,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from maestro.bridge.browser import origin
 from maestro.bridge.device import DEVICE_CODE_GRANT, DeviceEndpoints, displayable_name, oauth_error
 from maestro.bridge.grants import BridgeStore, StoreUnavailableError
 from maestro.bridge.limits import Limits
@@ -114,11 +114,6 @@ class Bridge:
         return response
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def create_app(
     config: BridgeConfig, store: BridgeStore | None = None, http: httpx.AsyncClient | None = None
 ) -> Starlette:
@@ -162,7 +157,7 @@ def create_app(
         ),
     ]
     middleware = [
-        Middleware(SecurityHeadersMiddleware, accounts_origin=_origin(config.accounts_url)),
+        Middleware(SecurityHeadersMiddleware, accounts_origin=origin(config.accounts_url)),
         Middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,

@@ -28,6 +28,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from maestro.bridge import codes
+from maestro.bridge.browser import Browser
 from maestro.bridge.grants import CONFIRMABLE, FINISHED, BridgeStore, Grant, GrantStatus
 from maestro.bridge.limits import Limits, TooMany
 from maestro.bridge.settings import SCOPE_WORDS, BridgeConfig
@@ -48,6 +49,7 @@ class Pages:
         self.limits = limits
         self.spotify = spotify
         self.tally = tally
+        self.browser = Browser(config)
         self.templates = Jinja2Templates(directory=str(resources.files("maestro.bridge") / "templates"))
 
     @property
@@ -90,49 +92,14 @@ class Pages:
             code=pretty(grant.user_code),
             device_name=grant.device_name,
             scopes=[SCOPE_WORDS.get(s, s) for s in grant.scope.split()],
-            csrf=self._csrf(grant.user_code, nonce),
+            csrf=self.browser.csrf(grant.user_code, nonce),
             local_mode=self.config.mode == "local",
             notice=notice,
         )
-        self._set_cookie(request, response, self._csrf_cookie(request, grant.user_code), nonce, "strict")
+        self.browser.set_cookie(
+            request, response, self.browser.csrf_cookie(request, grant.user_code), nonce, "strict"
+        )
         return response
-
-    # -- cookies --------------------------------------------------------------------------------
-
-    def _csrf(self, user_code: str, nonce: str) -> str:
-        return codes.csrf_token(self.config.secret, codes.normalise_user_code(user_code), nonce)
-
-    def _cookie(self, request: Request, kind: str, name: str) -> str:
-        """``maestro_<kind>_<tag>``: one per code or state (two tabs do not spoil each other), and
-        ``__Host-`` over https, so no other site on the domain can set it."""
-        tag = codes.csrf_token(self.config.secret, kind, name)[:16]
-        prefix = "__Host-" if request.url.scheme == "https" else ""
-        return f"{prefix}maestro_{kind}_{tag}"
-
-    def _csrf_cookie(self, request: Request, user_code: str) -> str:
-        return self._cookie(request, "csrf", codes.normalise_user_code(user_code))
-
-    def _flow_cookie(self, request: Request, state: str) -> tuple[str, str]:
-        """The cookie that ties an OAuth state to the browser that confirmed: name and value."""
-        return self._cookie(request, "flow", codes.digest(state)), codes.csrf_token(self.config.secret,
-                                                                                   "flow", state)  # fmt: skip
-
-    def _set_cookie(self, request: Request, response: Response, name: str, value: str, samesite: str) -> None:
-        response.set_cookie(name, value, max_age=self.config.code_ttl_s, path="/", httponly=True,
-                            samesite=samesite, secure=request.url.scheme == "https")  # type: ignore[arg-type]  # fmt: skip
-
-    def _from_this_site(self, request: Request) -> bool:
-        """A form post made by our own page. Browsers say where a request comes from: Fetch
-        Metadata first; else Origin (``null`` under our no-referrer policy says nothing). Where
-        they say nothing (old browsers, scripts), the CSRF token decides alone."""
-        site = request.headers.get("sec-fetch-site")
-        if site is not None:
-            return site in ("same-origin", "none")
-        origin = request.headers.get("origin", "null").lower()
-        if origin == "null":
-            return True
-        ours = {_origin(self.config.base_url), f"{request.url.scheme}://{request.headers.get('host', '')}"}
-        return origin in {o.lower() for o in ours}
 
     def _refuse_foreign(self, request: Request) -> Response:
         log.info("a form post from another site was refused")
@@ -172,14 +139,14 @@ class Pages:
         return self.confirm(request, found)
 
     async def pair_decide(self, request: Request) -> Response:
-        if not self._from_this_site(request):
+        if not self.browser.from_this_site(request):
             return self._refuse_foreign(request)
         form = await request.form()
         code, decision = str(form.get("code", "")), str(form.get("decision", ""))
         # The CSRF token names the code, so it is checked before the code is looked up: this form
         # is no way to test codes (only a page that found the code hands out a valid token).
-        nonce = request.cookies.get(self._csrf_cookie(request, code), "")
-        if not nonce or not codes.same(str(form.get("csrf", "")), self._csrf(code, nonce)):
+        nonce = request.cookies.get(self.browser.csrf_cookie(request, code), "")
+        if not nonce or not codes.same(str(form.get("csrf", "")), self.browser.csrf(code, nonce)):
             return self.message(request, "Please try again", "This form expired. Open the link again.",
                                 403, error=True, retry=True)  # fmt: skip
         grant = await self.store.by_user_code(codes.normalise_user_code(code), self.now)
@@ -221,7 +188,7 @@ class Pages:
             f"{self.config.accounts_url.rstrip('/')}/authorize?{query}", status_code=303
         )
         # Lax, not Strict: the callback is a top-level navigation that Spotify's page starts.
-        self._set_cookie(request, response, *self._flow_cookie(request, state), "lax")
+        self.browser.set_cookie(request, response, *self.browser.flow_cookie(request, state), "lax")
         return response
 
     async def callback(self, request: Request) -> Response:
@@ -231,7 +198,7 @@ class Pages:
         return self.page(request, "paste.html", title="Finish connecting", error=None)
 
     async def paste(self, request: Request) -> Response:
-        if not self._from_this_site(request):
+        if not self.browser.from_this_site(request):
             return self._refuse_foreign(request)
         form = await request.form()
         query = parse_qs(urlsplit(str(form.get("url", ""))).query)
@@ -255,7 +222,7 @@ class Pages:
         if grant is None or grant.status != GrantStatus.AUTHORIZING:
             return self.message(request, "Link expired", "This sign-in link is not valid any more. Start "
                                 "again from the Maestro box.", 400, error=True)  # fmt: skip
-        name, value = self._flow_cookie(request, state)
+        name, value = self.browser.flow_cookie(request, state)
         if not codes.same(request.cookies.get(name, ""), value):
             # Not the browser that confirmed: perhaps a link someone sent. The state and its PKCE
             # verifier are dropped, so Spotify's code is useless to anyone, even replayed in the
@@ -310,8 +277,3 @@ class Pages:
 
 def pretty(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

@@ -75,12 +75,15 @@ class FrameDisplay:
         dim_after_s: float = 60.0,
         animate: bool = False,
         clock: Callable[[], datetime] = datetime.now,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the time the idle screen shows; ``monotonic``: the time dimming counts in."""
         self.sink = sink
         self.size = size
         self.dim_after_s = dim_after_s
         self.animate = animate
         self.clock = clock
+        self.monotonic = monotonic
         self.screens: list[Screen] = []
         self.frames_drawn = 0
         self.dimmed = False
@@ -88,7 +91,7 @@ class FrameDisplay:
         self._changed = asyncio.Event()
         self._drawn = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
-        self._last_activity = time.monotonic()
+        self._last_activity = monotonic()
         self._failed = False
 
     async def show(self, screen: Screen) -> None:
@@ -96,7 +99,7 @@ class FrameDisplay:
         previous = self.screens[-1] if self.screens else None
         self.screens.append(screen)
         if previous is None or (previous.kind, previous.title) != (screen.kind, screen.title):
-            self._last_activity = time.monotonic()  # a progress tick is not activity; a new song is
+            self._last_activity = self.monotonic()  # a progress tick is not activity; a new song is
         self._latest = screen
         self._drawn.clear()
         self._changed.set()
@@ -142,7 +145,7 @@ class FrameDisplay:
         return self.animate and not self.dimmed and screens.scrolls(screen, self.size)
 
     def _idle_for(self) -> float:
-        return time.monotonic() - self._last_activity
+        return self.monotonic() - self._last_activity
 
     def _render_and_draw(self, screen: Screen, scroll: int) -> None:
         self.sink.draw(screens.render(screen, self.size, now=self.clock(), scroll_px=scroll), screen)

@@ -180,7 +180,12 @@ class ScriptedReader:
     STEP = re.compile(r"^(wait|tap|remove|unplug)\b\s*(.*)$")
 
     def __init__(
-        self, steps: Iterable[str], *, speed: float = 1.0, description: str = "scripted reader"
+        self,
+        steps: Iterable[str],
+        *,
+        speed: float = 1.0,
+        description: str = "scripted reader",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.steps = [line.strip() for line in steps if line.strip() and not line.strip().startswith("#")]
         for number, line in enumerate(self.steps, 1):
@@ -188,6 +193,7 @@ class ScriptedReader:
                 raise UsageError(f"{description}: step {number} {line!r}: expected wait/tap/remove/unplug")
         self.speed = speed
         self.description = description
+        self.clock = clock  # when an unplugged reader is back
         self.position = 0
         self._back_at = 0.0
         self.finished = threading.Event()
@@ -201,7 +207,7 @@ class ScriptedReader:
         return cls(lines, description="scripted card reader")
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
-        if time.monotonic() < self._back_at:
+        if self.clock() < self._back_at:
             raise ReaderLost(f"The {self.description} is unplugged.")
         present: str | None = None
         while self.position < len(self.steps) and not stop.is_set():
@@ -217,7 +223,7 @@ class ScriptedReader:
                 emit(TagEvent("removed", present))
                 present = None
             elif verb == "unplug":
-                self._back_at = time.monotonic() + float(rest or 1) / self.speed
+                self._back_at = self.clock() + float(rest or 1) / self.speed
                 raise ReaderLost(f"The {self.description} was unplugged.")
         self.finished.set()
         stop.wait()

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from maestro.sandbox.state import DEFAULT_USER, OAuthError, SandboxState
+from maestro.sandbox.sign_in import DEFAULT_USER, OAuthError
+from maestro.sandbox.state import SandboxState
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # The token endpoint's answers must never be cached (RFC 6749 §5.1).

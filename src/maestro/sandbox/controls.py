@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from maestro.sandbox.state import DEFAULT_USER, Fault, OAuthError, SandboxState
+from maestro.sandbox.sign_in import DEFAULT_USER, OAuthError
+from maestro.sandbox.state import Fault, SandboxState
 
 
 class ControlError(Exception):

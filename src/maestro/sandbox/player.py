@@ -151,51 +151,6 @@ class UserPlayer:
             device.is_active = False
         self.dormant, self.playback = self.playback, None
 
-    # -- reads ----------------------------------------------------------------
-
-    def state_json(self, now: float, *, with_device: bool = True) -> dict[str, Any] | None:
-        self.settle(now)
-        pb = self.playback
-        if pb is None:
-            return None
-        context = None
-        if pb.context_uri:
-            _, kind, item_id = pb.context_uri.split(":", 2)
-            context = {
-                "type": kind,
-                "href": f"https://api.spotify.com/v1/{kind}s/{item_id}",
-                "external_urls": {"spotify": f"https://open.spotify.com/{kind}/{item_id}"},
-                "uri": pb.context_uri,
-            }
-        state: dict[str, Any] = {
-            "timestamp": int(pb.changed_at * 1000),
-            "context": context,
-            "progress_ms": pb.position_ms,
-            "is_playing": pb.is_playing,
-            "item": pb.track.full(),
-            "currently_playing_type": "track",
-            "actions": {"disallows": {"resuming": True} if pb.is_playing else {"pausing": True}},
-        }
-        if with_device:
-            state = {
-                "device": self.devices[pb.device_id].to_json(),
-                "repeat_state": pb.repeat,
-                "shuffle_state": pb.shuffle,
-                **state,
-            }
-        return state
-
-    def queue_json(self, now: float) -> dict[str, Any]:
-        self.settle(now)
-        pb = self.playback
-        upcoming = list(self.queue)
-        if pb is not None:
-            upcoming += pb.order[pb.index + 1 :]
-        return {
-            "currently_playing": pb.track.full() if pb else None,
-            "queue": [t.full() for t in upcoming[:20]],
-        }
-
     # -- commands -------------------------------------------------------------
 
     def device(self, device_id: str) -> Device:
@@ -256,7 +211,7 @@ class UserPlayer:
                 self.playback.position_ms = position_ms
             self.playback.is_playing, self.playback.anchor = True, now
             return
-        order, index = self._resolve_tracks(context_uri, uris, offset)
+        order, index = tracks_to_play(self.catalog, context_uri, uris, offset)
         self._activate(device)
         previous = self.playback
         self.playback = Playback(
@@ -273,40 +228,6 @@ class UserPlayer:
         )
         if self.playback.shuffle:
             self._shuffle_upcoming()
-
-    def _resolve_tracks(
-        self, context_uri: str | None, uris: list[str] | None, offset: dict[str, Any] | None
-    ) -> tuple[list[Track], int]:
-        if context_uri is not None and uris is not None:
-            raise PlayerCommandError(400, "Can't have both context_uri and uris")
-        if context_uri is not None:
-            tracks = self.catalog.context_tracks(context_uri)
-            if tracks is None:
-                raise PlayerCommandError(400, "Invalid context uri")
-        else:
-            tracks = []
-            for uri in uris or []:
-                track = self.catalog.by_uri.get(uri)
-                if not isinstance(track, Track):
-                    raise PlayerCommandError(400, "Invalid track uri: " + uri)
-                tracks.append(track)
-            if not tracks:
-                raise PlayerCommandError(400, "No tracks to play")
-        index = 0
-        if offset:
-            if "position" in offset:
-                position = offset["position"]
-                if not isinstance(position, int) or not 0 <= position < len(tracks):
-                    raise PlayerCommandError(400, "Invalid offset")
-                index = position
-            elif "uri" in offset:
-                matches = [i for i, t in enumerate(tracks) if t.uri == offset["uri"]]
-                if not matches:
-                    raise PlayerCommandError(400, "Invalid offset")
-                index = matches[0]
-            else:
-                raise PlayerCommandError(400, "Invalid offset")
-        return tracks, index
 
     def _active(self, now: float, device_id: str | None) -> Playback:
         self.settle(now)
@@ -382,26 +303,38 @@ class UserPlayer:
             raise PlayerCommandError(400, "Invalid track uri: " + uri)
         self.queue.append(track)
 
-    def snapshot(self, now: float) -> dict[str, Any]:
-        """The test-control view: everything, in plain names and URIs."""
-        self.settle(now)
-        pb = self.playback
-        return {
-            "devices": [d.to_json() for d in self.devices.values()],
-            "playback": None
-            if pb is None
-            else {
-                "device_id": pb.device_id,
-                "device_name": self.devices[pb.device_id].name,
-                "context_uri": pb.context_uri,
-                "track_uri": pb.track.uri,
-                "track_name": pb.track.name,
-                "artist_name": pb.track.artist.name,
-                "album_name": pb.track.album.name,
-                "progress_ms": pb.position_ms,
-                "is_playing": pb.is_playing,
-                "shuffle_state": pb.shuffle,
-                "repeat_state": pb.repeat,
-            },
-            "queue": [t.uri for t in self.queue],
-        }
+
+def tracks_to_play(
+    catalog: Catalog, context_uri: str | None, uris: list[str] | None, offset: dict[str, Any] | None
+) -> tuple[list[Track], int]:
+    """What ``PUT /me/player/play`` asks for: the tracks, and the index to start at."""
+    if context_uri is not None and uris is not None:
+        raise PlayerCommandError(400, "Can't have both context_uri and uris")
+    if context_uri is not None:
+        tracks = catalog.context_tracks(context_uri)
+        if tracks is None:
+            raise PlayerCommandError(400, "Invalid context uri")
+    else:
+        tracks = []
+        for uri in uris or []:
+            track = catalog.by_uri.get(uri)
+            if not isinstance(track, Track):
+                raise PlayerCommandError(400, "Invalid track uri: " + uri)
+            tracks.append(track)
+        if not tracks:
+            raise PlayerCommandError(400, "No tracks to play")
+    index = 0
+    if offset:
+        if "position" in offset:
+            position = offset["position"]
+            if not isinstance(position, int) or not 0 <= position < len(tracks):
+                raise PlayerCommandError(400, "Invalid offset")
+            index = position
+        elif "uri" in offset:
+            matches = [i for i, t in enumerate(tracks) if t.uri == offset["uri"]]
+            if not matches:
+                raise PlayerCommandError(400, "Invalid offset")
+            index = matches[0]
+        else:
+            raise PlayerCommandError(400, "Invalid offset")
+    return tracks, index

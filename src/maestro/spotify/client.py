@@ -102,6 +102,14 @@ class RetryPolicy:
 Sleep = Callable[[float], Awaitable[None]]
 
 
+@dataclass
+class _Backoff:
+    """Backoff so far in one request: tries waited for, and seconds, against the policy's budget."""
+
+    tries: int = 0
+    waited: float = 0.0
+
+
 class SpotifyClient:
     def __init__(
         self,
@@ -137,27 +145,11 @@ class SpotifyClient:
         params = {k: v for k, v in (params or {}).items() if v is not None}
         token = await self._within_deadline(self.tokens.access_token())
         refreshed = False
-        waited = 0.0  # seconds of backoff so far, against the policy's budget
-        backoff_attempt = 0
+        backoff = _Backoff()
         for attempt in range(1, self.policy.max_attempts + 1):
-            left = remaining_s()
-            if left is not None and left < MIN_ATTEMPT_S:
-                raise SpotifyUnavailableError(NOT_ANSWERING)
-            timeout = DEFAULT_TIMEOUT if left is None else _within(DEFAULT_TIMEOUT, left)
+            last = attempt == self.policy.max_attempts
             try:
-                # httpx's timeouts are per read; this one is for the whole answer.
-                async with asyncio.timeout(left):
-                    response = await self.http.request(
-                        method,
-                        url,
-                        params=params,
-                        json=json,
-                        headers={"Authorization": f"Bearer {token}"},
-                        timeout=timeout,
-                    )
-            except TimeoutError as exc:
-                log.info("%s %s: no whole answer in time", method, path)
-                raise SpotifyUnavailableError(NOT_ANSWERING) from exc
+                response = await self._send(method, url, params, json, token)
             except httpx.TransportError as exc:
                 log.info("%s %s: %s", method, path, type(exc).__name__)
                 # A POST that timed out may have happened ("next" twice skips two songs):
@@ -165,15 +157,12 @@ class SpotifyClient:
                 repeatable = method in IDEMPOTENT or isinstance(
                     exc, httpx.ConnectError | httpx.ConnectTimeout
                 )
-                delay = self._delay(backoff_attempt)
-                if not repeatable or not self._can_wait(waited, delay) or attempt == self.policy.max_attempts:
-                    hung = isinstance(exc, httpx.TimeoutException)
-                    raise SpotifyUnavailableError(
-                        NOT_ANSWERING if hung else "I can't reach Spotify right now. Check the network."
-                    ) from exc
-                await self.sleep(delay)
-                waited, backoff_attempt = waited + delay, backoff_attempt + 1
-                continue
+                if repeatable and not last and await self._back_off(backoff):
+                    continue
+                hung = isinstance(exc, httpx.TimeoutException)
+                raise SpotifyUnavailableError(
+                    NOT_ANSWERING if hung else "I can't reach Spotify right now. Check the network."
+                ) from exc
             status = response.status_code
             log.debug("%s %s -> %s", method, path, status)
             if status < 300:
@@ -182,25 +171,55 @@ class SpotifyClient:
                 token, refreshed = await self._within_deadline(self.tokens.refresh(token)), True
                 continue
             if status == 429:
-                wait = _retry_after(response)
-                left = remaining_s()
-                fits = left is None or wait + MIN_ATTEMPT_S <= left
-                if wait <= self.policy.max_rate_limit_wait_s and fits and attempt < self.policy.max_attempts:
-                    await self.sleep(wait)
-                    continue
-                raise RateLimitedError(f"Spotify asks Maestro to slow down. Try again {spoken_wait(wait)}.",
-                                       retry_after=wait)  # fmt: skip
+                await self._wait_out_rate_limit(response, last)
+                continue
             if status >= 500:
-                delay = self._delay(backoff_attempt)
-                if self._can_wait(waited, delay) and attempt < self.policy.max_attempts:
-                    await self.sleep(delay)
-                    waited, backoff_attempt = waited + delay, backoff_attempt + 1
+                if not last and await self._back_off(backoff):
                     continue
                 raise SpotifyUnavailableError(
                     "Spotify isn't answering properly right now. Try again soon.", status=status
                 )
             raise _error_for(response)
         raise SpotifyUnavailableError("Spotify isn't answering properly right now. Try again soon.")
+
+    async def _send(
+        self, method: str, url: str, params: dict[str, Any], json: Any, token: str
+    ) -> httpx.Response:
+        """One try, within what is left of the command's deadline."""
+        left = remaining_s()
+        if left is not None and left < MIN_ATTEMPT_S:
+            raise SpotifyUnavailableError(NOT_ANSWERING)
+        timeout = DEFAULT_TIMEOUT if left is None else _within(DEFAULT_TIMEOUT, left)
+        try:
+            # httpx's timeouts are per read; this one is for the whole answer.
+            async with asyncio.timeout(left):
+                return await self.http.request(
+                    method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"},
+                    timeout=timeout,
+                )  # fmt: skip
+        except TimeoutError as exc:
+            log.info("%s %s: no whole answer in time", method, url)
+            raise SpotifyUnavailableError(NOT_ANSWERING) from exc
+
+    async def _back_off(self, backoff: _Backoff) -> bool:
+        """Waits before the next try when the budget allows; False when it does not."""
+        delay = self._delay(backoff.tries)
+        if not self._can_wait(backoff.waited, delay):
+            return False
+        await self.sleep(delay)
+        backoff.waited, backoff.tries = backoff.waited + delay, backoff.tries + 1
+        return True
+
+    async def _wait_out_rate_limit(self, response: httpx.Response, last: bool) -> None:
+        """A 429: waits its Retry-After when that is short and the deadline allows, else says so."""
+        wait = _retry_after(response)
+        left = remaining_s()
+        fits = left is None or wait + MIN_ATTEMPT_S <= left
+        if wait <= self.policy.max_rate_limit_wait_s and fits and not last:
+            await self.sleep(wait)
+            return
+        raise RateLimitedError(f"Spotify asks Maestro to slow down. Try again {spoken_wait(wait)}.",
+                               retry_after=wait)  # fmt: skip
 
     async def _within_deadline(self, work: Awaitable[str]) -> str:
         """A token, within what is left of the deadline. A refresh that takes longer goes on by

@@ -30,18 +30,13 @@ from maestro.voice.asr import Engine
 from maestro.voice.audio import RATE, chunks
 from maestro.voice.decide import SURE_POSTERIOR, Decider, Nearby, Rescorer
 from maestro.voice.events import Event, GaveUp, Heard, Woke
+from maestro.voice.pause import Pause, allowed_pause
 from maestro.voice.segmenter import Segmenter
 from maestro.voice.wake import WAKE_CONFIRM, Transcriber, after_wake, confirm_wake
 
 SPEECH_TIMEOUT_S = 5.0
 MAX_COMMAND_S = 10.0
 ALTERNATIVES = 3
-#: An unfinished command ("give me a double shot ...", "put the volume at ...") may pause this long
-#: beyond the endpointer's own 0.3 s before it ends: people stop to think mid-command.
-HOLD_S = 1.0
-#: A whole command that could go on ("brew a sixteen ounce mocha ... with skim milk") may pause this
-#: long: a breath between parts of an order, not the thinking an unfinished one allows.
-CONTINUE_S = 0.3
 
 
 class Listener:
@@ -83,9 +78,7 @@ class Listener:
         self.awake = not wake
         self._awake_at = 0
         self.segments = Segmenter(noise_handling=noise_handling, vad=vad)
-        self._held: int | None = None  # bytes of pause so far in a command that may go on
-        self._hold_s = 0.0  # and how long that pause may last
-        self._holding = 0  # bytes since the hold began, pause or not
+        self._pause: Pause | None = None  # a pause under way in a command that may go on
         if wake and not engine.wake_in_transcript:
             engine.start_wake()
 
@@ -129,7 +122,7 @@ class Listener:
 
     def _go_to_sleep(self) -> None:
         self.awake = False
-        self._held = None
+        self._pause = None
         self.segments.reset()
         if not self.engine.wake_in_transcript:
             self.engine.start_wake()
@@ -137,7 +130,7 @@ class Listener:
     def _wake_up(self) -> None:
         self.awake = True
         self._awake_at = self.samples
-        self._held = None
+        self._pause = None
         self.segments.reset()
 
     # -- audio in ---------------------------------------------------------------------------
@@ -179,19 +172,15 @@ class Listener:
             speech = self.segments.speech(frame)
             if speech is not None:
                 self._hear(speech)
-                self._held = None
+                self._pause = None
                 too_long = len(self.segments.utterance) / 2 / RATE >= self.max_command_s
-                hold = 0.0 if too_long or self.segments.in_speech else self._hold_for()
+                hold = 0.0 if too_long or self.segments.in_speech else self._pause_allowed()
                 if too_long or (not self.segments.in_speech and not hold):
                     events += self._finish(started)  # the rest of the chunk goes on to a new utterance
                 elif not self.segments.in_speech:
-                    self._held, self._holding, self._hold_s = 0, 0, hold  # wait for the rest of it
-            elif self._held is not None:
-                # The pause so far: frames that sound like the speaker going on do not count (the
-                # window needs a few of them before it says speech began), but only for so long.
-                self._held += 0 if self.segments.voiced else len(frame)
-                self._holding += len(frame)
-                if self._held / 2 / RATE >= self._hold_s or self._holding / 2 / RATE >= self._hold_s + 1:
+                    self._pause = Pause(hold)  # wait for the rest of it
+            elif self._pause is not None:
+                if self._pause.add(frame, self.segments.voiced):
                     events += self._finish(started)
             elif self.awake and not self.segments.utterance and self._waited_too_long():
                 if self.use_wake:
@@ -212,18 +201,12 @@ class Listener:
         self.engine.command_feed(speech)
         self.segments.utterance += speech
 
-    def _hold_for(self) -> float:
-        """How much longer a pause may last before the utterance ends: HOLD_S when the words so
-        far are the start of a command, not yet one ("give me a double shot"); CONTINUE_S when they
-        are one that could go on; else none."""
+    def _pause_allowed(self) -> float:
+        """How long the pause that just began may last (:mod:`~maestro.voice.pause`)."""
         heard = self.engine.partial()
         if not self.awake:
             heard = after_wake(heard, self.wake_words) or ""  # no wake phrase: no command to wait for
-        if not heard:
-            return 0.0
-        if self.matcher.unfinished(heard):
-            return HOLD_S
-        return CONTINUE_S if CONTINUE_S and self.matcher.continues(heard) else 0.0
+        return allowed_pause(self.matcher, heard)
 
     def _waited_too_long(self) -> bool:
         return (self.samples - self._awake_at) / RATE > self.speech_timeout_s
@@ -231,7 +214,7 @@ class Listener:
     # -- an utterance ends ---------------------------------------------------------------------
 
     def _finish(self, started: float) -> list[Event]:
-        self._held = None
+        self._pause = None
         alternatives = self.engine.command_end(ALTERNATIVES)
         events: list[Event] = []
         if not self.awake:

@@ -28,7 +28,7 @@ import threading
 import wave
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -36,10 +36,19 @@ from maestro.config import TtsSettings
 from maestro.errors import MaestroError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 #: What ``history`` records for the earcon (the short tone that says "I'm listening").
 CHIME = "<chime>"
+#: What a speaker remembers saying (tests and `status` read the newest): a daemon runs for months.
+HISTORY = 100
+
+
+def remember(history: list[T], item: T) -> None:
+    """``item`` at the end of ``history``, the oldest dropped past ``HISTORY``."""
+    history.append(item)
+    del history[:-HISTORY]
 
 
 def chime_pcm(rate: int = 22_050) -> bytes:
@@ -77,10 +86,10 @@ class SilentSpeaker:
         self.history: list[str] = []
 
     async def say(self, text: str) -> None:
-        self.history.append(text)
+        remember(self.history, text)
 
     async def chime(self) -> None:
-        self.history.append(CHIME)
+        remember(self.history, CHIME)
 
     async def aclose(self) -> None:
         return None
@@ -180,7 +189,7 @@ class _ThreadedSpeaker:
         await self._queue(text)
 
     async def _queue(self, text: str) -> None:
-        self.history.append(text)
+        remember(self.history, text)
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
 
@@ -238,12 +247,12 @@ class WavSpeaker(_ThreadedSpeaker):
                 else:
                     log.warning("speech synthesis dropped %r", piece)
             _join_wavs(parts, path)
-        self.files.append(path)
+        remember(self.files, path)
 
     def _chime(self) -> None:
         path = self.directory / f"{next(self._numbers):04d}-chime.wav"
         write_wav(path, chime_pcm())
-        self.files.append(path)
+        remember(self.files, path)
 
 
 def _has_sound(path: Path) -> bool:
