@@ -89,6 +89,33 @@ def test_the_reading_the_audio_makes_likeliest_is_taken(coffee: Matcher) -> None
                             False) is None  # fmt: skip
 
 
+class FarScorer:
+    """Every reading the grammar knows far less likely than what the neural pass wrote freely."""
+
+    def score(self, pcm: bytes, readings: list[str]) -> list[float]:
+        return [-100.0] * (len(readings) - 1) + [0.0]
+
+    def tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+@pytest.mark.parametrize(("neural_heard", "intent"), [("what is the weather", None), ("", "Order")])
+def test_an_unsure_grammar_reading_falls_with_the_rejected_readings(
+    coffee: Matcher, neural_heard: str, intent: str | None
+) -> None:
+    """Out-of-domain speech the grammar path forced onto a command ("what's the weather" as "may i
+    have a latte", unsure) is no command once no reading comes near what the neural pass heard; only
+    where it heard nothing at all (a word too short for it) does the grammar path's reading stand."""
+    decider = Decider(coffee, neural=TranscriberTwin(neural_heard), scorer=FarScorer(),
+                      repairs=Repairs(coffee.spec, EmptyLibrary()))  # fmt: skip
+    unsure = [(word, 0.4) for word in ["may", "i", "have", "a", "latte"]]
+    decision = decider.decide(
+        ["may i have a latte"], posteriors=lambda: unsure, utterance=silence(1.0),
+        wake_words=["hey", "maestro"], woke_here=False, open_pass=lambda pcm: "",
+    )  # fmt: skip
+    assert decision.recognition.intent == intent
+
+
 def test_readings_near_a_transcript_repair_sounds_and_numbers(coffee: Matcher) -> None:
     repairs = Repairs(coffee.spec, EmptyLibrary())
     near = [text for text, _ in repairs.near("give me an 8 ounce light rose latte", limit=200)]

@@ -129,7 +129,10 @@ class Decider:
                 heard = ""
             if self.scorer is not None:
                 best = self.rescored(heard, alternatives, utterance, wake_words, woke_here)
-                if best is not None or recognition.intent is None or self.neural_decides:
+                # No reading the grammar knows comes near what the neural pass heard: no command,
+                # even where the grammar path had an (unsure) one. Only when it heard nothing at
+                # all ("skip" is too short for it) does the grammar path's reading stand.
+                if best is not None or recognition.intent is None or self.neural_decides or heard:
                     text, again = best or (heard, Recognition(heard, None))
                     return Decision(text, again, True, True)
             again = self.match(heard)
