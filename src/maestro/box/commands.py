@@ -8,12 +8,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from maestro.box.state import BoxState
+from maestro.box.state import BoxParts
 from maestro.box.status import StatusWriter
-from maestro.display.devices import Display
 from maestro.messages import Reply, Screen
-from maestro.session import Session
-from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +21,8 @@ HISTORY = 100
 
 
 class Commands:
-    def __init__(
-        self,
-        session: Session,
-        speaker: Speaker,
-        display: Display,
-        state: BoxState,
-        print_line: Callable[[str], None],
-        status: StatusWriter | None = None,
-    ) -> None:
-        self.session = session
-        self.speaker = speaker
-        self.display = display
-        self.state = state
-        self.print_line = print_line
+    def __init__(self, box: BoxParts, status: StatusWriter | None = None) -> None:
+        self.box = box
         self.status = status
         self.replies: deque[tuple[str, Reply]] = deque(maxlen=HISTORY)
         self._one_at_a_time = asyncio.Lock()
@@ -59,11 +44,11 @@ class Commands:
             self.replies.append((source, reply))
             if self.status is not None:
                 self.status.command(source, heard or source, reply)
-            self.state.hold_until = time.monotonic() + REPLY_HOLD_S
-            self.state.shown = reply.screen
-            await self.display.show(reply.screen)
-            self.print_line(f"Maestro: {reply.speech}")
-            await self.speaker.say(reply.speech)
-            self.state.answer_wanted = reply.question
-        self.state.poke.set()  # look at Spotify again now: the command changed what is playing
+            self.box.state.hold_until = time.monotonic() + REPLY_HOLD_S
+            self.box.state.shown = reply.screen
+            await self.box.display.show(reply.screen)
+            self.box.print_line(f"Maestro: {reply.speech}")
+            await self.box.speaker.say(reply.speech)
+            self.box.state.answer_wanted = reply.question
+        self.box.state.poke.set()  # look at Spotify again now: the command changed what is playing
         return reply

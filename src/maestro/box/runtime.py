@@ -19,7 +19,7 @@ from collections.abc import Callable
 from maestro.box.cards_loop import cards_loop
 from maestro.box.commands import Commands
 from maestro.box.spotify_loop import SpotifyLoop
-from maestro.box.state import Background, BoxState
+from maestro.box.state import BoxParts
 from maestro.box.status import StatusWriter
 from maestro.box.troubles import Troubles
 from maestro.box.voice_loop import Names, VoiceInput, VoiceLoop
@@ -52,25 +52,18 @@ class Runtime:
         print_line: Callable[[str], None] = print,
         status: StatusWriter | None = None,
     ) -> None:
-        self.session = session
-        self.speaker = speaker
-        self.display = display
+        self.parts = BoxParts(session, speaker, display, print_line)
+        self.session, self.speaker, self.display = session, speaker, display
+        self.state, self.background = self.parts.state, self.parts.background
         self.voice_factory = voice
         self.reader = reader
         self.cards = cards
-        self.state = BoxState()
-        self.background = Background()
         self.ducker = Ducker(session.player, session.state_dir, session.settings.voice.duck_volume)
         self.troubles = Troubles(speaker, display, print_line, status)
-        self.commands = Commands(session, speaker, display, self.state, print_line, status)
-        self.spotify = SpotifyLoop(
-            session, speaker, display, state=self.state, troubles=self.troubles, commands=self.commands,
-            ducker=self.ducker, poll_s=poll_s, pair_retry_s=pair_retry_s, print_line=print_line,
-        )  # fmt: skip
-        self.voice = VoiceLoop(
-            session, speaker, display, state=self.state, commands=self.commands, ducker=self.ducker,
-            background=self.background, print_line=print_line,
-        )  # fmt: skip
+        self.commands = Commands(self.parts, status)
+        self.spotify = SpotifyLoop(self.parts, troubles=self.troubles, commands=self.commands,
+                                   ducker=self.ducker, poll_s=poll_s, pair_retry_s=pair_retry_s)  # fmt: skip
+        self.voice = VoiceLoop(self.parts, commands=self.commands, ducker=self.ducker)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:

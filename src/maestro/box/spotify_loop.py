@@ -8,18 +8,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 
 from maestro.box.commands import Commands
-from maestro.box.state import BoxState
+from maestro.box.state import BoxParts
 from maestro.box.troubles import Troubles
-from maestro.display.devices import Display
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError, NotPairedError, RestrictedError, SignInExpiredError
 from maestro.messages import Reply, Screen, now_playing_screen
-from maestro.session import DAEMON_NOT_PAIRED, Session
+from maestro.session import DAEMON_NOT_PAIRED
 from maestro.spotify.client import deadline
-from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -30,33 +27,25 @@ SIGN_IN_ENDED = "Spotify ended Maestro's sign-in, so let's pair again: the code 
 class SpotifyLoop:
     def __init__(
         self,
-        session: Session,
-        speaker: Speaker,
-        display: Display,
+        box: BoxParts,
         *,
-        state: BoxState,
         troubles: Troubles,
         commands: Commands,
         ducker: Ducker,
         poll_s: float,
         pair_retry_s: float,
-        print_line: Callable[[str], None],
     ) -> None:
-        self.session = session
-        self.speaker = speaker
-        self.display = display
-        self.state = state
+        self.box = box
         self.troubles = troubles
         self.commands = commands
         self.ducker = ducker
         self.poll_s = poll_s
         self.pair_retry_s = pair_retry_s
-        self.print_line = print_line
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                signed_in = self.session.tokens.tokens is not None
+                signed_in = self.box.session.tokens.tokens is not None
             except MaestroError as exc:  # tokens.json unreadable (owner, mode): said, retried
                 await self.troubles.report(str(exc))
                 await _wait(stop, self.pair_retry_s)
@@ -67,13 +56,13 @@ class SpotifyLoop:
             try:
                 await self.tick()
                 await self.keep_files()
-                if not self.state.listening and not self.commands.busy:
+                if not self.box.state.listening and not self.commands.busy:
                     await self.ducker.restore()  # killed while ducked, or a restore that failed: now
             except (NotPairedError, SignInExpiredError) as exc:
                 # The daemon pairs by itself: no "run maestro pair" here.
                 expired = isinstance(exc, SignInExpiredError)
                 await self.troubles.report(SIGN_IN_ENDED if expired else DAEMON_NOT_PAIRED)
-                self.session.tokens.clear()
+                self.box.session.tokens.clear()
                 continue
             except MaestroError as exc:  # network loss, Spotify trouble: say so once, keep going
                 await self.troubles.report(str(exc))
@@ -85,10 +74,10 @@ class SpotifyLoop:
             await self._until_next_look(stop, timer_left)
 
     async def _until_next_look(self, stop: asyncio.Event, timer_left: float | None) -> None:
-        wait_s = DIMMED_POLL_S if getattr(self.display, "dimmed", False) else self.poll_s
+        wait_s = DIMMED_POLL_S if getattr(self.box.display, "dimmed", False) else self.poll_s
         if timer_left is not None:
             wait_s = min(wait_s, timer_left)  # wake for the timer, not at the next poll after it
-        poke = self.state.poke
+        poke = self.box.state.poke
         poke.clear()
         waits = [asyncio.create_task(stop.wait()), asyncio.create_task(poke.wait())]
         try:
@@ -99,7 +88,7 @@ class SpotifyLoop:
 
     async def pair(self, stop: asyncio.Event) -> None:
         pairing = asyncio.create_task(
-            self.session.pair(self.speaker, self.display, print_line=self.print_line)
+            self.box.session.pair(self.box.speaker, self.box.display, print_line=self.box.print_line)
         )
         stopping = asyncio.create_task(stop.wait())
         try:
@@ -112,7 +101,7 @@ class SpotifyLoop:
         if not pairing.done() or pairing.cancelled():
             return
         if pairing.exception() is None:
-            await self.session.ensure_library()
+            await self.box.session.ensure_library()
             return
         # Could not pair (offline, not allowlisted, declined): it was said; try again later.
         self.troubles.remember("spotify", str(pairing.exception()))
@@ -120,30 +109,30 @@ class SpotifyLoop:
 
     async def tick(self) -> None:
         """One look at Spotify: show what is playing when it changed."""
-        self.session.library.refresh_in_background()
+        self.box.session.library.refresh_in_background()
         with deadline():
-            playing = await self.session.player.state()
+            playing = await self.box.session.player.state()
         await self.troubles.resolved("spotify", "Spotify is back.")
         if playing is None or playing.item is None:
             screen = Screen("idle", "Maestro", ("Nothing playing",))
         else:
             screen = now_playing_screen(playing)
-        state = self.state
+        state = self.box.state
         if state.listening or self.commands.busy or time.monotonic() < state.hold_until:
             return  # the listening screen or a reply is up: now playing can wait
         if screen != state.shown:
             state.shown = screen
-            await self.display.show(screen)
+            await self.box.display.show(screen)
 
     async def keep_files(self) -> None:
         """What could not be written (a full disk: the sign-in, the player memory) is written again;
         said once while it cannot be, and "back" when it is."""
-        tokens, memory = self.session.tokens, self.session.player.memory
+        tokens, memory = self.box.session.tokens, self.box.session.player.memory
         tokens.retry_save()
         if memory.unsaved:
             memory.save()
         if tokens.unsaved or memory.unsaved:
-            where = self.session.state_dir
+            where = self.box.session.state_dir
             await self.troubles.report(f"I can't save my settings: the disk holding {where} is full. I'll "
                                        "keep working and save them when there is room.", "disk")  # fmt: skip
         else:
@@ -152,11 +141,11 @@ class SpotifyLoop:
     async def sleep_timer(self) -> float | None:
         """Pauses when the sleep timer (player.json, set by voice or `maestro say`) runs out, and says so
         once; returns the seconds left, or None when no timer runs."""
-        memory = self.session.player.memory
+        memory = self.box.session.player.memory
         memory.reload_if_changed()
         if not memory.sleep_at:
             return None
-        left = memory.sleep_at - self.session.actions.clock()
+        left = memory.sleep_at - self.box.session.actions.clock()
         if left > 0:
             return left
         device = memory.sleep_device or None
@@ -169,7 +158,7 @@ class SpotifyLoop:
     async def _sleep_pause(self, device_id: str | None) -> Reply:
         try:
             with deadline():
-                await self.session.player.pause(device_id)
+                await self.box.session.player.pause(device_id)
         except RestrictedError:
             pass  # already paused: the timer's work is done
         screen = Screen("message", "Sleep timer", ("Paused",))

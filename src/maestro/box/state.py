@@ -1,14 +1,18 @@
-"""What the daemon's loops share: what the screen shows and why, and the work left running."""
+"""What the daemon's loops share: the session and the outputs (:class:`BoxParts`), what the screen
+shows and why, and the work left running."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from maestro.display.devices import Display
 from maestro.messages import Screen
+from maestro.session import Session
+from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +53,16 @@ class Background:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background work failed", exc_info=task.exception())
+
+
+@dataclass
+class BoxParts:
+    """What every loop of the running box works with: the Spotify side, the outputs, the shared
+    state and the work left running."""
+
+    session: Session
+    speaker: Speaker
+    display: Display
+    print_line: Callable[[str], None]
+    state: BoxState = field(default_factory=BoxState)
+    background: Background = field(default_factory=Background)

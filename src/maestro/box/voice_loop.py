@@ -12,17 +12,14 @@ from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 
 from maestro.box.commands import HISTORY, Commands
-from maestro.box.state import Background, BoxState
-from maestro.display.devices import Display
+from maestro.box.state import BoxParts
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError
 from maestro.intents.library import KINDS
 from maestro.messages import Screen
-from maestro.session import Session
 from maestro.voice.asr import Engine
 from maestro.voice.events import GaveUp, Heard, Woke
 from maestro.voice.listener import Listener, listen_to
-from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +40,10 @@ class VoiceInput:
 
 
 class VoiceLoop:
-    def __init__(
-        self,
-        session: Session,
-        speaker: Speaker,
-        display: Display,
-        *,
-        state: BoxState,
-        commands: Commands,
-        ducker: Ducker,
-        background: Background,
-        print_line: Callable[[str], None],
-    ) -> None:
-        self.session = session
-        self.speaker = speaker
-        self.display = display
-        self.state = state
+    def __init__(self, box: BoxParts, *, commands: Commands, ducker: Ducker) -> None:
+        self.box = box
         self.commands = commands
         self.ducker = ducker
-        self.background = background
-        self.print_line = print_line
         #: What was heard, for tests and logs: the last few, not months of them.
         self.heard: deque[Heard] = deque(maxlen=HISTORY)
 
@@ -80,15 +61,15 @@ class VoiceLoop:
         # The names may have arrived while the first engine was being built: compare with those.
         seen, names = -1, self.names() if names is None else names
         building: asyncio.Task[Engine] | None = None
-        library = self.session.library
+        library = self.box.session.library
 
         async def between_chunks() -> None:
             nonlocal seen, names, building
-            if self.state.answer_wanted and listener.between_utterances:  # a question: no wake phrase
-                self.state.answer_wanted = False
+            if self.box.state.answer_wanted and listener.between_utterances:  # a question: no wake phrase
+                self.box.state.answer_wanted = False
                 listener.expect_answer()
-                self.state.listening = True
-                await self.display.show(Screen("listening", "Listening…"))
+                self.box.state.listening = True
+                await self.box.display.show(Screen("listening", "Listening…"))
             if rebuild is not None and building is None and library.version != seen:
                 seen = library.version
                 if self.names() != names:
@@ -107,34 +88,36 @@ class VoiceLoop:
 
     def names(self) -> Names:
         """The library's names, as the voice model is built from them."""
-        library = self.session.library
+        library = self.box.session.library
         return tuple(sorted((kind, item.name) for kind in KINDS for item in library.items(kind)))
 
     async def on_event(self, event: Woke | GaveUp | Heard) -> None:
-        state = self.state
+        state = self.box.state
         if isinstance(event, Woke):
             state.listening = True
             self.ducker.duck()  # in the background: listening never waits on the network
-            await self.display.show(Screen("listening", "Listening…"))
-            self.background.start(self.speaker.chime())  # never hold up the audio
+            await self.box.display.show(Screen("listening", "Listening…"))
+            self.box.background.start(self.box.speaker.chime())  # never hold up the audio
         elif isinstance(event, GaveUp):
             state.listening = False
-            self.background.start(self.ducker.restore())
+            self.box.background.start(self.ducker.restore())
             if state.shown is not None:
-                await self.display.show(state.shown)
+                await self.box.display.show(state.shown)
         else:
             state.listening = False
             self.heard.append(event)
-            self.print_line(f'Heard: "{event.transcript}"' + (f" -> {event.intent}" if event.intent else ""))
-            self.background.start(self._command(event))
+            self.box.print_line(
+                f'Heard: "{event.transcript}"' + (f" -> {event.intent}" if event.intent else "")
+            )
+            self.box.background.start(self._command(event))
 
     async def _command(self, heard: Heard) -> None:
-        await self.display.show(Screen("thinking"))
-        actions = self.session.actions
+        await self.box.display.show(Screen("thinking"))
+        actions = self.box.session.actions
         try:
             if heard.intent in VOLUME_INTENTS:
                 await self.ducker.restore()
             await self.commands.run("voice", lambda: actions.run(heard.recognition), heard.transcript)
         finally:
-            if not self.state.answer_wanted:  # "Which speaker?": still listening, still ducked
+            if not self.box.state.answer_wanted:  # "Which speaker?": still listening, still ducked
                 await self.ducker.restore()
