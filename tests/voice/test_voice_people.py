@@ -116,6 +116,32 @@ def test_an_unsure_grammar_reading_falls_with_the_rejected_readings(
     assert decision.recognition.intent == intent
 
 
+class FixedScorer:
+    """Every reading the grammar knows ``behind`` nats less likely in all than the free transcript."""
+
+    def __init__(self, behind: float) -> None:
+        self.behind = behind
+
+    def score(self, pcm: bytes, readings: list[str]) -> list[float]:
+        return [-self.behind] * (len(readings) - 1) + [0.0]
+
+    def tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_a_short_reading_of_a_long_sentence_carries_its_whole_deficit(coffee: Matcher) -> None:
+    """The margin is per token of the shorter text: "i want a latte" 5 nats behind "set a timer for
+    five minutes and then some more" is 1.25 a token behind, not 0.5, and no command; the same
+    deficit spread over a reading as long as what was heard is a near miss, and taken."""
+    decider = Decider(coffee, neural=TranscriberTwin(""), scorer=FixedScorer(5.0))
+    far = decider.rescored("set a timer for five minutes and then some more", ["i want a latte"],
+                           silence(1.0), ["hey", "maestro"], False)  # fmt: skip
+    assert far is None
+    near = Decider(coffee, neural=TranscriberTwin(""), scorer=FixedScorer(2.0))
+    reading = near.rescored("i want a late", ["i want a latte"], silence(1.0), ["hey", "maestro"], False)
+    assert reading is not None and reading[0] == "i want a latte"
+
+
 def test_readings_near_a_transcript_repair_sounds_and_numbers(coffee: Matcher) -> None:
     repairs = Repairs(coffee.spec, EmptyLibrary())
     near = [text for text, _ in repairs.near("give me an 8 ounce light rose latte", limit=200)]

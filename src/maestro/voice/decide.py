@@ -44,10 +44,11 @@ REPEATS = 3
 #: Readings the neural model scores at most, and readings of the repairs parsed to find them.
 MAX_READINGS = 8
 MAX_TRIED = 120
-#: How much less likely per token (nats) the best reading the grammar knows may be than what the
-#: neural pass wrote freely, and still be taken: far less likely is speech the grammar does not hold
-#: (commands of one grammar heard against another's readings fall 3 nats a token or more behind;
-#: a right reading with a sound or two misheard, about one at most).
+#: How much less likely per token (nats; tokens of the shorter of the two) the best reading the
+#: grammar knows may be than what the neural pass wrote freely, and still be taken: far less
+#: likely is speech the grammar does not hold (commands of one grammar heard against another's
+#: readings fall 3 nats a token or more behind; a right reading with a sound or two misheard,
+#: about one at most).
 MARGIN = 1.0
 
 
@@ -187,7 +188,10 @@ class Decider:
         ranked = sorted(zip(scores[:-1], texts, strict=True), key=lambda pair: -(pair[0] + 2 * math.log(
             max(readings[pair[1]].score, 1e-3))))  # fmt: skip
         best_score, best = ranked[0]
-        if (best_score - free) / max(1, self.scorer.tokens(said + heard)) < -MARGIN:
+        # Per token of the shorter of the two: a short reading ("silence") of a long sentence the
+        # grammar does not hold ("set a timer for five minutes") has its whole deficit on few tokens.
+        tokens = min(self.scorer.tokens(said + best), self.scorer.tokens(said + heard))
+        if (best_score - free) / max(1, tokens) < -MARGIN:
             return None
         return best, readings[best]
 
