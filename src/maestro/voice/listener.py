@@ -32,7 +32,7 @@ from maestro.voice.decide import SURE_POSTERIOR, Decider, Nearby, Rescorer
 from maestro.voice.events import Event, GaveUp, Heard, Woke
 from maestro.voice.pause import Pause, allowed_pause
 from maestro.voice.segmenter import Segmenter
-from maestro.voice.wake import WAKE_CONFIRM, Transcriber, after_wake, confirm_wake
+from maestro.voice.wake import WAKE_CONFIRM, Transcriber, after_wake, confirm_wake, first_stage
 
 SPEECH_TIMEOUT_S = 5.0
 MAX_COMMAND_S = 10.0
@@ -238,13 +238,8 @@ class Listener:
         """Asleep: does this utterance open with the wake phrase? ``([], n-best after the phrase)``
         when a command follows in it; ``(events, None)`` when it is settled here: no wake phrase
         (no events), the phrase alone, or the neural pass heard the phrase and decided the command."""
-        rest = [after for t in alternatives if (after := after_wake(t, self.wake_words)) is not None]
         second_stage = self.neural is not None and self.wake_confirm > 0
-        if rest and after_wake(alternatives[0], self.wake_words) is None and second_stage:
-            # Only a lower-ranked hypothesis heard the wake phrase: generous enough to be the
-            # first stage, not sure enough to wake on (most false wakes in ordinary speech come this
-            # way). The second stage decides, as for a wake phrase the grammar missed.
-            rest = []
+        rest = first_stage(alternatives, self.wake_words, second_stage)
         if not rest:
             confirmed = self._confirm_wake() if second_stage else None
             if confirmed is None:

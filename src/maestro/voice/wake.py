@@ -56,6 +56,17 @@ def after_wake(text: str, wake_words: Sequence[str]) -> str | None:
     return " ".join(words[window.index(key) + 1 :])
 
 
+def first_stage(alternatives: Sequence[str], wake_words: Sequence[str], second_stage: bool) -> list[str]:
+    """The grammar path's n-best after the wake phrase, when its best guess opens with the phrase.
+    Where only a lower-ranked hypothesis heard it, that is generous enough to be the first stage
+    but not sure enough to wake on (most false wakes in ordinary speech come this way): with a
+    second stage to decide, as for a phrase the grammar missed, none ([])."""
+    rest = [after for text in alternatives if (after := after_wake(text, wake_words)) is not None]
+    if rest and after_wake(alternatives[0], wake_words) is None and second_stage:
+        return []
+    return rest
+
+
 def confirm_wake(
     neural: Transcriber,
     utterance: bytes,
