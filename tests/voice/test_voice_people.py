@@ -142,6 +142,29 @@ def test_a_short_reading_of_a_long_sentence_carries_its_whole_deficit(coffee: Ma
     assert reading is not None and reading[0] == "i want a latte"
 
 
+class ScoresByText:
+    """Each reading's log-probability as given (others far behind); the free transcript at 0."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+
+    def score(self, pcm: bytes, readings: list[str]) -> list[float]:
+        return [self.scores.get(text, -100.0) for text in readings[:-1]] + [0.0]
+
+    def tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_the_likeliest_reading_near_enough_is_taken_not_none(coffee: Matcher) -> None:
+    """The margin gates each reading before the likeliest is chosen: "i want a latte" scores higher
+    in all but is too far behind for its four tokens; "i want a latte with soy milk" is near enough."""
+    whole, short = "i want a latte with soy milk", "i want a latte"
+    decider = Decider(coffee, neural=TranscriberTwin(""), scorer=ScoresByText({short: -5.0, whole: -6.0}))
+    reading = decider.rescored("so i want a latte with soy milk", [short, whole], silence(1.0),
+                               ["hey", "maestro"], False)  # fmt: skip
+    assert reading is not None and reading[0] == whole
+
+
 def test_readings_near_a_transcript_repair_sounds_and_numbers(coffee: Matcher) -> None:
     repairs = Repairs(coffee.spec, EmptyLibrary())
     near = [text for text, _ in repairs.near("give me an 8 ounce light rose latte", limit=200)]

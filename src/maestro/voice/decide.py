@@ -185,14 +185,18 @@ class Decider:
         texts = list(readings)
         scores = self.scorer.score(utterance, [said + t for t in [*texts, heard]])
         free = scores[-1]
-        ranked = sorted(zip(scores[:-1], texts, strict=True), key=lambda pair: -(pair[0] + 2 * math.log(
-            max(readings[pair[1]].score, 1e-3))))  # fmt: skip
-        best_score, best = ranked[0]
-        # Per token of the shorter of the two: a short reading ("silence") of a long sentence the
-        # grammar does not hold ("set a timer for five minutes") has its whole deficit on few tokens.
-        tokens = min(self.scorer.tokens(said + best), self.scorer.tokens(said + heard))
-        if (best_score - free) / max(1, tokens) < -MARGIN:
+        # Only readings near enough to the free transcript are candidates (per token of the shorter
+        # text: a short reading of a long sentence the grammar does not hold, "silence" for "set a
+        # timer for five minutes", carries its whole deficit); of those, the likeliest with the
+        # grammar's prior.
+        plausible = [
+            (score, text) for score, text in zip(scores[:-1], texts, strict=True)
+            if (score - free) / max(1, min(self.scorer.tokens(said + text), self.scorer.tokens(said + heard)))
+            >= -MARGIN
+        ]  # fmt: skip
+        if not plausible:
             return None
+        _, best = max(plausible, key=lambda pair: pair[0] + 2 * math.log(max(readings[pair[1]].score, 1e-3)))
         return best, readings[best]
 
     def neural_text(self, utterance: bytes, wake_words: Sequence[str], woke_here: bool) -> str:
