@@ -5,24 +5,12 @@ State is checked through the sandbox's own /sandbox/state, not through our clien
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from maestro.session import Session
 from tests.conftest import DEN_TV, KITCHEN, LIVING_ROOM
 from tests.e2e.helpers import open_session, playback, say
 from tests.live import LiveSandbox
-
-
-@pytest.fixture
-async def session(live: LiveSandbox, tmp_path: Path) -> AsyncIterator[Session]:
-    live.pair_into(tmp_path)
-    session = open_session(live, tmp_path, MAESTRO_PLAYER_DEFAULT_DEVICE="Living Room")
-    await session.ensure_library()
-    yield session
-    await session.aclose()
 
 
 async def test_library_names_come_from_spotify(session: Session) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from maestro.box.runtime import Runtime
 from maestro.display.devices import NullDisplay
@@ -19,15 +17,6 @@ from maestro.voice.tts import SilentSpeaker
 from tests.conftest import KITCHEN, LIVING_ROOM
 from tests.e2e.helpers import open_session, playback, say
 from tests.live import LiveSandbox
-
-
-@pytest.fixture
-async def session(live: LiveSandbox, tmp_path: Path) -> AsyncIterator[Session]:
-    live.pair_into(tmp_path)
-    session = open_session(live, tmp_path, MAESTRO_PLAYER_DEFAULT_DEVICE="Living Room")
-    await session.ensure_library()
-    yield session
-    await session.aclose()
 
 
 def volume_of(live: LiveSandbox, device_id: str) -> int:
