@@ -21,6 +21,7 @@ The stages, each in its module:
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -74,13 +75,18 @@ class Listener:
         self.max_command_s = max_command_s
         self.clock = clock
         self.wake_words = engine.wake_phrase.split()  # the engine's: config may override intents.yaml
+        self._noise_handling, self._vad = noise_handling, vad  # each recording's segmenter
+        self._start()
+
+    def _start(self) -> None:
+        """A listener that has heard nothing yet."""
         self.samples = 0  # audio time: everything fed so far
-        self.awake = not wake
+        self.awake = not self.use_wake
         self._awake_at = 0
-        self.segments = Segmenter(noise_handling=noise_handling, vad=vad)
+        self.segments = Segmenter(noise_handling=self._noise_handling, vad=self._vad)
         self._pause: Pause | None = None  # a pause under way in a command that may go on
-        if wake and not engine.wake_in_transcript:
-            engine.start_wake()
+        if self.use_wake and not self.engine.wake_in_transcript:
+            self.engine.start_wake()
 
     @property
     def neural(self) -> Transcriber | None:
@@ -88,14 +94,9 @@ class Listener:
 
     def fresh(self) -> Listener:
         """A new listener on the same engines (loaded once): another recording, another room."""
-        return Listener(
-            self.engine, self.matcher, wake=self.use_wake, is_speaking=self.is_speaking,
-            speech_timeout_s=self.speech_timeout_s, max_command_s=self.max_command_s, clock=self.clock,
-            noise_handling=self.segments.noise_handling, neural=self.neural,
-            sure_posterior=self.decider.sure_posterior, neural_decides=self.decider.neural_decides,
-            vad=self.segments.vad, wake_confirm=self.wake_confirm, scorer=self.decider.scorer,
-            repairs=self.decider.repairs,
-        )  # fmt: skip
+        listener = copy.copy(self)
+        listener._start()
+        return listener
 
     @property
     def between_utterances(self) -> bool:
