@@ -26,7 +26,7 @@ from maestro import config
 from maestro.errors import UsageError
 from maestro.fsutil import read_text
 from maestro.intents.normalize import normalize
-from maestro.intents.numbers import number_words
+from maestro.intents.numbers import spelled
 
 log = logging.getLogger(__name__)
 KINDS = ("album", "artist", "playlist", "track", "device")
@@ -102,7 +102,7 @@ class StaticLibrary:
 def match_key(name: str) -> str:
     """How names compare: normalised, digits as words ("Take 5" ~ "take five"), without a leading
     "the" ("The Beatles" ~ "beatles")."""
-    key = " ".join(number_words(w) if w.isdigit() else w for w in normalize(name).split())
+    key = " ".join(spelled(normalize(name).split()))
     return key[4:] if key.startswith("the ") else key
 
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from maestro.intents.corrections import Corrections
-from maestro.intents.library import LibraryProvider, NameIndex
+from maestro.intents.library import LibraryProvider
 from maestro.intents.normalize import normalize
-from maestro.intents.numbers import number_words
+from maestro.intents.numbers import spelled
 from maestro.intents.recognition import NameValue, Recognition
 from maestro.intents.slots import DEVICE_FILLERS, UNRESOLVED, SlotValues
 from maestro.intents.spec import IntentSpec
@@ -65,9 +65,6 @@ class Matcher:
     def library(self) -> LibraryProvider:
         return self.names.library
 
-    def index(self, kind: str) -> NameIndex:
-        return self.names.index(kind)
-
     # -- matching ---------------------------------------------------------------
 
     def match(self, text: str) -> Recognition:
@@ -80,9 +77,9 @@ class Matcher:
         if (best is None or best.score < 1.0) and any(w.isdigit() for w in stripped):
             # Numbers read the same whether written as digits ("a 12 ounce latte", as Whisper writes
             # them) or words ("twelve ounce"): digits read as words, where the templates want words.
-            spelled = _spelled(stripped)
-            best = _better(best, self._best(spelled, penalty=0.0, unknown=unknown))
-            stripped = spelled if best is not None and best.score >= 1.0 else stripped
+            in_words = spelled(stripped)
+            best = _better(best, self._best(in_words, penalty=0.0, unknown=unknown))
+            stripped = in_words if best is not None and best.score >= 1.0 else stripped
         # Nothing, or only a free-text reading ("play <anything>" takes any words): perhaps a word
         # was heard as another ("water please", "the dinner jazz playlists").
         if best is None or best.score <= UNRESOLVED:
@@ -105,7 +102,7 @@ class Matcher:
         """Is ``text`` the start of a command that is not finished: no template matches it whole,
         but some template's sentences begin with exactly these words ("give me a double shot",
         "put the volume at")? The listener lets such an utterance run on through a pause."""
-        words = _spelled(self._strip_edges(self._drop_fillers(normalize(text).split())))
+        words = spelled(self._strip_edges(self._drop_fillers(normalize(text).split())))
         if not words or self.match(" ".join(words)).intent is not None:
             return False
         # What is heard mid-utterance is a rough guess ("give me *eight* double shot"): the words
@@ -116,7 +113,7 @@ class Matcher:
     def continues(self, text: str) -> bool:
         """Could a command go on after ``text`` ("brew a sixteen ounce mocha" ... "with skim milk")?
         The listener gives such an utterance a short pause's grace before it ends."""
-        words = _spelled(self._strip_edges(self._drop_fillers(normalize(text).split())))
+        words = spelled(self._strip_edges(self._drop_fillers(normalize(text).split())))
         return bool(words) and self.walker.starts_a_command(self._walk([*words, ANY_WORD]))
 
     def _walk(self, words: list[str], any_device: bool = False) -> Walk:
@@ -227,11 +224,6 @@ class Matcher:
                 if self._best(replaced, penalty=0.0, unknown=[]) is not None:
                     return name
         return None
-
-
-def _spelled(words: list[str]) -> list[str]:
-    """Digits as number words: "12" -> "twelve"."""
-    return [w for word in words for w in (number_words(word) if word.isdigit() else word).split()]
 
 
 def _better(a: _Candidate | None, b: _Candidate | None) -> _Candidate | None:

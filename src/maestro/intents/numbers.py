@@ -187,6 +187,11 @@ def year_words(year: int) -> str:
     return f"{to_words(century)} {'oh ' if rest < 10 else ''}{to_words(rest)}"
 
 
+def spelled(words: list[str]) -> list[str]:
+    """Words with digits said as words: ["a", "12", "ounce"] -> ["a", "twelve", "ounce"]."""
+    return [w for word in words for w in (number_words(word) if word.isdigit() else word).split()]
+
+
 def number_words(digits: str) -> str:
     """Digits as they are said: "5" -> "five", "1989" -> "nineteen eighty nine" (a year), "21" ->
     "twenty one". So "Take 5", as a recogniser writes it, is the album "Take Five"."""

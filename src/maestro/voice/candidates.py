@@ -20,7 +20,7 @@ from rapidfuzz import fuzz, process
 
 from maestro.intents.library import KINDS, LibraryProvider
 from maestro.intents.normalize import normalize
-from maestro.intents.numbers import NUMBER_WORDS, number_words
+from maestro.intents.numbers import NUMBER_WORDS, number_words, spelled
 from maestro.intents.sounds import sound_key
 from maestro.intents.spec import IntentSpec
 from maestro.intents.templates import Alt, Node, Opt, RuleRef, Seq, Word
@@ -80,11 +80,7 @@ class Repairs:
     def near(self, text: str, limit: int = READINGS) -> list[tuple[str, float]]:
         """Readings of ``text`` (normalised, digits as words), cheapest first, with their cost
         (0: unchanged). The first is the text itself when every word is one the grammar knows."""
-        words = [
-            w
-            for word in normalize(text).split()
-            for w in (number_words(word) if word.isdigit() else word).split()
-        ]
+        words = spelled(normalize(text).split())
         if not words:
             return []
         options = [self._options(words, start) for start in range(len(words))]

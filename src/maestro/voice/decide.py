@@ -22,6 +22,7 @@ from typing import Protocol
 from maestro.intents.matcher import Matcher
 from maestro.intents.normalize import normalize
 from maestro.intents.recognition import NameValue, Recognition
+from maestro.voice.audio import RATE
 from maestro.voice.wake import Transcriber, after_wake, strip_wake
 
 EDGE_WORD_LETTERS = 3
@@ -125,7 +126,7 @@ class Decider:
         if asked:
             # The grammar path is unsure (or the name may be one it cannot know): the neural pass decides.
             heard, runaway = cut_runaway(self.neural_text(utterance, wake_words, woke_here),
-                                         len(utterance) / 2 / 16000)  # fmt: skip
+                                         len(utterance) / 2 / RATE)  # fmt: skip
             if runaway and self.scorer is None:  # a looping decoder: doubtful, whatever it says
                 heard = ""
             if self.scorer is not None:
@@ -189,10 +190,10 @@ class Decider:
         # text: a short reading of a long sentence the grammar does not hold, "silence" for "set a
         # timer for five minutes", carries its whole deficit); of those, the likeliest with the
         # grammar's prior.
+        heard_tokens = self.scorer.tokens(said + heard)
         plausible = [
             (score, text) for score, text in zip(scores[:-1], texts, strict=True)
-            if (score - free) / max(1, min(self.scorer.tokens(said + text), self.scorer.tokens(said + heard)))
-            >= -MARGIN
+            if (score - free) / max(1, min(self.scorer.tokens(said + text), heard_tokens)) >= -MARGIN
         ]  # fmt: skip
         if not plausible:
             return None

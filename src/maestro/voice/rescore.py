@@ -49,9 +49,7 @@ class AcousticScorer:
         frames = window * 100
         features = self.whisper.feature_extractor(audio, chunk_length=window)[:, :frames]
         num_frames = features.shape[-1]
-        if (
-            self.pad and num_frames < frames
-        ):  # padded as the transcription pads it: the same model, the same view
+        if self.pad and num_frames < frames:  # padded as the transcription pads it: the same view
             features = np.pad(features, ((0, 0), (0, frames - num_frames)))
         tokens = [[*self.tokenizer.encode(" " + written(text)), self.tokenizer.eot] for text in readings]
         with self.lock:
