@@ -24,6 +24,7 @@ from maestro.display.devices import Display
 from maestro.errors import AuthError, MaestroError, SignInExpiredError, UsageError
 from maestro.fsutil import private_dir
 from maestro.intents import Matcher, Recognition, load_spec
+from maestro.intents.learned import Learner
 from maestro.intents.spec import IntentSpec
 from maestro.messages import Reply, Screen
 from maestro.spotify.client import SpotifyClient, deadline
@@ -110,8 +111,13 @@ class Session:
         )
         spec = load_spec(intents)
         library = SpotifyLibrary(player, state_dir / "library.json")
-        matcher = Matcher(spec, library)
+        # The daemon trains the learned parser ahead, in the background; a one-shot command only
+        # when the templates cannot answer it (then it is cached for the next).
+        learner = Learner(spec, state_dir / "learned", background=lasting)
+        matcher = Matcher(spec, library, learner)
         library.on_change = lambda: matcher.set_library(library)
+        if lasting:
+            learner.train_ahead(library)
         actions = Actions(
             player, spec, matcher, max_volume=settings.player.max_volume,
             not_paired_speech=DAEMON_NOT_PAIRED if lasting else "",

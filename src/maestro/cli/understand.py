@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from maestro.cli.common import print_json
 from maestro.cli.parser import Commands
 from maestro.errors import UsageError
 from maestro.intents.library import library_for
+
+if TYPE_CHECKING:
+    from maestro.intents import IntentSpec, Recognition
+    from maestro.intents.learned import Learner
 
 
 def register(commands: Commands) -> None:
@@ -30,7 +35,14 @@ def register(commands: Commands) -> None:
         "--intents", metavar="FILE", help="intents.yaml to use (default: yours, else the built-in)"
     )
     parse.add_argument(
-        "--json", action="store_true", help='one object per line: {"text", "intent", "slots", "score"}'
+        "--json",
+        action="store_true",
+        help='one object per line: {"text", "intent", "slots", "score"} (--explain adds "parser", "why")',
+    )
+    parse.add_argument(
+        "--explain",
+        action="store_true",
+        help="say which parser answered (the templates, or the parser learned from them) and why",
     )
 
     listen = commands.add("listen", "wake phrase + speech recognition + parse, on sound files", run_listen)
@@ -57,7 +69,8 @@ def run_parse(args: argparse.Namespace) -> int:
     from_stdin = args.text == ["-"]
     if not from_stdin and not " ".join(args.text).strip():
         raise UsageError('Nothing to parse: maestro parse TEXT, for example: maestro parse "turn it up"')
-    matcher = Matcher(load_spec(args.intents), library_for(args.library))
+    spec = load_spec(args.intents)
+    matcher = Matcher(spec, library_for(args.library), learner_for(spec))
     texts = sys.stdin if from_stdin else [" ".join(args.text)]
     for line in texts:
         text = line.rstrip("\n")
@@ -65,20 +78,51 @@ def run_parse(args: argparse.Namespace) -> int:
             continue
         recognition = matcher.match(text)
         if args.json:
-            print_json(recognition.to_json())
+            body = recognition.to_json()
+            if args.explain:  # beyond the contract's four keys only when asked
+                body["parser"] = recognition.parser
+                body["why"] = explanation(recognition)
+            print_json(body)
             continue
         said = f"{text!r} -> " if from_stdin else ""  # many sentences: each answer says which
         if recognition.intent is None:
             print(f"{said}(no intent)  score {recognition.score:.2f}", flush=True)
-            continue
-        slots = " ".join(
-            f"{k}={v.get('name') if isinstance(v, dict) else v}" for k, v in recognition.slots_json().items()
-        )
-        print(
-            said + " ".join(filter(None, [recognition.intent, slots, f"(score {recognition.score:.2f})"])),
-            flush=True,
-        )
+        else:
+            slots = " ".join(
+                f"{k}={v.get('name') if isinstance(v, dict) else v}"
+                for k, v in recognition.slots_json().items()
+            )
+            score = f"(score {recognition.score:.2f})"
+            print(said + " ".join(filter(None, [recognition.intent, slots, score])), flush=True)
+        if args.explain:
+            print("  " + explanation(recognition), flush=True)
     return 0
+
+
+def learner_for(spec: IntentSpec) -> Learner:
+    """The learned parser, trained the first time the templates cannot answer and cached in the
+    state directory (the daemon's and `say`'s cache: one model for one grammar and library)."""
+    from maestro import config
+    from maestro.intents.learned import Learner
+
+    return Learner(spec, config.state_dir() / "learned")
+
+
+def explanation(recognition: Recognition) -> str:
+    """Which parser answered, and why, in one line."""
+    why = recognition.reasons
+    learned = f"the learned parser read {why['label']!r} at {why['confidence']:.0%}" if why else ""
+    if why.get("runner_up"):
+        learned += f" (next: {why['runner_up']['label']!r} at {why['runner_up']['confidence']:.0%})"
+    if recognition.parser == "learned" and recognition.intent is not None:
+        return f"learned parser: no template fits; {learned}"
+    if recognition.parser == "learned":
+        return f"learned parser: only a free-text reading fitted, and {learned}: no request for music"
+    if recognition.intent is not None:
+        return f"templates: {recognition.template!r} at {recognition.score:.0%}"
+    if why:
+        return f"no template fits; {learned}, not taken: {why.get('refused', 'the free-text reading stands')}"
+    return "no template fits"
 
 
 def run_listen(args: argparse.Namespace) -> int:

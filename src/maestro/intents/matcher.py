@@ -8,7 +8,10 @@ Matching runs in stages, cheapest and surest first:
    ("hey maestro could you ... please");
 3. numbers written as digits read as words ("a 12 ounce latte");
 4. tolerant: words the templates do not know read as words they do
-   (:mod:`~maestro.intents.corrections`), for what ASR mishears ("skipp", "volum").
+   (:mod:`~maestro.intents.corrections`), for what ASR mishears ("skipp", "volum");
+5. learned: where the templates found nothing, or only a doubtful reading, the parser learned
+   from them (:mod:`~maestro.intents.learned`) reads phrasings no template lists ("who is singing
+   this one"); its reading counts only when it is confident and its names are the user's.
 
 Each way the words fit a template resolves its slots (:mod:`~maestro.intents.slots`: numbers,
 enums, library and device names with rapidfuzz, free text); a reading whose required name does
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from maestro.intents.corrections import Corrections
+from maestro.intents.examples import NONE, read_label
+from maestro.intents.learned import LearnedParser, Learner, Reading, describe
 from maestro.intents.library import LibraryProvider
 from maestro.intents.normalize import normalize
 from maestro.intents.numbers import spelled
@@ -49,9 +54,28 @@ class _Candidate:
         return (round(self.score, 6), self.resolved, own, t.specificity, -self.slot_words, -t.template.order)
 
 
+#: The learned parser's reading is taken at this probability or more (its classifier's).
+CONFIDENT = 0.9
+#: ... and when its slot tagging is at least this likely.
+TAGGED = 0.5
+#: A learned reading never scores above this: any template reading without doubt ranks first.
+LEARNED_CEILING = 0.95
+
+
+@dataclass(frozen=True)
+class _Learned:
+    intent: str
+    slots: dict[str, Any]
+    score: float
+
+
 class Matcher:
-    def __init__(self, spec: IntentSpec, library: LibraryProvider | None = None) -> None:
+    def __init__(
+        self, spec: IntentSpec, library: LibraryProvider | None = None, learner: Learner | None = None
+    ) -> None:
         self.spec = spec
+        #: The second parser, trained from ``spec`` and the names (None: the templates alone).
+        self.learner = learner
         self.walker = Walker(spec)
         self.vocabulary = self.walker.vocabulary()
         self.corrections = Corrections(self.vocabulary)
@@ -60,6 +84,14 @@ class Matcher:
     def set_library(self, library: LibraryProvider) -> None:
         """Use new names (the library refreshes in the background)."""
         self.names.use(library)
+        if self.learner is not None:
+            self.learner.forget()
+            if self.learner.background:
+                self.learner.train_ahead(library)
+
+    @property
+    def learned(self) -> LearnedParser | None:
+        return self.learner.parser(self.names.library) if self.learner is not None else None
 
     @property
     def library(self) -> LibraryProvider:
@@ -67,7 +99,8 @@ class Matcher:
 
     # -- matching ---------------------------------------------------------------
 
-    def match(self, text: str) -> Recognition:
+    def match(self, text: str, *, learned: bool = True) -> Recognition:
+        """``learned``: False asks the templates alone (readings the grammar itself generated)."""
         words = self._drop_fillers(normalize(text).split())
         unknown: list[str] = []  # speaker names readings asked for that no speaker has
         best = self._best(words, penalty=0.0, unknown=unknown)
@@ -85,25 +118,91 @@ class Matcher:
         if best is None or best.score <= UNRESOLVED:
             for fixed, cost in self.corrections.readings(stripped, self.names.library_words()):
                 best = _better(best, self._best(fixed, penalty=cost))
+        parser = self.learned if learned and (best is None or self._free_text_only(best)) else None
+        why: dict[str, Any] = {}
+        if parser is not None:
+            second, why = self._second_opinion(parser, text, spelled(stripped), best)
+            if second is not None:
+                return second
         if best is None:
             # "move it to the garage": nothing fits, so say which speaker was not found. The words
             # that could be a speaker's name were narrowed to speakers' words; widen them once.
             self._best(stripped, penalty=0.0, unknown=unknown, any_device=True)
             name = self._unknown_speaker(stripped, unknown)
             problems = [f"I can't find a speaker called {name}."] if name else []
-            return Recognition(text, None, problems=problems)
+            return Recognition(text, None, problems=problems, reasons=why)
         template = best.compiled.template
         score = max(0.0, min(1.0, best.score))
         if score < self.spec.threshold:
             return Recognition(text, None, score=score)
         return Recognition(text, template.intent, best.slots, score, template.text, best.problems)
 
+    def _second_opinion(
+        self, parser: LearnedParser, text: str, words: list[str], best: _Candidate | None
+    ) -> tuple[Recognition | None, dict[str, Any]]:
+        """The learned parser's answer where the templates found nothing, or only a free-text
+        reading (None: the templates' answer stands), and why. A free-text reading ("play some
+        classical music") is what the templates mean to say, unless the learned parser is sure the
+        sentence asks for no music at all ("put the kettle on")."""
+        if not words:
+            return None, {}
+        reading = parser.read(words)
+        why = describe(reading)
+        if best is not None:
+            if reading.label == NONE and reading.confidence >= CONFIDENT:
+                return Recognition(text, None, parser="learned", reasons=why), why
+            return None, why
+        found, refused = self._learned(parser, reading)
+        if found is None:
+            return None, {**why, "refused": refused}
+        return Recognition(text, found.intent, found.slots, found.score, None, [], "learned", why), why
+
+    @staticmethod
+    def _free_text_only(candidate: _Candidate) -> bool:
+        """Only a free-text slot took words ("play <anything>"): no name, number or speaker (at
+        the free-text score, a value that is text is the free text)."""
+        if candidate.score != UNRESOLVED:
+            return False
+        fixed = candidate.compiled.template.fixed
+        named = [value for name, value in candidate.slots.items() if name not in fixed]
+        return bool(named) and all(isinstance(value, str) for value in named)
+
+    def _learned(self, parser: LearnedParser, reading: Reading) -> tuple[_Learned | None, str]:
+        """The learned reading as an answer, when the parser is confident and every slot it tagged
+        resolves the way a template's would (a speaker or name must be the user's, a number a
+        number); else None and why not."""
+        if reading.label == NONE:
+            return None, "no request to Maestro"
+        if reading.confidence < CONFIDENT or reading.tagging < TAGGED:
+            return None, f"not sure enough (needs {CONFIDENT:.0%} for the intent, {TAGGED:.0%} for the slots)"
+        missing = parser.required.get(reading.label, set()) - set(reading.spans)
+        if missing:
+            return None, f"no {', '.join(sorted(missing))}"
+        intent, fixed = read_label(reading.label)
+        slots: dict[str, Any] = dict(fixed)
+        weakest = 1.0
+        for name in sorted(reading.spans, key=lambda n: n != "artist"):  # "X by Y": Y first, as templates do
+            words = reading.spans[name]
+            source = parser.sources.get(intent, {}).get(name)
+            artist = slots.get("artist")
+            outcome = None if source is None else self.names.resolve(
+                name, self.spec.slots[source], words, artist.name if isinstance(artist, NameValue) else ""
+            )  # fmt: skip
+            if outcome is None or outcome[2] is not None:
+                return None, f"{words!r} is no {name}"
+            value, factor, _ = outcome
+            if isinstance(value, NameValue) and not value.uri:
+                return None, f"{words!r} is none of your {name}s"  # names it finds must be the user's
+            slots[name] = value
+            weakest = min(weakest, factor)
+        return _Learned(intent, slots, min(LEARNED_CEILING, reading.confidence) * weakest), ""
+
     def unfinished(self, text: str) -> bool:
         """Is ``text`` the start of a command that is not finished: no template matches it whole,
         but some template's sentences begin with exactly these words ("give me a double shot",
         "put the volume at")? The listener lets such an utterance run on through a pause."""
         words = spelled(self._strip_edges(self._drop_fillers(normalize(text).split())))
-        if not words or self.match(" ".join(words)).intent is not None:
+        if not words or self.match(" ".join(words), learned=False).intent is not None:
             return False
         # What is heard mid-utterance is a rough guess ("give me *eight* double shot"): the words
         # with one of them left out may start a command too.

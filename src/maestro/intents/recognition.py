@@ -37,6 +37,10 @@ class Recognition:
     template: str | None = None
     #: Problems the reply should mention ("volume goes from 0 to 100").
     problems: list[str] = field(default_factory=list)
+    #: Which parser answered: "templates", or "learned" (:mod:`maestro.intents.learned`).
+    parser: str = "templates"
+    #: Why the learned parser answered as it did (its label, confidence, runner-up): ``parse --explain``.
+    reasons: dict[str, Any] = field(default_factory=dict)
 
     def slots_json(self) -> dict[str, Any]:
         return {k: v.to_json() if isinstance(v, NameValue) else v for k, v in self.slots.items()}

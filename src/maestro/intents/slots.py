@@ -14,6 +14,7 @@ from rapidfuzz import fuzz, process
 from maestro.intents.library import KINDS, EmptyLibrary, LibraryProvider, NameIndex, strip_generic_suffix
 from maestro.intents.numbers import parse_duration, parse_number, parse_year
 from maestro.intents.recognition import NameValue
+from maestro.intents.search_words import search_words
 from maestro.intents.spec import SlotDef
 
 #: rapidfuzz cut-off (0..100) for a name to count as that library item or device.
@@ -93,7 +94,7 @@ class SlotValues:
                     return canonical, 1.0, None
             return None
         if slot.type == "text":
-            return (text, UNRESOLVED, None) if text else None
+            return (search_words(text), UNRESOLVED, None) if text else None
         return self._name(slot, text, artist)
 
     def _name(self, slot: SlotDef, text: str, artist: str) -> Outcome | None:
@@ -119,7 +120,7 @@ class SlotValues:
         # An unknown name that holds the words sentences are built with was most likely cut in the
         # wrong place: "the latest album" as a song title, "2004 by imogen heap" as an artist.
         joints = sum(word in STRUCTURE_WORDS for word in text.split())
-        return NameValue(text, None, slot.kind), UNRESOLVED * STRUCTURE_PENALTY**joints, None
+        return NameValue(search_words(text), None, slot.kind), UNRESOLVED * STRUCTURE_PENALTY**joints, None
 
 
 def parse_quantity(text: str, units: dict[str, int], *, low: int | None = None) -> int | None:

@@ -137,14 +137,14 @@ class Decider:
                 if best is not None or recognition.intent is None or self.neural_decides or heard:
                     text, again = best or (heard, Recognition(heard, None))
                     return Decision(text, again, True, True)
-            again = self.match(heard)
+            again = self.match(heard, learned=True)
             if again.intent is not None or recognition.intent is None or self.neural_decides:
                 return Decision(heard, again, True, True)
         elif wants_open:
             heard = open_pass(utterance)
             if (after := after_wake(heard, wake_words)) is not None:
                 heard = after
-            again = self.match(heard)
+            again = self.match(heard, learned=True)
             if again.intent in self.naming_intents:
                 return Decision(heard, again, True, False)
         return Decision(transcript, recognition, False, asked)
@@ -164,13 +164,15 @@ class Decider:
         assert self.scorer is not None
         readings: dict[str, Recognition] = {}
 
-        def consider(text: str) -> None:
+        def consider(text: str, learned: bool = False) -> None:
             if text and text not in readings and len(readings) < MAX_READINGS:
-                recognition = self.match(text)
+                recognition = self.match(text, learned=learned)
                 if recognition.intent is not None:
                     readings[text] = recognition
 
-        consider(heard)  # (a transcript cut because it ran away is still only a reading to score)
+        # What the neural pass wrote may be a phrasing no template lists: the learned parser reads
+        # it too. (A transcript cut because it ran away is still only a reading to score.)
+        consider(heard, learned=True)
         for text in alternatives:
             consider(text)
         if self.repairs is not None and len(readings) < MAX_READINGS:
@@ -268,8 +270,10 @@ class Decider:
         text = alternatives[0] if alternatives else ""
         return text, Recognition(text, None)
 
-    def match(self, text: str) -> Recognition:
-        recognition = self.matcher.match(text)
+    def match(self, text: str, *, learned: bool = False) -> Recognition:
+        """``learned``: the learned parser may read ``text`` too; only for free transcripts (the
+        grammar path's readings are the templates' own words)."""
+        recognition = self.matcher.match(text, learned=learned)
         if any(
             isinstance(v, NameValue) and v.kind == "device" and not v.uri for v in recognition.slots.values()
         ):

@@ -249,7 +249,7 @@ class Listener:
             if self.decider.is_edge_noise(confirmed):
                 self._wake_up()
                 return [Woke(self.now_s)], None
-            recognition = self.decider.match(confirmed)
+            recognition = self.decider.match(confirmed, learned=True)  # the neural pass's transcript
             latency_ms = (self.clock() - started) * 1000
             heard = Heard(confirmed, recognition, latency_ms, self.now_s, True, [confirmed], neural=True)
             self._after_command()
