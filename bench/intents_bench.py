@@ -1,4 +1,5 @@
-"""Intent engine benchmark: accuracy on the dev set, speed, load time; hassil side by side.
+"""Intent engine benchmark: accuracy on the dev set, speed, load time; hassil side by side;
+the learned parser on phrasings no template foresaw.
 
     .venv/bin/python bench/intents_bench.py [--dev FILE] [--library FILE]
 
@@ -8,6 +9,11 @@ utterance with the 5,000-name library (name caches cleared before each
 utterance, so every lookup is paid for), the load time of intents.yaml plus
 grammar compilation, and the same sentences through hassil with the
 home-assistant-intents English media intents, with the speed ratio.
+
+Then the learned parser: on ``bench/data/free_phrasings.tsv`` (free phrasings written without
+looking at the templates, never trained on) and ``bench/data/out_of_domain.tsv``, the templates
+alone and both parsers side by side; latency of both parsers with 5,000 names; training time and
+the model's size and memory.
 """
 
 from __future__ import annotations
@@ -17,18 +23,25 @@ import csv
 import json
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from maestro.intents import LibraryItem, Matcher, StaticLibrary, load_spec
+from maestro.intents import IntentSpec, LibraryItem, Matcher, StaticLibrary, load_spec
 from maestro.intents.grammar import to_jsgf, vosk_words
+from maestro.intents.learned import Learner, learned_parser
 from maestro.intents.normalize import normalize
 from maestro.intents.spec import default_intents_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "eval"
+FREE = ROOT / "bench" / "data" / "free_phrasings.tsv"
+OUT_OF_DOMAIN = ROOT / "bench" / "data" / "out_of_domain.tsv"
+#: What an out-of-domain sentence may safely become: nothing, "I only play Spotify", "Okay".
+SAFE = {None, "OtherService", "Cancel"}
 WORDS = [
     "love", "night", "day", "heart", "fire", "rain", "summer", "dream", "light", "blue", "girl",
     "boy", "time", "road", "city", "river", "moon", "star", "sun", "gold", "silver", "black",
@@ -172,6 +185,91 @@ def run_hassil(
     return {"intent": right / len(dev), "slots": right_slots / len(dev), "times": times}
 
 
+# -- the learned parser -----------------------------------------------------------
+
+
+def sandbox_library() -> StaticLibrary:
+    """The sandbox's names: what the free phrasings' labels name."""
+    sys.path.insert(0, str(ROOT))
+    from tests.intents.helpers import catalog_library
+
+    return catalog_library()
+
+
+def safe_share(matcher: Matcher, sentences: list[str]) -> tuple[float, list[str]]:
+    taken = [f"    {text!r} -> {matcher.match(text).intent}" for text in sentences
+             if matcher.match(text).intent not in SAFE]  # fmt: skip
+    return 1 - len(taken) / len(sentences), taken
+
+
+def model_memory(cache: Path) -> tuple[float, float]:
+    """Size of the model files (MB), and how much a process grows loading them (MB of RSS)."""
+    [folder] = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    size = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
+    probe = f"""
+import os, resource
+from pathlib import Path
+from maestro.intents import load_spec
+from maestro.intents.learned import learned_parser
+import bench.intents_bench as b
+spec, library = load_spec(), b.sandbox_library()
+before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+parser = learned_parser(spec, library, Path({str(cache)!r}))
+parser.read("turn it up".split())
+after = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+print((after - before) / 1e6)
+"""
+    grown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    return size, float(grown.stdout.strip())
+
+
+def learned_section(spec: IntentSpec, dev: list[tuple[str, str | None, dict[str, Any]]], big: StaticLibrary,
+                    show_misses: bool) -> None:  # fmt: skip
+    library = sandbox_library()
+    free = read_dev(FREE)
+    outside = [row[0] for row in csv.reader(OUT_OF_DOMAIN.open(encoding="utf-8"), delimiter="\t")][1:]
+    cache = Path(tempfile.mkdtemp(prefix="maestro-bench-learned-"))
+    started = time.perf_counter()
+    learned_parser(spec, library, cache)
+    small_s = time.perf_counter() - started
+    templates = Matcher(spec, library)
+    both = Matcher(spec, library, Learner(spec, cache))
+    alone_i, alone_f, _ = accuracy(templates, free)
+    both_i, both_f, misses = accuracy(both, free)
+    answered = sum(both.match(text).parser == "learned" for text, _, _ in free)
+    alone_safe, _ = safe_share(templates, outside)
+    both_safe, taken = safe_share(both, outside)
+    print(f"learned parser: {len(free)} free phrasings ({FREE.name}; never trained on), "
+          f"{len(outside)} out-of-domain sentences")  # fmt: skip
+    for name, (intent, full, safe) in {"templates alone": (alone_i, alone_f, alone_safe),
+                                       "both parsers": (both_i, both_f, both_safe)}.items():  # fmt: skip
+        print(f"  {name + ':':17} intent {intent:.1%}  full parse {full:.1%}  out of domain safe {safe:.1%}")
+    print(f"  (learned answered {answered}; targets 90% / 85% / 98%)")
+    if show_misses:
+        print("  misses:", *misses, "  out of domain taken:", *taken, sep="\n")
+
+    big_cache = Path(tempfile.mkdtemp(prefix="maestro-bench-learned-big-"))
+    started = time.perf_counter()
+    learned_parser(spec, big, big_cache)
+    big_s = time.perf_counter() - started
+    big_both = Matcher(spec, big, Learner(spec, big_cache))
+    dev_i, dev_s, _ = accuracy(big_both, dev)
+    texts = [text for text, _, _ in dev] + [text for text, _, _ in free] + outside
+    times = latencies(big_both, texts)
+    size, grown = model_memory(cache)
+    print(f"  dev set, both parsers, library.json + 5,000: intent {dev_i:.1%}  exact slots {dev_s:.1%}")
+    print(
+        f"  latency, both parsers, 5,000 names, dev + free + out of domain, {len(times)} runs: "
+        f"p50 {pct(times, 50):.3f} ms  p95 {pct(times, 95):.3f} ms  max {max(times):.3f} ms (target p95 <= 3)"
+    )
+    print(
+        f"  training: sandbox names {small_s:.1f} s; library.json + 5,000 names {big_s:.1f} s (target <= 10)"
+    )
+    print(f"  model: {size:.1f} MB of files, {grown:.1f} MB of memory loaded (target <= 30)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dev", type=Path, default=SHARED / "intents-dev.tsv")
@@ -220,6 +318,7 @@ def main() -> int:
     hassil = run_hassil(dev, library)
     if hassil is None:
         print("hassil: not installed (pip install hassil home-assistant-intents)")
+        learned_section(spec, dev, big, args.show_misses)
         return 0
     print(
         f"hassil   HA English media intents: intent {hassil['intent']:.1%}  exact slots {hassil['slots']:.1%}"
@@ -228,6 +327,7 @@ def main() -> int:
     )
     print(f"hassil   latency: p50 {pct(hassil['times'], 50):.3f} ms  p95 {pct(hassil['times'], 95):.3f} ms")
     print(f"speed ratio (hassil p50 / maestro p50): {pct(hassil['times'], 50) / pct(times, 50):.1f}x")
+    learned_section(spec, dev, big, args.show_misses)
     return 0
 
 

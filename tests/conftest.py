@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 
@@ -8,6 +12,13 @@ from starlette.testclient import TestClient
 
 from maestro.sandbox.app import create_app
 from tests.live import DEVICE_GRANT, LiveSandbox, running_sandbox, sign_in  # noqa: F401 (re-exported)
+
+# Nothing a test writes reaches the user's own state directory (tokens, the learned parser, the
+# speech caches): one for the whole run, shared so its caches are built once; tests that need a
+# state of their own set MAESTRO_STATE_DIR themselves.
+if "MAESTRO_STATE_DIR" not in os.environ:
+    os.environ["MAESTRO_STATE_DIR"] = tempfile.mkdtemp(prefix="maestro-test-state-")
+    atexit.register(shutil.rmtree, os.environ["MAESTRO_STATE_DIR"], ignore_errors=True)
 
 LIVING_ROOM = "c7b60f3edf3318e80575d5e28c1ce24aa99a9025"
 KITCHEN = "018618c0e1e71a7995c1470d7258dd8963728818"

@@ -35,8 +35,9 @@ SEARCHES = (
 )  # fmt: skip
 
 
-#: How many times each out-of-domain sentence is given (and as many times with an unknown word).
-NONE_WEIGHT = 3
+#: Out-of-domain sentences given against the grammar's: about this share of them (and as many
+#: again with an unknown word).
+NONE_SHARE = 0.06
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,14 @@ def examples(
             out.append(Example(words, tuple(t for _, t in pairs), label))
             if sampler.rng.random() < 0.3:
                 out.append(_with_unknown(out[-1], sampler.rng))
-    # A few hundred sentences against thousands: each is given several times (some with an
-    # unknown word), so that "none" weighs as much as a small intent does.
-    for sentence in out_of_domain():
+    # A few hundred sentences against thousands: each is given several times, as written and with
+    # an unknown word, so that "none" weighs about as much against the grammar whatever its size.
+    sentences = out_of_domain()
+    copies = max(1, round(NONE_SHARE * len(out) / len(sentences)))
+    for sentence in sentences:
         words = tuple(sentence.split())
         none = Example(words, ("O",) * len(words), NONE)
-        out += [none] * NONE_WEIGHT + [_with_unknown(none, sampler.rng) for _ in range(NONE_WEIGHT)]
+        out += [none] * copies + [_with_unknown(none, sampler.rng) for _ in range(copies)]
     return out
 
 

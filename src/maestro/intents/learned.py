@@ -18,10 +18,12 @@ Both are trained in seconds and cached by the hash of everything they are traine
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import logging
+import multiprocessing
 import os
 import tempfile
 import threading
@@ -34,8 +36,8 @@ from typing import Any
 import pycrfsuite
 
 from maestro.fsutil import atomic_write_bytes
-from maestro.intents.examples import NONE, NONE_WEIGHT, UNKNOWN, Example, examples, out_of_domain
-from maestro.intents.library import KINDS, LibraryProvider, match_key
+from maestro.intents.examples import NONE, NONE_SHARE, UNKNOWN, Example, examples, out_of_domain
+from maestro.intents.library import KINDS, LibraryItem, LibraryProvider, StaticLibrary, match_key
 from maestro.intents.numbers import TENS, UNITS
 from maestro.intents.spec import IntentSpec
 from maestro.intents.templates import Node, Slot, references
@@ -48,7 +50,10 @@ VERSION = 1
 #: Longest library name (in words) the name features look for.
 _NAME_WORDS = 6
 _CLASSIFIER = {"c1": 0.0, "c2": 0.05, "max_iterations": 80, "feature.possible_transitions": False}
-_TAGGER = {"c1": 0.05, "c2": 0.01, "max_iterations": 60, "feature.possible_transitions": True}
+# possible_states: weights for pairs never seen together too, so that a word no name holds
+# learns it is unlikely inside a name ("in the kitchen *now*").
+_TAGGER = {"c1": 0.05, "c2": 0.01, "max_iterations": 60,
+           "feature.possible_transitions": True, "feature.possible_states": True}  # fmt: skip
 
 
 @dataclass
@@ -215,6 +220,8 @@ def word_features(known: Sequence[str], words: Sequence[str], names: NameFeature
             feats["number"] = 1.0
         for mark in marks[i]:
             feats[f"name={mark}"] = 1.0
+        if not marks[i]:
+            feats["name=none"] = 1.0
         for mark in marks[i - 1] if i else ():
             feats[f"name-1={mark}"] = 1.0
         out.append(feats)
@@ -228,7 +235,7 @@ def fingerprint(spec: IntentSpec, library: LibraryProvider) -> str:
     """Everything a model is trained from: the grammar, the names, the out-of-domain sentences
     and how it is trained."""
     grammar = repr(([(t.intent, t.node, t.fixed) for t in spec.templates], spec.rules, spec.slots))
-    settings = f"{VERSION} {_CLASSIFIER} {_TAGGER} {NONE_WEIGHT} {out_of_domain()}"
+    settings = f"{VERSION} {_CLASSIFIER} {_TAGGER} {NONE_SHARE} {out_of_domain()}"
     digest = hashlib.sha256(f"maestro-learned\n{settings}\n{grammar}".encode())
     for kind in KINDS:
         for name in sorted(match_key(item.name) for item in library.items(kind)):
@@ -242,8 +249,13 @@ def learned_parser(spec: IntentSpec, library: LibraryProvider, cache: Path) -> L
     key = fingerprint(spec, library)
     folder = cache / key
     names = NameFeatures(library, Walker(spec).vocabulary())
-    if not (folder / "meta.json").is_file():
-        train(spec, library, names, cache, key)
+    if (folder / "meta.json").is_file():
+        try:
+            return LearnedParser(folder, spec, names)
+        except (OSError, ValueError, KeyError) as exc:  # a damaged cache is trained again
+            log.warning("The learned parser's cache is damaged (%s); training it again", exc)
+            _remove(folder)
+    train(spec, library, names, cache, key)
     return LearnedParser(folder, spec, names)
 
 
@@ -296,6 +308,25 @@ def train(spec: IntentSpec, library: LibraryProvider, names: NameFeatures, cache
     for old in cache.iterdir():
         if old.name != key and not old.name.startswith("."):
             _remove(old)
+
+
+def train_elsewhere(spec: IntentSpec, library: LibraryProvider, cache: Path) -> None:
+    """Train into the cache in a process of its own, at low priority: the daemon's event loop and
+    its voice keep the CPU and the GIL (building the features is Python)."""
+    items = [item for kind in KINDS for item in library.items(kind)]
+    process = multiprocessing.get_context("spawn").Process(
+        target=_train_child, args=(spec, items, cache), name="maestro-learn", daemon=True
+    )
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"training stopped (exit code {process.exitcode})")
+
+
+def _train_child(spec: IntentSpec, items: list[LibraryItem], cache: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    learned_parser(spec, StaticLibrary(items), cache)
 
 
 def _fit(rows: Iterable[tuple[Sequence[str], str]], path: Path) -> None:
@@ -373,6 +404,8 @@ class Learner:
                 return
             started = time.monotonic()
             try:
+                if self.background:
+                    train_elsewhere(self.spec, library, self.cache)
                 self._parser = learned_parser(self.spec, library, self.cache)
             except (OSError, RuntimeError, ValueError) as exc:
                 # The templates still answer: the learned parser is a help, not a must.
