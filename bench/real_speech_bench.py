@@ -24,6 +24,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ import numpy as np
 
 from maestro import config
 from maestro.intents import Matcher, load_spec
+from maestro.intents.learned import Learner
 from maestro.intents.library import EmptyLibrary
 from maestro.voice.audio import chunks, read_wav
 from maestro.voice.events import Heard
@@ -98,8 +100,9 @@ def hear(listener: Listener, pcm: bytes) -> tuple[Heard | None, float]:
 
 def engine_settings(engine: str) -> config.Settings:
     """``tiered``, ``whisper``, ``pocketsphinx``; ``+base`` for Whisper base instead of tiny.en;
-    ``@10``: the encoder's window in seconds."""
-    name, _, model = engine.partition("@")[0].partition("+")
+    ``@10``: the encoder's window in seconds; ``:templates``: the templates alone, without the
+    learned parser."""
+    name, _, model = engine.partition(":")[0].partition("@")[0].partition("+")
     env = {"MAESTRO_VOICE_ENGINE": {"tiered": "auto"}.get(name, name)}
     if model:
         env["MAESTRO_VOICE_WHISPER_MODEL"] = model
@@ -115,7 +118,8 @@ def main() -> int:
     parser.add_argument(
         "--engines",
         default="pocketsphinx,tiered,whisper,tiered+base",
-        help="pocketsphinx, tiered, whisper; +base: Whisper base instead of tiny.en; @30: a 30 s window",
+        help="pocketsphinx, tiered, whisper; +base: Whisper base instead of tiny.en; @30: a 30 s window; "
+        ":templates: without the learned parser (as `listen` has it)",
     )
     parser.add_argument("--misses", action="store_true", help="print what each engine got wrong")
     parser.add_argument("--seed", type=int, default=0)
@@ -135,12 +139,15 @@ def main() -> int:
     clean = {n: np.frombuffer(read_wav(REAL / "clean" / n), dtype=np.int16).astype(np.float64) / 32768
              for n in names}  # fmt: skip
     conditions = args.snr.split(",")
+    learned_cache = Path(tempfile.mkdtemp(prefix="maestro-bench-learned-"))
     print(f"{len(names)} clips of real speech; conditions {', '.join(conditions)}")
     results: dict[tuple[str, str], Tally] = {}
     for engine in args.engines.split(","):
-        loaded = listener_for(engine_settings(engine), spec, library, Matcher(spec, library), wake=False)
+        learner = None if engine.endswith(":templates") else Learner(spec, learned_cache)
+        matcher = Matcher(spec, library, learner)
+        loaded = listener_for(engine_settings(engine), spec, library, matcher, wake=False)
         if "@" in engine and loaded.neural is not None:
-            loaded.neural.chunk_length = int(engine.partition("@")[2])
+            loaded.neural.chunk_length = int(engine.partition("@")[2].partition(":")[0])
         for condition in conditions:
             rng = np.random.default_rng(args.seed)
             tally = results.setdefault((condition, engine), Tally())

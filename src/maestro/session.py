@@ -25,6 +25,7 @@ from maestro.errors import AuthError, MaestroError, SignInExpiredError, UsageErr
 from maestro.fsutil import private_dir
 from maestro.intents import Matcher, Recognition, load_spec
 from maestro.intents.learned import Learner
+from maestro.intents.matcher import LEARN_AFTER_S
 from maestro.intents.spec import IntentSpec
 from maestro.messages import Reply, Screen
 from maestro.spotify.client import SpotifyClient, deadline
@@ -117,7 +118,7 @@ class Session:
         matcher = Matcher(spec, library, learner)
         library.on_change = lambda: matcher.set_library(library)
         if lasting:
-            learner.train_ahead(library)
+            learner.train_ahead(library, delay_s=LEARN_AFTER_S)
         actions = Actions(
             player, spec, matcher, max_volume=settings.player.max_volume,
             not_paired_speech=DAEMON_NOT_PAIRED if lasting else "",
@@ -129,6 +130,8 @@ class Session:
         # already gave it what its two seconds allow).
         await self.tokens.settle(0 if self.tokens.lasting else None)
         await self.http.aclose()
+        if self.matcher.learner is not None:
+            self.matcher.learner.stop()
 
     async def __aenter__(self) -> Session:
         return self

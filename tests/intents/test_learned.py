@@ -243,7 +243,10 @@ def test_a_damaged_cache_is_trained_again(tmp_path: Path) -> None:
     assert parser.read(["quieter", "please"]).label == "VolumeDown"
 
 
-def test_the_daemon_trains_ahead_and_again_when_the_names_change(tmp_path: Path) -> None:
+def test_the_daemon_trains_ahead_and_again_when_the_names_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("maestro.intents.matcher.LEARN_AFTER_S", 0.0)  # not a minute after the change
     spec = parse_spec(SMALL)
     learner = Learner(spec, tmp_path, background=True)
     matcher = Matcher(spec, LIBRARY, learner)

@@ -137,7 +137,8 @@ def run_listen(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.intents)
     library = library_for(args.library)
-    loaded = listener_for(config.load(), spec, library, Matcher(spec, library), wake=not args.no_wake)
+    matcher = Matcher(spec, library, learner_for(spec))
+    loaded = listener_for(config.load(), spec, library, matcher, wake=not args.no_wake)
     understood, unreadable = True, False
     for path in args.wav:
         prefix = f"{path}: " if len(args.wav) > 1 else ""

@@ -376,11 +376,17 @@ class Learner:
         self._wanted = 0  # bumped when the names change
         self._trained = -1
         self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
 
     def forget(self) -> None:
         """The names changed: the next :meth:`parser` trains again (in the background, the one
         trained before answers until then)."""
         self._wanted += 1
+
+    def stop(self) -> None:
+        """No training that has not started yet (the process is going)."""
+        if self._timer is not None:
+            self._timer.cancel()
 
     def parser(self, library: LibraryProvider) -> LearnedParser | None:
         if self._trained != self._wanted:
@@ -390,10 +396,19 @@ class Learner:
                 self._train(library)
         return self._parser
 
-    def train_ahead(self, library: LibraryProvider) -> None:
-        """Train in a thread, unless one is at it (CRFsuite lets the event loop run meanwhile)."""
-        if not self._lock.locked():
-            threading.Thread(target=self._train, args=(library,), name="maestro-learn", daemon=True).start()
+    def train_ahead(self, library: LibraryProvider, delay_s: float = 0.0) -> None:
+        """Train in a thread (which waits on a process, :func:`train_elsewhere`), unless one is at
+        it; after ``delay_s``, so that a box starting up (loading its speech models, fetching the
+        library, whose names change the model again) is not slowed by it. A later call replaces
+        a wait not yet over."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._lock.locked():
+            return
+        self._timer = threading.Timer(delay_s, self._train, args=(library,))
+        self._timer.name = "maestro-learn"
+        self._timer.daemon = True
+        self._timer.start()
 
     def _train(self, library: LibraryProvider) -> None:
         if not self._lock.acquire(blocking=not self.background):

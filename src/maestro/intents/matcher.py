@@ -58,6 +58,9 @@ class _Candidate:
 CONFIDENT = 0.9
 #: ... and when its slot tagging is at least this likely.
 TAGGED = 0.5
+#: The daemon trains the learned parser this long after its names change (or it starts): a box
+#: busy starting up or fetching its library is not slowed, and one fetch trains once.
+LEARN_AFTER_S = 60.0
 #: A learned reading never scores above this: any template reading without doubt ranks first.
 LEARNED_CEILING = 0.95
 
@@ -87,7 +90,7 @@ class Matcher:
         if self.learner is not None:
             self.learner.forget()
             if self.learner.background:
-                self.learner.train_ahead(library)
+                self.learner.train_ahead(library, delay_s=LEARN_AFTER_S)
 
     @property
     def learned(self) -> LearnedParser | None:
