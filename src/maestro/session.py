@@ -237,7 +237,8 @@ NAMED_SLOTS = frozenset({"library", "device", "text"})
 
 def needs_names(recognition: Recognition, spec: IntentSpec) -> bool:
     """Whether the user's names could change what ``recognition`` is: nothing understood, a name
-    that was not found, or a slot that names something."""
-    if recognition.intent is None or recognition.problems:
+    that was not found, a slot that names something, or a reading the learned parser made where
+    no template fitted (with the speakers known, "in the garage, next song" names one not there)."""
+    if recognition.intent is None or recognition.problems or recognition.parser == "learned":
         return True
     return any(spec.slots[name].type in NAMED_SLOTS for name in recognition.slots if name in spec.slots)

@@ -81,6 +81,7 @@ class Matcher:
         self.learner = learner
         self.walker = Walker(spec)
         self.vocabulary = self.walker.vocabulary()
+        self.grammar_words = frozenset(self.vocabulary)
         self.corrections = Corrections(self.vocabulary)
         self.names = SlotValues(library)
 
@@ -121,19 +122,23 @@ class Matcher:
         if best is None or best.score <= UNRESOLVED:
             for fixed, cost in self.corrections.readings(stripped, self.names.library_words()):
                 best = _better(best, self._best(fixed, penalty=cost))
-        parser = self.learned if learned and (best is None or self._free_text_only(best)) else None
-        why: dict[str, Any] = {}
-        if parser is not None:
-            second, why = self._second_opinion(parser, text, spelled(stripped), best)
-            if second is not None:
-                return second
+        # Politeness alone ("thank you", "hello maestro") asks for nothing: no guess for the learned parser.
+        ask = learned and (best is None or self._free_text_only(best))
+        parser = self.learned if ask and self._strip_edges(words, all_of_it=True) else None
+        second, why = self._second_opinion(parser, text, spelled(stripped), best) if parser else (None, {})
         if best is None:
             # "move it to the garage": nothing fits, so say which speaker was not found. The words
             # that could be a speaker's name were narrowed to speakers' words; widen them once.
             self._best(stripped, penalty=0.0, unknown=unknown, any_device=True)
             name = self._unknown_speaker(stripped, unknown)
-            problems = [f"I can't find a speaker called {name}."] if name else []
-            return Recognition(text, None, problems=problems, reasons=why)
+            # The learned parser read the rest ("in the garage, next song" as the next song): a
+            # name made of words no template holds is a speaker the user does not have, not filler.
+            if name and (second is None or not set(name.split()) & self.grammar_words):
+                return Recognition(text, None, problems=[f"I can't find a speaker called {name}."])
+        if second is not None:
+            return second
+        if best is None:
+            return Recognition(text, None, reasons=why)
         template = best.compiled.template
         score = max(0.0, min(1.0, best.score))
         if score < self.spec.threshold:
@@ -227,19 +232,21 @@ class Matcher:
         fillers = set(self.spec.fillers)
         return [w for w in words if w not in fillers]
 
-    def _strip_edges(self, words: list[str]) -> list[str]:
-        """Drop wake words and politeness at either end, repeatedly."""
+    def _strip_edges(self, words: list[str], *, all_of_it: bool = False) -> list[str]:
+        """Drop wake words and politeness at either end, repeatedly (``all_of_it``: even when
+        nothing would be left: "thank you" is politeness alone)."""
+        keep = 0 if all_of_it else 1
         changed = True
         while changed and words:
             changed = False
             for phrase in self.spec.prefixes:
                 parts = phrase.split()
-                if words[: len(parts)] == parts and len(words) > len(parts):
+                if words[: len(parts)] == parts and len(words) >= len(parts) + keep:
                     words, changed = words[len(parts) :], True
                     break
             for phrase in self.spec.suffixes:
                 parts = phrase.split()
-                if words[-len(parts) :] == parts and len(words) > len(parts):
+                if words[-len(parts) :] == parts and len(words) >= len(parts) + keep:
                     words, changed = words[: -len(parts)], True
                     break
         return words
