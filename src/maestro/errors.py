@@ -17,7 +17,8 @@
     │   ├── PremiumRequiredError    403 PREMIUM_REQUIRED
     │   ├── RestrictedError         403 with another reason (device, volume, ...)
     │   ├── NoActiveDeviceError     404 NO_ACTIVE_DEVICE, and no device to wake
-    │   │   └── WhichDeviceError    ... several could be: ask the user which
+    │   │   ├── WhichDeviceError    ... several could be: ask the user which
+    │   │   └── SpeakerAsleepError  ... the speaker named is the user's, but not listed now (actions.base)
     │   ├── SpotifyRequestError     any other 4xx
     │   └── SpotifyAnswerError      a 2xx answer of a shape Maestro cannot read
     ├── NotPlayingThereError        about what a speaker plays, for one that plays nothing (actions.base)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from maestro.actions.base import HELP, QUESTION_TTL_S, ActionsBase, describe, failure, say, spoken_list
+from maestro.actions.checks import Wanted
 from maestro.intents.recognition import NameValue, Recognition
 from maestro.messages import Reply, Screen, now_playing_screen
 from maestro.spotify.player import find_device
@@ -60,8 +61,13 @@ class AboutActions(ActionsBase):
             names = spoken_list([d.name for d in devices])
             spoken = value.name if isinstance(value, NameValue) else str(value or "")
             return failure(f"I can't find a speaker called {spoken}. I can play on {names}.")
-        await self.player.transfer(device.id, play=True)
-        return say(self.phrase("Transfer", f"Playing in the {device.name}.", device=device.name), device.name)
+        outcome = await self.checked(
+            lambda: self.player.transfer(device.id, play=True), Wanted(device_id=device.id)
+        )
+        reply = say(
+            self.phrase("Transfer", f"Playing in the {device.name}.", device=device.name), device.name
+        )
+        return self.told(outcome, reply, device.name)
 
     async def do_ListDevices(self, r: Recognition) -> Reply:
         devices = await self.player.devices()

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from maestro.actions.checks import Outcome, Wanted, read_back, time_for_another_try, truth
 from maestro.errors import (
     MaestroError,
     NoActiveDeviceError,
@@ -23,6 +24,7 @@ from maestro.errors import (
     RestrictedError,
     WhichDeviceError,
 )
+from maestro.intents.library import match_key
 from maestro.intents.matcher import Matcher
 from maestro.intents.recognition import NameValue, Recognition
 from maestro.intents.spec import IntentSpec
@@ -120,6 +122,10 @@ class ActionsBase:
         except RestrictedError as exc:
             if exc.reason in ("ALREADY_PAUSED", "NOT_PAUSED"):
                 reply = say(str(exc))  # the user got what they wanted
+            elif exc.reason == "DEVICE_NOT_CONTROLLABLE" and self._speaker(recognition):
+                name = self._speaker(recognition)
+                reply = failure(f"{name} can't be controlled from here: Spotify marks it restricted. "
+                                "Use its own app or remote.")  # fmt: skip
             else:
                 reply = failure(str(exc))
         except NotPairedError as exc:
@@ -164,6 +170,31 @@ class ActionsBase:
         intent = "Pause" if state is not None and state.is_playing else "Resume"
         return await self.run(Recognition(text="", intent=intent, score=1.0))
 
+    async def checked(self, start: Callable[[], Awaitable[None]], wanted: Wanted) -> Outcome:
+        """``start`` (a play, a resume, a move), then the player's state read back; when it is not
+        what was asked, once more with the speaker woken first (a transfer to it), if the
+        command's deadline leaves time."""
+        await start()
+        outcome = await read_back(self.player, wanted)
+        if outcome.ok or not time_for_another_try():
+            return outcome
+        log.info("playback not as asked; waking the speaker and trying once more")
+        if wanted.device_id:
+            await self.player.transfer(wanted.device_id, play=False)
+        else:
+            await self.player.wake()
+        await start()
+        return await read_back(self.player, wanted)
+
+    @staticmethod
+    def told(outcome: Outcome, reply: Reply, speaker: str, what: str = "") -> Reply:
+        """``reply`` when the state read back is what was asked (the state in its data, for
+        ``say --json``); else what is true instead. ``speaker``, ``what``: as the command said
+        them ("Kitchen", "Abbey Road")."""
+        if not outcome.ok:
+            reply = failure(truth(outcome, speaker, what))
+        return dataclasses.replace(reply, data={**reply.data, "checked": outcome.to_json()})
+
     def phrase(self, intent: str, default: str, **values: Any) -> str:
         """The reply written in intents.yaml for this intent, filled in; else ``default``."""
         template = self.spec.intents[intent].reply if intent in self.spec.intents else ""
@@ -176,14 +207,15 @@ class ActionsBase:
     # "pause the TV", "volume up in the kitchen": any transport, volume or mode command may name
     # a speaker; Spotify's device_id parameter aims it there.
 
-    async def _device_for(self, r: Recognition) -> str | None:
+    @staticmethod
+    def _speaker(r: Recognition) -> str:
+        """The name of the speaker the command names ('' when it names none)."""
         value = r.slots.get("device")
-        if isinstance(value, NameValue):
-            if value.uri:
-                return value.uri
-            device = find_device(await self.player.devices(), value.name)
-            return device.id if device else None
-        return None
+        return value.name if isinstance(value, NameValue) else ""
+
+    async def _device_for(self, r: Recognition) -> str | None:
+        found = await self._named_and_playing(r)
+        return found[0].id if found else None
 
     async def _named_device(self, r: Recognition) -> Device | None:
         """The speaker the command names (with its volume and whether it is playing), if any."""
@@ -191,15 +223,19 @@ class ActionsBase:
         return found[0] if found else None
 
     async def _named_and_playing(self, r: Recognition) -> tuple[Device, Device | None] | None:
-        """The speaker the command names, and the one playing now (None: none is), if it names one."""
-        wanted = await self._device_for(r)
-        if wanted is None:
+        """The speaker the command names as Spotify lists it now, and the one playing (None: none
+        is), if it names one. A speaker back under a new id is found by its name; one Spotify
+        does not list now is said to be asleep."""
+        value = r.slots.get("device")
+        if not isinstance(value, NameValue):
             return None
         devices = await self.player.devices()
-        device = next((d for d in devices if d.id == wanted), None)
+        device = next((d for d in devices if value.uri and d.id == value.uri), None)
+        device = device or find_device(devices, value.name)
         if device is None:
-            name = r.slots["device"].name if isinstance(r.slots.get("device"), NameValue) else wanted
-            raise NoActiveDeviceError(f"I can't see {name} right now. Is it switched on?")
+            if any(match_key(name) == match_key(value.name) for name in self.player.memory.speakers):
+                raise SpeakerAsleepError(f"{value.name} {ASLEEP_SPEAKER}")
+            raise NoActiveDeviceError(f"I can't see {value.name} right now. Is it switched on?")
         return device, next((d for d in devices if d.is_active), None)
 
     async def _there(self, r: Recognition) -> str | None:
@@ -214,6 +250,16 @@ class ActionsBase:
             elsewhere = f"; the music is on {playing.name}" if playing is not None else ""
             raise NotPlayingThereError(f"{device.name} isn't playing{elsewhere}.")
         return device.id
+
+
+ASLEEP_SPEAKER = (
+    "isn't awake: Spotify only lists speakers that are on. "
+    "Switch it on or open Spotify on it, then ask again."
+)
+
+
+class SpeakerAsleepError(NoActiveDeviceError):
+    """A speaker of the user's that Spotify does not list now (asleep, switched off)."""
 
 
 class NotPlayingThereError(MaestroError):

@@ -7,6 +7,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from maestro.actions.base import LIKED_LIMIT, SEARCH_LIMIT, ActionsBase, describe, failure, say
+from maestro.actions.checks import Outcome, Wanted
 from maestro.intents.library import match_key
 from maestro.intents.recognition import NameValue, Recognition
 from maestro.messages import Reply, Screen
@@ -33,12 +34,17 @@ class PlayingActions(ActionsBase):
         # Best match by name; Spotify's own order breaks ties.
         return max(hits, key=lambda h: (fuzz.ratio(match_key(h.name), match_key(name)), -hits.index(h)))
 
-    async def _play_item(self, r: Recognition, item: Item) -> None:
+    async def _play_item(self, r: Recognition, item: Item) -> Outcome:
+        """Play ``item`` where the command says, and read back that it plays (see ``checked``)."""
         device_id = await self._device_for(r)
-        if item.kind == "track":
-            await self.player.play(uris=[item.uri], device_id=device_id)
-        else:
-            await self.player.play(context_uri=item.uri, device_id=device_id)
+
+        async def start() -> None:
+            if item.kind == "track":
+                await self.player.play(uris=[item.uri], device_id=device_id)
+            else:
+                await self.player.play(context_uri=item.uri, device_id=device_id)
+
+        return await self.checked(start, Wanted(uri=item.uri, device_id=device_id))
 
     async def _play_named(self, r: Recognition, kind: str, slot: str, what: str) -> Reply:
         value = r.slots.get(slot)
@@ -46,7 +52,7 @@ class PlayingActions(ActionsBase):
         if item is None:
             spoken = value.name if isinstance(value, NameValue) else str(value)
             return failure(f"I couldn't find the {what} {spoken}.")
-        await self._play_item(r, item)
+        outcome = await self._play_item(r, item)
         values = {
             "artist": item.artist,
             slot: item.name,
@@ -54,7 +60,8 @@ class PlayingActions(ActionsBase):
         default = f"Playing {describe(item)}." if kind != "playlist" else f"Playing the playlist {item.name}."
         speech = self.phrase(r.intent or "", default, **values)
         subtitle = tuple(line for line in (item.artist if kind != "artist" else kind.title(),) if line)
-        return Reply(speech, Screen("now_playing", item.name, subtitle), data={"uri": item.uri})
+        reply = Reply(speech, Screen("now_playing", item.name, subtitle), data={"uri": item.uri})
+        return self.told(outcome, reply, self._speaker(r), item.name)
 
     async def do_PlayAlbum(self, r: Recognition) -> Reply:
         return await self._play_named(r, "album", "album", "album")
@@ -77,10 +84,16 @@ class PlayingActions(ActionsBase):
             return failure(f"{wanted_name} isn't on the playlist {playlist.name}.")
         track = best[1]
         device_id = await self._device_for(r)
-        await self.player.play(context_uri=playlist.uri, offset={"uri": track.uri}, device_id=device_id)
+        outcome = await self.checked(
+            lambda: self.player.play(
+                context_uri=playlist.uri, offset={"uri": track.uri}, device_id=device_id
+            ),
+            Wanted(uri=playlist.uri, device_id=device_id),
+        )
         speech = f"Playing {playlist.name}, from {describe(track)}."
-        return Reply(speech, Screen("now_playing", track.name, (track.artist, playlist.name)),
-                     data={"uri": playlist.uri})  # fmt: skip
+        reply = Reply(speech, Screen("now_playing", track.name, (track.artist, playlist.name)),
+                      data={"uri": playlist.uri})  # fmt: skip
+        return self.told(outcome, reply, self._speaker(r), playlist.name)
 
     async def do_PlayArtist(self, r: Recognition) -> Reply:
         return await self._play_named(r, "artist", "artist", "artist")
@@ -92,10 +105,14 @@ class PlayingActions(ActionsBase):
         tracks = await self.player.saved_tracks()
         if not tracks:
             return failure("You have no liked songs yet.")
-        await self.player.play(
-            uris=[t.uri for t in tracks[:LIKED_LIMIT]], device_id=await self._device_for(r)
+        uris = [t.uri for t in tracks[:LIKED_LIMIT]]
+        device_id = await self._device_for(r)
+        outcome = await self.checked(
+            lambda: self.player.play(uris=uris, device_id=device_id),
+            Wanted(uris=tuple(uris), device_id=device_id),
         )
-        return say(self.phrase("PlayLiked", "Playing your liked songs."), "Liked Songs", kind="now_playing")
+        reply = say(self.phrase("PlayLiked", "Playing your liked songs."), "Liked Songs", kind="now_playing")
+        return self.told(outcome, reply, self._speaker(r), "your liked songs")
 
     async def _best_search_hit(self, search: SearchPlan, said: str) -> Item | None:
         hits = await self.player.search(search.query, search.kinds, limit=SEARCH_LIMIT)
@@ -132,12 +149,10 @@ class PlayingActions(ActionsBase):
                 else "anything for " + (query or search.query)
             )
             return failure(f"I couldn't find {what}.")
-        await self._play_item(r, item)
-        return Reply(
-            f"Playing {describe(item)}.",
-            Screen("now_playing", item.name, (item.artist,)),
-            data={"uri": item.uri},
-        )
+        outcome = await self._play_item(r, item)
+        reply = Reply(f"Playing {describe(item)}.", Screen("now_playing", item.name, (item.artist,)),
+                      data={"uri": item.uri})  # fmt: skip
+        return self.told(outcome, reply, self._speaker(r), item.name)
 
     async def do_Queue(self, r: Recognition) -> Reply:
         query = str(r.slots.get("query", ""))

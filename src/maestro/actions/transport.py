@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from maestro.actions.base import DEFAULT_SLEEP_MINUTES, ActionsBase, say
+from maestro.actions.checks import Wanted, read_back
 from maestro.errors import NoActiveDeviceError
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply, clock_time
@@ -14,11 +15,15 @@ class TransportActions(ActionsBase):
 
     async def do_Resume(self, r: Recognition) -> Reply:
         device_id = await self._device_for(r)
-        if device_id:
-            await self.player.transfer(device_id, play=True)
-        else:
-            await self.player.play()
-        return say(self.phrase("Resume", "Resuming."))
+
+        async def start() -> None:
+            if device_id:
+                await self.player.transfer(device_id, play=True)
+            else:
+                await self.player.play()
+
+        outcome = await self.checked(start, Wanted(device_id=device_id))
+        return self.told(outcome, say(self.phrase("Resume", "Resuming.")), self._speaker(r))
 
     async def do_Pause(self, r: Recognition) -> Reply:
         device = await self._named_device(r)
@@ -28,12 +33,21 @@ class TransportActions(ActionsBase):
         return say(self.phrase("Pause", "Paused."))
 
     async def do_Next(self, r: Recognition) -> Reply:
-        await self.player.next(await self._there(r))
-        return say(self.phrase("Next", "Skipping."))
+        device_id = await self._there(r)
+        before = await self.player.state()
+        await self.player.next(device_id)
+        skipped = before.item.uri if before and before.item else None
+        outcome = await read_back(self.player, Wanted(playing=None, device_id=device_id, not_uri=skipped))
+        after = outcome.state
+        if not outcome.ok and after and after.item and after.item.uri == skipped and not after.is_playing:
+            return say("That was the last song.")  # Spotify stops at the start of it, repeat off
+        return self.told(outcome, say(self.phrase("Next", "Skipping.")), self._speaker(r))
 
     async def do_Previous(self, r: Recognition) -> Reply:
-        await self.player.previous(await self._there(r))
-        return say(self.phrase("Previous", "Going back."))
+        device_id = await self._there(r)
+        await self.player.previous(device_id)
+        outcome = await read_back(self.player, Wanted(playing=None, device_id=device_id))
+        return self.told(outcome, say(self.phrase("Previous", "Going back.")), self._speaker(r))
 
     async def do_Restart(self, r: Recognition) -> Reply:
         await self.player.seek(0, await self._there(r))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -114,6 +115,36 @@ async def tokens(request: Request, state: SandboxState, body: dict[str, Any]) ->
     return JSONResponse(result)
 
 
+@control
+async def devices(request: Request, state: SandboxState, body: dict[str, Any]) -> Response:
+    """How a speaker lets Maestro down: ``ignores_plays`` (plays it takes but never starts; -1:
+    all), ``lands_on`` (the name of the speaker that plays instead), ``restricted`` (refuses
+    commands: 403), ``listed`` (false: asleep, off Spotify's list; true again: back, under a new id)."""
+    player = state.user(_field(body, "user", str, DEFAULT_USER)).player
+    name = _field(body, "name", str)
+    by_name = {d.name.lower(): d for d in player.devices.values()}
+    device = by_name.get(name.lower())
+    if device is None:
+        raise ControlError(f"no device called {name!r}")
+    if "ignores_plays" in body:
+        device.ignores_plays = _field(body, "ignores_plays", int)
+    if "lands_on" in body:
+        other = _field(body, "lands_on", str, None)
+        target = by_name.get(other.lower()) if other else None
+        if other and target is None:
+            raise ControlError(f"no device called {other!r}")
+        device.lands_on = target.id if target else ""
+    if "restricted" in body:
+        device.is_restricted = _field(body, "restricted", bool)
+    if "listed" in body:
+        listed = _field(body, "listed", bool)
+        if not listed and device.listed:
+            player.unlist(device)
+        elif listed and not device.listed:
+            device = player.relist(device, secrets.token_hex(20))
+    return JSONResponse({**device.to_json(), "listed": device.listed, "ignores_plays": device.ignores_plays})
+
+
 async def get_state(request: Request) -> Response:
     return JSONResponse(_state(request).snapshot())
 
@@ -132,4 +163,5 @@ routes = [
     Route("/sandbox/tokens", tokens, methods=["POST"]),
     Route("/sandbox/state", get_state, methods=["GET"]),
     Route("/sandbox/reset", reset, methods=["POST"]),
+    Route("/sandbox/devices", devices, methods=["POST"]),
 ]

@@ -33,6 +33,11 @@ def no_active_device() -> PlayerCommandError:
     return PlayerCommandError(404, "Player command failed: No active device found", "NO_ACTIVE_DEVICE")
 
 
+def not_controllable() -> PlayerCommandError:
+    """Spotify's answer for a device that takes no commands from the Web API."""
+    return PlayerCommandError(403, "Player command failed: Restriction violated", "DEVICE_NOT_CONTROLLABLE")
+
+
 @dataclass
 class Device:
     id: str
@@ -42,6 +47,13 @@ class Device:
     supports_volume: bool = True
     is_active: bool = False
     is_restricted: bool = False
+    # How a real speaker lets Maestro down (``POST /sandbox/devices``):
+    #: plays it accepts (204) but never starts; -1: every one ("asleep").
+    ignores_plays: int = 0
+    #: a device id where what is played on this one actually plays.
+    lands_on: str = ""
+    #: listed in ``/me/player/devices`` (Spotify lists only speakers that are awake).
+    listed: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,10 +166,43 @@ class UserPlayer:
     # -- commands -------------------------------------------------------------
 
     def device(self, device_id: str) -> Device:
-        try:
-            return self.devices[device_id]
-        except KeyError:
-            raise PlayerCommandError(404, "Device not found") from None
+        device = self.devices.get(device_id)
+        if device is None or not device.listed:
+            raise PlayerCommandError(404, "Device not found")
+        return device
+
+    def listed(self) -> list[Device]:
+        return [d for d in self.devices.values() if d.listed]
+
+    def unlist(self, device: Device) -> None:
+        """The device goes to sleep: off Spotify's list, its playback with it."""
+        device.listed = False
+        if self.playback is not None and self.playback.device_id == device.id:
+            self._deactivate()
+        device.is_active = False
+
+    def relist(self, device: Device, new_id: str) -> Device:
+        """The device wakes up again, under a new id (as real speakers do after a restart)."""
+        del self.devices[device.id]
+        device.id, device.listed = new_id, True
+        self.devices[new_id] = device
+        if self.dormant is not None and self.dormant.device_id not in self.devices:
+            self.dormant = None
+        return device
+
+    def _lands(self, device: Device) -> Device:
+        """Where playback asked of ``device`` actually goes."""
+        other = self.devices.get(device.lands_on) if device.lands_on else None
+        return other if other is not None and other.listed else device
+
+    @staticmethod
+    def _starts(device: Device) -> bool:
+        """Whether the device starts playing when told to (a sleepy one takes the command and doesn't)."""
+        if device.ignores_plays == 0:
+            return True
+        if device.ignores_plays > 0:
+            device.ignores_plays -= 1
+        return False
 
     def _target(self, device_id: str | None) -> Device:
         """The device a command acts on: the one named, else the active one."""
@@ -171,14 +216,12 @@ class UserPlayer:
         for other in self.devices.values():
             other.is_active = other.id == device.id
         if device.is_restricted:
-            raise PlayerCommandError(
-                403, "Player command failed: Restriction violated", "DEVICE_NOT_CONTROLLABLE"
-            )
+            raise not_controllable()
 
     def transfer(self, now: float, device_ids: list[str], play: bool | None) -> None:
         if len(device_ids) != 1:
             raise PlayerCommandError(400, "Only one device_id is supported")
-        device = self.device(device_ids[0])
+        device = self._lands(self.device(device_ids[0]))
         self.settle(now)
         self._activate(device)
         if self.playback is None and self.dormant is not None:
@@ -188,7 +231,7 @@ class UserPlayer:
         if pb is None:
             return  # the device is active but has nothing to play yet
         pb.device_id = device.id
-        if play is True and not pb.is_playing:
+        if play is True and not pb.is_playing and self._starts(device):
             pb.is_playing, pb.anchor = True, now
 
     def play(
@@ -201,7 +244,7 @@ class UserPlayer:
         position_ms: int | None = None,
     ) -> None:
         self.settle(now)
-        device = self._target(device_id)
+        device = self._lands(self._target(device_id))
         if context_uri is None and uris is None:
             if self.playback is None:
                 raise no_active_device()
@@ -209,7 +252,7 @@ class UserPlayer:
             self.playback.device_id = device.id
             if position_ms is not None:
                 self.playback.position_ms = position_ms
-            self.playback.is_playing, self.playback.anchor = True, now
+            self.playback.is_playing, self.playback.anchor = self._starts(device), now
             return
         order, index = tracks_to_play(self.catalog, context_uri, uris, offset)
         self._activate(device)
@@ -221,7 +264,7 @@ class UserPlayer:
             index=index,
             position_ms=position_ms or 0,
             anchor=now,
-            is_playing=True,
+            is_playing=self._starts(device),
             shuffle=previous.shuffle if previous else False,
             repeat=previous.repeat if previous else "off",
             changed_at=now,
@@ -231,8 +274,11 @@ class UserPlayer:
 
     def _active(self, now: float, device_id: str | None) -> Playback:
         self.settle(now)
-        if device_id:
-            self.device(device_id)
+        target = self.device(device_id) if device_id else None
+        if target is None and self.playback is not None:
+            target = self.devices[self.playback.device_id]
+        if target is not None and target.is_restricted:
+            raise not_controllable()
         if self.playback is None or (device_id and self.playback.device_id != device_id):
             raise no_active_device()
         return self.playback

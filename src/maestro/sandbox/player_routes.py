@@ -38,7 +38,7 @@ async def currently_playing(request: Request, state: SandboxState, user: User) -
 @authed
 async def devices(request: Request, state: SandboxState, user: User) -> Response:
     user.player.settle(state.now())
-    return JSONResponse({"devices": [d.to_json() for d in user.player.devices.values()]})
+    return JSONResponse({"devices": [d.to_json() for d in user.player.listed()]})
 
 
 @authed

@@ -59,7 +59,7 @@ def snapshot(player: UserPlayer, now: float) -> dict[str, Any]:
     player.settle(now)
     pb = player.playback
     return {
-        "devices": [d.to_json() for d in player.devices.values()],
+        "devices": [d.to_json() for d in player.listed()],
         "playback": None
         if pb is None
         else {

@@ -93,7 +93,8 @@ class SpotifyLibrary:
             add("track", t.name, t.uri, t.artist)
         for a in [*followed, *top_artists]:
             add("artist", a.name, a.uri)
-        for d in devices:
+        # Asleep speakers too: "play in the kitchen" then says the kitchen is asleep, not unknown.
+        for d in [*devices, *player.memory.asleep(devices)]:
             add("device", d.name, d.id)
         self._items, self.fetched_at = items, self.clock()
         body = {

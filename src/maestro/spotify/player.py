@@ -119,6 +119,9 @@ class PlayerMemory:
     #: The sleep timer: when to pause (Unix time; 0: none) and on which speaker ("": the active one).
     sleep_at: float = 0.0
     sleep_device: str = ""
+    #: The user's speakers as last seen, by name: Spotify lists only those that are awake, and a
+    #: speaker often comes back under a new id. Name -> {"id", "type", "supports_volume"}.
+    speakers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The file's modification time when last read or written: another process (`maestro say`
     #: setting a sleep timer while `maestro run` plays) is noticed by a changed time.
     _seen: float = field(default=0.0, repr=False)
@@ -143,6 +146,9 @@ class PlayerMemory:
             self.pending, self.pending_at = str(data.get("pending", "")), float(data.get("pending_at", 0.0))
             self.sleep_at = float(data.get("sleep_at", 0.0))
             self.sleep_device = str(data.get("sleep_device", ""))
+            self.speakers = {str(name): {"id": str(seen.get("id", "")), "type": str(seen.get("type", "")),
+                                         "supports_volume": bool(seen.get("supports_volume", True))}
+                             for name, seen in dict(data.get("speakers", {})).items()}  # fmt: skip
         except (OSError, ValueError, AttributeError, TypeError, BadFileError):
             pass
 
@@ -161,7 +167,8 @@ class PlayerMemory:
             return
         body = {"last_device_id": self.last_device_id, "muted_volume": self.muted_volume,
                 "pending": self.pending, "pending_at": self.pending_at,
-                "sleep_at": self.sleep_at, "sleep_device": self.sleep_device}  # fmt: skip
+                "sleep_at": self.sleep_at, "sleep_device": self.sleep_device,
+                "speakers": self.speakers}  # fmt: skip
         try:
             atomic_write_text(self.path, json.dumps(body, indent=2) + "\n", private=True)
         except OSError as exc:  # a full disk: kept in memory, written at the next save that works
@@ -172,6 +179,20 @@ class PlayerMemory:
         self.unsaved = False
         with contextlib.suppress(OSError):
             self._seen = self.path.stat().st_mtime
+
+    def remember(self, devices: list[Device]) -> None:
+        """The speakers Spotify lists now, kept (saved when one is new or has a new id)."""
+        seen = {d.name: {"id": d.id, "type": d.type, "supports_volume": d.supports_volume}
+                for d in devices if d.name and d.id}  # fmt: skip
+        if any(self.speakers.get(name) != entry for name, entry in seen.items()):
+            self.speakers.update(seen)
+            self.save()
+
+    def asleep(self, devices: list[Device]) -> list[Device]:
+        """The user's speakers Maestro has seen that Spotify does not list now."""
+        listed = {d.name for d in devices}
+        return [Device(entry["id"], name, entry["type"], False, None, entry["supports_volume"])
+                for name, entry in self.speakers.items() if name not in listed]  # fmt: skip
 
     def ask(self, text: str, now: float) -> None:
         self.pending, self.pending_at = text, now
@@ -210,7 +231,9 @@ class Player:
     async def devices(self) -> list[Device]:
         body = await self.client.get("me/player/devices") or {}
         with reading():
-            return [Device.from_json(d) for d in objects(body.get("devices"))]
+            devices = [Device.from_json(d) for d in objects(body.get("devices"))]
+        self.memory.remember(devices)
+        return devices
 
     async def queue(self) -> list[Item]:
         body = await self.client.get("me/player/queue") or {}

@@ -1,0 +1,101 @@
+"""Never say what did not happen: speakers that let Maestro down, end to end against the sandbox.
+
+Each scenario sets a speaker's failing (``POST /sandbox/devices``), says a command through the
+session, and checks the reply against the sandbox's own state: no reply claims playback that is
+not there, and the user is told what is true within the command's deadline.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from maestro.session import Session
+from maestro.spotify.client import COMMAND_DEADLINE_S
+from tests.conftest import KITCHEN
+from tests.e2e.helpers import playback, say
+from tests.live import LiveSandbox
+
+
+def timed(started: float) -> float:
+    return time.monotonic() - started
+
+
+async def test_a_speaker_that_takes_play_but_never_starts(session: Session, live: LiveSandbox) -> None:
+    live.control("devices", {"name": "Kitchen", "ignores_plays": -1})
+    started = time.monotonic()
+    reply = await say(session, "play rumours in the kitchen")
+    assert timed(started) < COMMAND_DEADLINE_S
+    assert not reply.ok and "Playing" not in reply.speech
+    assert reply.speech == "Kitchen didn't start. It may be asleep: open Spotify on it once, then ask again."
+    assert reply.screen.kind == "error"
+    assert not playback(live)["is_playing"]
+    checked = reply.data["checked"]
+    assert checked == {**checked, "as_wanted": False, "playing": False, "device": "Kitchen"}
+
+
+async def test_a_drowsy_speaker_starts_on_the_second_try(session: Session, live: LiveSandbox) -> None:
+    live.control("devices", {"name": "Kitchen", "ignores_plays": 1})
+    reply = await say(session, "play rumours in the kitchen")
+    assert reply.ok and reply.speech.startswith("Playing Rumours")
+    state = playback(live)
+    assert state["is_playing"] and state["device_name"] == "Kitchen" and state["album_name"] == "Rumours"
+    assert reply.data["checked"]["as_wanted"] is True
+
+
+async def test_playback_that_lands_on_another_speaker(session: Session, live: LiveSandbox) -> None:
+    live.control("devices", {"name": "Kitchen", "lands_on": "Living Room"})
+    reply = await say(session, "play rumours in the kitchen")
+    assert not reply.ok
+    assert reply.speech == "It's playing on Living Room instead."
+    assert playback(live)["device_name"] == "Living Room"
+
+
+async def test_a_restricted_speaker_is_named(session: Session, live: LiveSandbox) -> None:
+    live.control("devices", {"name": "Kitchen", "restricted": True})
+    reply = await say(session, "play rumours in the kitchen")
+    assert not reply.ok and "Playing" not in reply.speech
+    assert "Kitchen" in reply.speech and "can't be controlled" in reply.speech
+
+
+async def test_resume_and_move_are_checked_too(session: Session, live: LiveSandbox) -> None:
+    assert (await say(session, "play abbey road")).ok
+    assert (await say(session, "pause")).ok
+    live.control("devices", {"name": "Living Room", "ignores_plays": -1})
+    resumed = await say(session, "resume")
+    assert not resumed.ok and resumed.speech.startswith("Living Room didn't start")
+    live.control("devices", {"name": "Bedroom", "ignores_plays": -1})
+    moved = await say(session, "move the music to the bedroom")
+    assert not moved.ok and moved.speech.startswith("Bedroom didn't start")
+
+
+async def test_next_says_what_is_true(session: Session, live: LiveSandbox) -> None:
+    assert (await say(session, "play abbey road")).ok
+    skipped = await say(session, "next song")
+    assert skipped.ok and skipped.data["checked"]["item"]["name"] == "Something"
+
+
+@pytest.mark.slow
+async def test_answers_later_than_the_deadline(session: Session, live: LiveSandbox) -> None:
+    live.control("faults", {"status": 0, "count": 5, "latency_ms": 8000, "path": "/v1/me/player/play"})
+    started = time.monotonic()
+    reply = await say(session, "play rumours in the kitchen")
+    assert timed(started) < COMMAND_DEADLINE_S + 1.5
+    assert not reply.ok and "Playing" not in reply.speech and "isn't answering" in reply.speech
+
+
+async def test_a_speaker_asleep_is_said_and_found_again_under_its_new_id(
+    session: Session, live: LiveSandbox
+) -> None:
+    assert (await say(session, "play rumours in the kitchen")).ok  # seen, and remembered
+    live.control("devices", {"name": "Kitchen", "listed": False})
+    await session.library.refresh()  # the names fetched again, with the kitchen asleep
+    asleep = await say(session, "play abbey road in the kitchen")
+    assert not asleep.ok and asleep.speech.startswith("Kitchen isn't awake")
+    back = live.control("devices", {"name": "Kitchen", "listed": True})
+    assert back["id"] != KITCHEN
+    played = await say(session, "play abbey road in the kitchen")  # the old id, and Kitchen found by name
+    assert played.ok, played.speech
+    assert playback(live)["device_name"] == "Kitchen" and playback(live)["album_name"] == "Abbey Road"
+    assert session.player.memory.speakers["Kitchen"]["id"] == back["id"]
