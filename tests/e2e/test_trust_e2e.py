@@ -11,11 +11,13 @@ import time
 
 import pytest
 
+from maestro.actions.base import UNDO_WINDOW_S
 from maestro.session import Session
 from maestro.spotify.client import COMMAND_DEADLINE_S
 from tests.conftest import KITCHEN
 from tests.e2e.helpers import playback, say
 from tests.live import LiveSandbox
+from tests.waiting import FakeClock
 
 
 def timed(started: float) -> float:
@@ -99,3 +101,44 @@ async def test_a_speaker_asleep_is_said_and_found_again_under_its_new_id(
     assert played.ok, played.speech
     assert playback(live)["device_name"] == "Kitchen" and playback(live)["album_name"] == "Abbey Road"
     assert session.player.memory.speakers["Kitchen"]["id"] == back["id"]
+
+
+# -- what was chosen is said; "no" undoes a doubtful play ------------------------------------------
+
+
+async def test_a_doubtful_play_is_read_back_and_no_puts_back_what_played(
+    session: Session, live: LiveSandbox
+) -> None:
+    assert (await say(session, "play abbey road")).ok
+    before = playback(live)
+    found = await say(session, "play the song bad guy")  # no name of the user's: a search chose it
+    assert found.ok and found.speech.startswith("I found Bad Guy")
+    assert found.speech.endswith("say no to stop.")
+    assert playback(live)["track_name"] == "Bad Guy"
+    back = await say(session, "no")
+    assert back.ok and back.speech == f"Okay, back to {before['track_name']}."
+    state = playback(live)
+    assert state["track_name"] == before["track_name"] and state["context_uri"] == before["context_uri"]
+    assert state["is_playing"]
+    again = await say(session, "no")  # once undone, "no" is just "no"
+    assert again.speech == "Okay."
+
+
+async def test_no_after_a_doubtful_play_from_silence_stops_it(session: Session, live: LiveSandbox) -> None:
+    assert (await say(session, "play the song bad guy")).ok
+    assert (await say(session, "wrong song")).speech == "Okay, stopped."
+    assert not playback(live)["is_playing"]
+
+
+async def test_no_later_than_the_window_is_only_no(session: Session, live: LiveSandbox) -> None:
+    clock = FakeClock(time.time())
+    session.actions.clock = clock
+    assert (await say(session, "play the song bad guy")).ok
+    clock.advance(UNDO_WINDOW_S + 1)
+    assert (await say(session, "no")).speech == "Okay."
+    assert playback(live)["track_name"] == "Bad Guy" and playback(live)["is_playing"]
+
+
+async def test_a_sure_play_names_the_speaker(session: Session, live: LiveSandbox) -> None:
+    reply = await say(session, "play rumours in the kitchen")
+    assert reply.speech == "Playing Rumours, on Kitchen."

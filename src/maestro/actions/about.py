@@ -94,3 +94,7 @@ class AboutActions(ActionsBase):
 
     async def do_Cancel(self, r: Recognition) -> Reply:
         return say(self.phrase("Cancel", "Okay."))
+
+    async def do_Undo(self, r: Recognition) -> Reply:
+        # Within the window after a doubtful play the dispatcher puts it back (``undo``).
+        return say("There's nothing to undo.")

@@ -9,6 +9,7 @@ becomes a spoken reason; each command gets ``COMMAND_DEADLINE_S`` in all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import string
@@ -30,7 +31,7 @@ from maestro.intents.recognition import NameValue, Recognition
 from maestro.intents.spec import IntentSpec
 from maestro.messages import Reply, Screen
 from maestro.spotify.client import COMMAND_DEADLINE_S, NOT_ANSWERING, deadline
-from maestro.spotify.player import Device, Item, Player, find_device
+from maestro.spotify.player import Device, Item, PlaybackState, Player, find_device
 
 log = logging.getLogger(__name__)
 VOLUME_STEP = 10
@@ -76,6 +77,10 @@ class _Blank(dict[str, Any]):
 
 #: How long "Which speaker?" waits for its answer.
 QUESTION_TTL_S = 120.0
+#: How long after a doubtful play "no" puts back what played before.
+UNDO_WINDOW_S = 20.0
+#: What undoes a doubtful play said within the window: "no", "not that", "stop".
+UNDO_INTENTS = frozenset({"Cancel", "Undo", "Pause"})
 
 
 class ActionsBase:
@@ -107,6 +112,8 @@ class ActionsBase:
         handler = self.handlers.get(intent)
         if handler is None:
             return failure(f"I don't know how to do {intent} yet.", exit_code=2)
+        if intent in UNDO_INTENTS and self._undoable():
+            handler = self.undo
         try:
             with deadline(COMMAND_DEADLINE_S):  # every request fits; a hanging Spotify is said in ~6 s
                 async with asyncio.timeout(COMMAND_DEADLINE_S + 1):  # and nothing else hangs it either
@@ -169,6 +176,42 @@ class ActionsBase:
             return failure(str(exc))
         intent = "Pause" if state is not None and state.is_playing else "Resume"
         return await self.run(Recognition(text="", intent=intent, score=1.0))
+
+    # -- "I found ...; say no to stop" ------------------------------------------------------
+
+    def remember_for_undo(self, before: PlaybackState | None) -> None:
+        """A doubtful play is about to start: what plays now, to put back on "no"."""
+        item = before.item if before else None
+        self.player.memory.undo = {
+            "at": self.clock(), "was_playing": bool(before and before.is_playing),
+            "context_uri": before.context_uri if before else None, "uri": item.uri if item else None,
+            "name": item.name if item else "", "position_ms": before.progress_ms if before else 0,
+            "device_id": before.device.id if before and before.device else None,
+        }  # fmt: skip
+        self.player.memory.save()
+
+    def _undoable(self) -> bool:
+        self.player.memory.reload_if_changed()  # `say no` after the daemon played it, or the other way
+        undo = self.player.memory.undo
+        return bool(undo) and self.clock() - float(undo.get("at", 0.0)) <= UNDO_WINDOW_S
+
+    async def undo(self, r: Recognition) -> Reply:
+        """Put back what played before the doubtful play (or stop, if nothing did)."""
+        undo, self.player.memory.undo = self.player.memory.undo, {}
+        self.player.memory.save()
+        if not undo.get("was_playing") or not undo.get("uri"):
+            with contextlib.suppress(RestrictedError):  # already paused
+                await self.player.pause()
+            return say("Okay, stopped.", "Stopped")
+        device_id = undo.get("device_id")
+        position = int(undo.get("position_ms") or 0)
+        if undo.get("context_uri"):
+            await self.player.play(context_uri=undo["context_uri"], offset={"uri": undo["uri"]},
+                                   position_ms=position, device_id=device_id)  # fmt: skip
+        else:
+            await self.player.play(uris=[undo["uri"]], position_ms=position, device_id=device_id)
+        name = str(undo.get("name") or "")
+        return say(f"Okay, back to {name or 'what was playing'}.", "Back to", name)
 
     async def checked(self, start: Callable[[], Awaitable[None]], wanted: Wanted) -> Outcome:
         """``start`` (a play, a resume, a move), then the player's state read back; when it is not

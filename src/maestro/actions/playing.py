@@ -34,9 +34,12 @@ class PlayingActions(ActionsBase):
         # Best match by name; Spotify's own order breaks ties.
         return max(hits, key=lambda h: (fuzz.ratio(match_key(h.name), match_key(name)), -hits.index(h)))
 
-    async def _play_item(self, r: Recognition, item: Item) -> Outcome:
-        """Play ``item`` where the command says, and read back that it plays (see ``checked``)."""
+    async def _play_item(self, r: Recognition, item: Item, doubtful: bool = False) -> Outcome:
+        """Play ``item`` where the command says, and read back that it plays (see ``checked``).
+        ``doubtful``: what played before is kept, for "no" to put back."""
         device_id = await self._device_for(r)
+        if doubtful:
+            self.remember_for_undo(await self.player.state())
 
         async def start() -> None:
             if item.kind == "track":
@@ -52,13 +55,19 @@ class PlayingActions(ActionsBase):
         if item is None:
             spoken = value.name if isinstance(value, NameValue) else str(value)
             return failure(f"I couldn't find the {what} {spoken}.")
-        outcome = await self._play_item(r, item)
+        # A name heard unsurely, or not one of the user's (a search found it): say what was chosen.
+        doubtful = r.score < 1.0 or r.parser == "learned" or not (isinstance(value, NameValue) and value.uri)
+        outcome = await self._play_item(r, item, doubtful)
         values = {
             "artist": item.artist,
             slot: item.name,
         }  # the slot's own name wins ("artist" for PlayArtist)
         default = f"Playing {describe(item)}." if kind != "playlist" else f"Playing the playlist {item.name}."
         speech = self.phrase(r.intent or "", default, **values)
+        if doubtful:
+            speech = f"I found {describe(item)}; say no to stop."
+        elif self._speaker(r):
+            speech = f"{speech.rstrip('.')}, on {self._speaker(r)}."
         subtitle = tuple(line for line in (item.artist if kind != "artist" else kind.title(),) if line)
         reply = Reply(speech, Screen("now_playing", item.name, subtitle), data={"uri": item.uri})
         return self.told(outcome, reply, self._speaker(r), item.name)
@@ -149,9 +158,12 @@ class PlayingActions(ActionsBase):
                 else "anything for " + (query or search.query)
             )
             return failure(f"I couldn't find {what}.")
-        outcome = await self._play_item(r, item)
-        reply = Reply(f"Playing {describe(item)}.", Screen("now_playing", item.name, (item.artist,)),
-                      data={"uri": item.uri})  # fmt: skip
+        # A name searched for ("play the newest songs by adele"), not a mood ("some jazz"): say what
+        # was found, and "no" puts back what played before.
+        doubtful = not search.mood
+        outcome = await self._play_item(r, item, doubtful)
+        speech = f"I found {describe(item)}; say no to stop." if doubtful else f"Playing {describe(item)}."
+        reply = Reply(speech, Screen("now_playing", item.name, (item.artist,)), data={"uri": item.uri})
         return self.told(outcome, reply, self._speaker(r), item.name)
 
     async def do_Queue(self, r: Recognition) -> Reply:

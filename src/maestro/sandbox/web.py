@@ -10,7 +10,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from maestro.sandbox.player import PlayerCommandError
@@ -104,7 +104,10 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:  # the client gave up waiting (a latency fault): nothing to answer
+        raise BadRequest("Client went away.") from None
     if not raw.strip():
         return {}
     try:

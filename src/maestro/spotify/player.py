@@ -122,6 +122,9 @@ class PlayerMemory:
     #: The user's speakers as last seen, by name: Spotify lists only those that are awake, and a
     #: speaker often comes back under a new id. Name -> {"id", "type", "supports_volume"}.
     speakers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What played before a doubtful play ("I found ...; say no to stop"), to put back on "no":
+    #: {"at", "context_uri", "uri", "name", "position_ms", "device_id", "was_playing"}; {}: nothing.
+    undo: dict[str, Any] = field(default_factory=dict)
     #: The file's modification time when last read or written: another process (`maestro say`
     #: setting a sleep timer while `maestro run` plays) is noticed by a changed time.
     _seen: float = field(default=0.0, repr=False)
@@ -149,6 +152,7 @@ class PlayerMemory:
             self.speakers = {str(name): {"id": str(seen.get("id", "")), "type": str(seen.get("type", "")),
                                          "supports_volume": bool(seen.get("supports_volume", True))}
                              for name, seen in dict(data.get("speakers", {})).items()}  # fmt: skip
+            self.undo = dict(data.get("undo", {}))
         except (OSError, ValueError, AttributeError, TypeError, BadFileError):
             pass
 
@@ -168,7 +172,7 @@ class PlayerMemory:
         body = {"last_device_id": self.last_device_id, "muted_volume": self.muted_volume,
                 "pending": self.pending, "pending_at": self.pending_at,
                 "sleep_at": self.sleep_at, "sleep_device": self.sleep_device,
-                "speakers": self.speakers}  # fmt: skip
+                "speakers": self.speakers, "undo": self.undo}  # fmt: skip
         try:
             atomic_write_text(self.path, json.dumps(body, indent=2) + "\n", private=True)
         except OSError as exc:  # a full disk: kept in memory, written at the next save that works

@@ -170,9 +170,7 @@ class Decider:
                 if recognition.intent is not None:
                     readings[text] = recognition
 
-        # What the neural pass wrote may be a phrasing no template lists: the learned parser reads
-        # it too. (A transcript cut because it ran away is still only a reading to score.)
-        consider(heard, learned=True)
+        consider(heard)  # (a transcript cut because it ran away is still only a reading to score)
         for text in alternatives:
             consider(text)
         if self.repairs is not None and len(readings) < MAX_READINGS:
@@ -182,6 +180,11 @@ class Decider:
             near = [pair for text in sources if text for pair in self.repairs.near(text, limit=MAX_TRIED)]
             for text, _ in sorted(near, key=lambda pair: pair[1])[:MAX_TRIED]:
                 consider(text)
+        if not readings:
+            # No reading the grammar knows: what the neural pass wrote may be a phrasing no template
+            # lists, for the learned parser. Only then: as the free transcript itself it would
+            # always sound likeliest, beating the grammar's reading that mends one wrong sound.
+            consider(heard, learned=True)
         if not readings:
             return None
         said = " ".join(wake_words) + " " if woke_here else ""  # the audio opens with the phrase
