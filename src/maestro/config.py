@@ -88,8 +88,9 @@ class VoiceSettings:
 
 @dataclass
 class TtsSettings:
-    engine: Literal["pyttsx3", "wav", "none"] = "pyttsx3"
-    voice: str = ""
+    #: auto: Piper's natural voice where it is installed, else pyttsx3 (espeak-ng).
+    engine: Literal["auto", "piper", "pyttsx3", "wav", "none"] = "auto"
+    voice: str = ""  # pyttsx3: an espeak-ng voice; piper: a voice's .onnx file (default: the packaged one)
     rate: int = field(default=160, metadata=between(40, 500))  # words per minute
     wav_dir: str = ""
 

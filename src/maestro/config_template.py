@@ -78,7 +78,7 @@ def render(answers: ConfigAnswers) -> str:
 # enabled = true
 
 [tts]
-# engine = "pyttsx3"  # pyttsx3 | wav | none
+# engine = "auto"     # auto (Piper where installed, else pyttsx3) | piper | pyttsx3 | wav | none
 # rate = 160          # words per minute
 # wav_dir = "speech"  # with engine = "wav": the replies as files here
 

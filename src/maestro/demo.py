@@ -58,7 +58,7 @@ def _speaker(no_audio: bool, out_dir: Path) -> Speaker:
     if no_audio:
         return WavSpeaker(out_dir)
     try:
-        return make_speaker("pyttsx3")
+        return make_speaker("auto")  # Piper's natural voice where it is installed
     except MaestroError as exc:
         print(f"(no speech: {exc})")
         return SilentSpeaker()

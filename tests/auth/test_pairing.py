@@ -23,7 +23,7 @@ from maestro.auth.pairing import (
     spoken_address,
 )
 from maestro.display.devices import NullDisplay
-from maestro.voice.tts import SilentSpeaker, WavSpeaker
+from maestro.voice.tts import PiperSpeaker, SilentSpeaker, WavSpeaker, piper_installed
 
 
 def authorization(code: str, uri: str = "https://www.spotify.com/pair") -> DeviceAuthorization:
@@ -146,25 +146,37 @@ def pcm16k(path: Path) -> bytes:
     return np.clip(audio + noise, -32768, 32767).astype(np.int16).tobytes()
 
 
+def speaker_of(voice: str, directory: Path) -> WavSpeaker | PiperSpeaker:
+    """The pairing code's voice, writing WAV files: espeak-ng (pyttsx3) or Piper."""
+    if voice == "piper":
+        if not piper_installed():
+            pytest.skip("Piper is not installed here (./dev installs it: pip install '.[dev]')")
+        return PiperSpeaker(rate=160, to_dir=directory)
+    return WavSpeaker(directory, rate=160)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("voice", ["pyttsx3", "piper"])
 @pytest.mark.parametrize(("alphabet", "length", "count"), [(RFC_ALPHABET, 8, 50), (SPOTIFY_ALPHABET, 6, 20)])
 async def test_spoken_code_is_heard_back_exactly(
-    tmp_path: Path, alphabet: str, length: int, count: int
+    tmp_path: Path, alphabet: str, length: int, count: int, voice: str
 ) -> None:
     from pocketsphinx import Decoder
 
     grammar = tmp_path / "code.gram"
     grammar.write_text(code_grammar(alphabet, length, "spotify dot com slash pair"))
     decoder = Decoder(jsgf=str(grammar), samprate=16000, bestpath=False, beam=1e-80, pbeam=1e-80, wbeam=1e-60)
-    speaker = WavSpeaker(tmp_path / "speech", rate=130)
+    speaker = speaker_of(voice, tmp_path / "speech")
     rng = random.Random(length)
     wrong, again = [], []
 
     async def heard(code: str) -> str:
         shown = f"{code[:4]}-{code[4:]}" if length == 8 else code.lower()  # dashes, lowercase
         await speaker.say(pairing_speech(authorization(shown, "https://spotify.com/pair")))
+        pcm = pcm16k(speaker.files[-1])
+        assert len(pcm) / 2 / 16000 <= 12.0  # the whole sentence, code and all, in 12 s at most
         decoder.start_utt()
-        decoder.process_raw(pcm16k(speaker.files[-1]), full_utt=True)
+        decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
         return decoder.hyp().hypstr if decoder.hyp() else ""
 

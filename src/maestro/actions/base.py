@@ -112,7 +112,7 @@ class ActionsBase:
         handler = self.handlers.get(intent)
         if handler is None:
             return failure(f"I don't know how to do {intent} yet.", exit_code=2)
-        if intent in UNDO_INTENTS and self._undoable():
+        if intent in UNDO_INTENTS and "device" not in recognition.slots and self._undoable():
             handler = self.undo
         try:
             with deadline(COMMAND_DEADLINE_S):  # every request fits; a hanging Spotify is said in ~6 s

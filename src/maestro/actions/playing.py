@@ -55,8 +55,15 @@ class PlayingActions(ActionsBase):
         if item is None:
             spoken = value.name if isinstance(value, NameValue) else str(value)
             return failure(f"I couldn't find the {what} {spoken}.")
-        # A name heard unsurely, or not one of the user's (a search found it): say what was chosen.
-        doubtful = r.score < 1.0 or r.parser == "learned" or not (isinstance(value, NameValue) and value.uri)
+        # A name not said as it is (heard unsurely, read by the learned parser, or found by a search
+        # rather than in the user's library): say what was chosen.
+        said = f" {match_key(r.text)} "
+        doubtful = (
+            r.parser == "learned"
+            or not isinstance(value, NameValue)
+            or not value.uri
+            or (f" {match_key(item.name)} " not in said)
+        )
         outcome = await self._play_item(r, item, doubtful)
         values = {
             "artist": item.artist,

