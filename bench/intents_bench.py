@@ -40,8 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "eval"
 FREE = ROOT / "bench" / "data" / "free_phrasings.tsv"
 OUT_OF_DOMAIN = ROOT / "bench" / "data" / "out_of_domain.tsv"
-#: What an out-of-domain sentence may safely become: nothing, "I only play Spotify", "Okay".
-SAFE = {None, "OtherService", "Cancel"}
+#: What an out-of-domain sentence may safely become: nothing, "I only play Spotify", "Okay", and
+#: the answers to a question (with none waiting they change nothing).
+SAFE = {None, "OtherService", "Cancel", "Confirm", "Undo"}
 WORDS = [
     "love", "night", "day", "heart", "fire", "rain", "summer", "dream", "light", "blue", "girl",
     "boy", "time", "road", "city", "river", "moon", "star", "sun", "gold", "silver", "black",

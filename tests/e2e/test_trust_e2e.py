@@ -7,6 +7,7 @@ not there, and the user is told what is true within the command's deadline.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -142,3 +143,21 @@ async def test_no_later_than_the_window_is_only_no(session: Session, live: LiveS
 async def test_a_sure_play_names_the_speaker(session: Session, live: LiveSandbox) -> None:
     reply = await say(session, "play rumours in the kitchen")
     assert reply.speech == "Playing Rumours, on Kitchen."
+
+
+async def test_a_lasting_change_heard_unsurely_is_asked_first(session: Session, live: LiveSandbox) -> None:
+    assert (await say(session, "play my liked songs")).ok
+    liked = list(live.snapshot()["saved_tracks"])
+    unsure = dataclasses.replace(session.matcher.match("unlike this song"), score=0.8)  # as a mishearing is
+    asked = await session.actions.run(unsure)
+    assert asked.question and asked.speech.startswith("Did you want me to take this song out of your liked")
+    assert live.snapshot()["saved_tracks"] == liked  # nothing changed yet
+    done = await say(session, "yes")
+    assert done.ok and done.speech.startswith("Removed")
+    assert len(live.snapshot()["saved_tracks"]) == len(liked) - 1
+    assert (await say(session, "yes")).speech == "There's nothing waiting for a yes."
+    # "no" drops the question; a sure "unlike" acts at once.
+    await session.actions.run(dataclasses.replace(session.matcher.match("unlike this song"), score=0.8))
+    assert (await say(session, "no")).speech == "Okay."
+    assert (await say(session, "yes")).speech == "There's nothing waiting for a yes."
+    assert (await say(session, "unlike this song")).speech.startswith("Removed")

@@ -319,7 +319,8 @@ def test_free_phrasings_and_out_of_domain(shipped: Matcher) -> None:
     assert intents / len(free) >= 0.90
     assert full / len(free) >= 0.85
     outside = [row[0] for row in csv.reader((BENCH / "out_of_domain.tsv").open(encoding="utf-8"))][1:]
-    taken = [text for text in outside if shipped.match(text).intent not in (None, "OtherService", "Cancel")]
+    safe = (None, "OtherService", "Cancel", "Confirm", "Undo")  # none waiting, a yes or no changes nothing
+    taken = [text for text in outside if shipped.match(text).intent not in safe]
     assert len(taken) <= 0.02 * len(outside), taken
 
 

@@ -18,7 +18,8 @@ DESIGN_INTENTS = {
 
 
 ADDED_INTENTS = {
-    "SleepTimer", "CancelSleepTimer", "UpNext", "Unlike", "SeekTo", "RestartAlbum", "OtherService", "Undo",
+    "SleepTimer", "CancelSleepTimer", "UpNext", "Unlike", "SeekTo", "RestartAlbum", "OtherService",
+    "Undo", "Confirm",
 }  # fmt: skip
 
 

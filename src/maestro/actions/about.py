@@ -93,6 +93,9 @@ class AboutActions(ActionsBase):
         return say(self.phrase("Help", HELP), "Try saying", "play Abbey Road", "skip", "turn it up")
 
     async def do_Cancel(self, r: Recognition) -> Reply:
+        if self.player.memory.confirming:  # "no" to "Did you want me to ...?"
+            self.player.memory.confirming, self.player.memory.confirming_at = "", 0.0
+            self.player.memory.save()
         return say(self.phrase("Cancel", "Okay."))
 
     async def do_Undo(self, r: Recognition) -> Reply:

@@ -81,6 +81,9 @@ QUESTION_TTL_S = 120.0
 UNDO_WINDOW_S = 20.0
 #: What undoes a doubtful play said within the window: "no", "not that", "stop".
 UNDO_INTENTS = frozenset({"Cancel", "Undo", "Pause"})
+#: Commands that change something lasting: asked first when they were heard unsurely.
+LASTING = frozenset({"Unlike"})
+QUESTIONS = {"Unlike": "take this song out of your liked songs"}
 
 
 class ActionsBase:
@@ -114,6 +117,8 @@ class ActionsBase:
             return failure(f"I don't know how to do {intent} yet.", exit_code=2)
         if intent in UNDO_INTENTS and "device" not in recognition.slots and self._undoable():
             handler = self.undo
+        if intent in LASTING and (recognition.score < 1.0 or recognition.parser == "learned"):
+            return self._ask_first(recognition)
         try:
             with deadline(COMMAND_DEADLINE_S):  # every request fits; a hanging Spotify is said in ~6 s
                 async with asyncio.timeout(COMMAND_DEADLINE_S + 1):  # and nothing else hangs it either
@@ -176,6 +181,31 @@ class ActionsBase:
             return failure(str(exc))
         intent = "Pause" if state is not None and state.is_playing else "Resume"
         return await self.run(Recognition(text="", intent=intent, score=1.0))
+
+    # -- a lasting change heard unsurely: asked first ------------------------------------------
+
+    def _ask_first(self, recognition: Recognition) -> Reply:
+        memory = self.player.memory
+        memory.confirming, memory.confirming_at = recognition.text, self.clock()
+        memory.save()
+        what = QUESTIONS.get(recognition.intent or "", "do that")
+        speech = f"Did you want me to {what}? Say yes to do it."
+        return Reply(speech, Screen("message", "Are you sure?", (recognition.text,)), ok=False, exit_code=1,
+                     intent=recognition.intent, question=True)  # fmt: skip
+
+    async def do_Confirm(self, r: Recognition) -> Reply:
+        memory = self.player.memory
+        memory.reload_if_changed()
+        text, asked_at = memory.confirming, memory.confirming_at
+        memory.confirming, memory.confirming_at = "", 0.0
+        memory.save()
+        if not text or self.clock() - asked_at > QUESTION_TTL_S or self.matcher is None:
+            return say("There's nothing waiting for a yes.")
+        asked = self.matcher.match(text)
+        if asked.intent is None:
+            return say("There's nothing waiting for a yes.")
+        sure = dataclasses.replace(asked, score=1.0, parser="templates")  # the user said yes to it
+        return await self.run(sure)
 
     # -- "I found ...; say no to stop" ------------------------------------------------------
 

@@ -125,6 +125,9 @@ class PlayerMemory:
     #: What played before a doubtful play ("I found ...; say no to stop"), to put back on "no":
     #: {"at", "context_uri", "uri", "name", "position_ms", "device_id", "was_playing"}; {}: nothing.
     undo: dict[str, Any] = field(default_factory=dict)
+    #: A lasting change heard unsurely, waiting for "yes" (its words), and when it was asked.
+    confirming: str = ""
+    confirming_at: float = 0.0
     #: The file's modification time when last read or written: another process (`maestro say`
     #: setting a sleep timer while `maestro run` plays) is noticed by a changed time.
     _seen: float = field(default=0.0, repr=False)
@@ -153,6 +156,8 @@ class PlayerMemory:
                                          "supports_volume": bool(seen.get("supports_volume", True))}
                              for name, seen in dict(data.get("speakers", {})).items()}  # fmt: skip
             self.undo = dict(data.get("undo", {}))
+            self.confirming = str(data.get("confirming", ""))
+            self.confirming_at = float(data.get("confirming_at", 0.0))
         except (OSError, ValueError, AttributeError, TypeError, BadFileError):
             pass
 
@@ -172,7 +177,8 @@ class PlayerMemory:
         body = {"last_device_id": self.last_device_id, "muted_volume": self.muted_volume,
                 "pending": self.pending, "pending_at": self.pending_at,
                 "sleep_at": self.sleep_at, "sleep_device": self.sleep_device,
-                "speakers": self.speakers, "undo": self.undo}  # fmt: skip
+                "speakers": self.speakers, "undo": self.undo,
+                "confirming": self.confirming, "confirming_at": self.confirming_at}  # fmt: skip
         try:
             atomic_write_text(self.path, json.dumps(body, indent=2) + "\n", private=True)
         except OSError as exc:  # a full disk: kept in memory, written at the next save that works
