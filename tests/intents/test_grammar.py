@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from maestro.intents import LibraryItem, Matcher, StaticLibrary, load_spec
 from maestro.intents.grammar import sample_sentences, to_jsgf, vosk_words
-from maestro.intents.spec import default_intents_path
+from maestro.intents.spec import IntentFileError, default_intents_path, parse_spec
 
 # Names that belong to one kind only, so every sampled sentence has one right answer; one artist,
 # so "<album> by <artist>" is always true (the sampler picks names at random).
@@ -53,3 +55,14 @@ def test_every_sentence_the_grammar_accepts_parses_to_its_intent() -> None:
     assert len(sentences) > 500
     wrong = [(s, i, matcher.match(s).intent) for s, i in sentences if matcher.match(s).intent != i]
     assert wrong == []
+
+
+def test_an_intent_may_stay_out_of_the_grammar_path() -> None:
+    spec = load_spec(default_intents_path())
+    assert not spec.intents["Confirm"].grammar  # "yes": heard by the neural pass alone
+    sentences = {text for text, _ in sample_sentences(spec, StaticLibrary([]), per_template=20)}
+    assert "yes" not in sentences and "go ahead" not in sentences
+    assert "yes" not in to_jsgf(spec, StaticLibrary([])).split("public <command>")[1].split(";")[0]
+    assert Matcher(spec).match("yes").intent == "Confirm"  # typed, and the neural pass's transcript
+    with pytest.raises(IntentFileError, match="grammar must be true or false"):
+        parse_spec("intents:\n  Pause:\n    reply: x\n    grammar: maybe\n    templates: [pause]\n")

@@ -24,6 +24,11 @@ _JSGF_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
 def in_grammar(template: Template, spec: IntentSpec) -> bool:
+    """Whether the grammar path hears ``template``: not when it has a free-text slot, nor when its
+    intent says ``grammar: false``."""
+    intent = spec.intents.get(template.intent)
+    if intent is not None and not intent.grammar:
+        return False
     return not any(
         isinstance(ref, Slot) and spec.slots[ref.source].type == "text"
         for ref in _deep_refs(template.node, spec)

@@ -135,6 +135,8 @@ class IntentDef:
     name: str
     reply: str
     templates: list[Template]
+    #: In the grammar path's language model (``grammar: false``: heard by the neural pass alone).
+    grammar: bool = True
 
 
 @dataclass
@@ -396,7 +398,10 @@ class _Builder:
                 )
                 order += 1
         self.check_reply(name, reply, templates)
-        return IntentDef(name, str(reply), templates), order
+        grammar = body.get("grammar", True)
+        if not isinstance(grammar, bool):
+            raise self.fail(name, f"intent {name}: grammar must be true or false")
+        return IntentDef(name, str(reply), templates, grammar), order
 
     def check_reply(self, name: str, reply: str, templates: list[Template]) -> None:
         """A reply may name the intent's slots, and what its action tells ({track}, {devices}...):
