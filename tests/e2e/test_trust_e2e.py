@@ -161,3 +161,10 @@ async def test_a_lasting_change_heard_unsurely_is_asked_first(session: Session, 
     assert (await say(session, "no")).speech == "Okay."
     assert (await say(session, "yes")).speech == "There's nothing waiting for a yes."
     assert (await say(session, "unlike this song")).speech.startswith("Removed")
+
+
+async def test_a_volume_the_speaker_did_not_take_is_said(session: Session, live: LiveSandbox) -> None:
+    live.control("devices", {"name": "Kitchen", "ignores_volume": True})
+    reply = await say(session, "set the volume to 30 in the kitchen")
+    assert not reply.ok and reply.speech.startswith("Kitchen didn't change its volume")
+    assert (await say(session, "set the volume to 30 in the bedroom")).speech == "Volume 30."

@@ -13,11 +13,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from maestro.spotify.client import remaining_s
 from maestro.spotify.player import PlaybackState, Player
 
+T = TypeVar("T")
 #: How long Maestro watches for playback to start before it says it did not.
 CHECK_S = 2.5
 #: Between reads of the state.
@@ -88,15 +89,27 @@ async def read_back(
 ) -> Outcome:
     """The player's state until it is as wanted, for up to ``within_s`` (less when the command's
     deadline is nearer): the last state read and whether it holds."""
+    ok, state = await until(player.state, lambda state: holds(state, wanted), within_s, sleep, clock)
+    return Outcome(ok, state, wanted)
+
+
+async def until(
+    read: Callable[[], Awaitable[T]],
+    good: Callable[[T], bool],
+    within_s: float = CHECK_S,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[bool, T]:
+    """``read()`` every ``POLL_S`` until ``good`` says yes, for up to ``within_s`` and never past
+    the command's deadline (less ``RESERVE_S``): whether it did, and the last value read."""
     left = remaining_s()
-    budget = within_s if left is None else max(0.0, min(within_s, left - RESERVE_S))
-    end = clock() + budget
+    end = clock() + (within_s if left is None else max(0.0, min(within_s, left - RESERVE_S)))
     while True:
-        state = await player.state()
-        if holds(state, wanted):
-            return Outcome(True, state, wanted)
+        value = await read()
+        if good(value):
+            return True, value
         if clock() + POLL_S > end:
-            return Outcome(False, state, wanted)
+            return False, value
         await sleep(POLL_S)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from maestro.actions.base import VOLUME_STEP, ActionsBase, failure, say
+from maestro.actions.checks import until
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply
 from maestro.spotify.player import Device
@@ -27,10 +28,22 @@ class VolumeActions(ActionsBase):
         if not device.supports_volume:
             return failure(f"{device.name} doesn't let Spotify change its volume.")
         await self.player.volume(volume, device_id=device.id or None)
+        if not await self._volume_is(device, volume):
+            return failure(f"{device.name} didn't change its volume. It may be asleep or busy; try again.")
         speech = self.phrase("SetVolume", f"Volume {volume}.", volume=volume)
         if volume < wanted:  # a children's room box: player.max_volume, a setting, not the speaker
             speech = f"Volume {volume}: the most this box allows (its maximum is set to {self.max_volume})."
         return say(speech, "Volume", kind="volume", value=volume)
+
+    async def _volume_is(self, device: Device, volume: int) -> bool:
+        """The speaker's volume read back: Spotify says 204 before the speaker has moved. One that
+        no longer lists itself or reports no volume cannot be held to one."""
+
+        async def now() -> Device | None:
+            return next((d for d in await self.player.devices() if d.id == device.id), None)
+
+        ok, _ = await until(now, lambda d: d is None or d.volume_percent in (None, volume))
+        return ok
 
     async def do_SetVolume(self, r: Recognition) -> Reply:
         return await self._set_volume(await self._volume_device(r), int(r.slots["volume"]))

@@ -118,8 +118,9 @@ async def tokens(request: Request, state: SandboxState, body: dict[str, Any]) ->
 @control
 async def devices(request: Request, state: SandboxState, body: dict[str, Any]) -> Response:
     """How a speaker lets Maestro down: ``ignores_plays`` (plays it takes but never starts; -1:
-    all), ``lands_on`` (the name of the speaker that plays instead), ``restricted`` (refuses
-    commands: 403), ``listed`` (false: asleep, off Spotify's list; true again: back, under a new id)."""
+    all), ``lands_on`` (the name of the speaker that plays instead), ``ignores_volume``,
+    ``restricted`` (refuses commands: 403), ``listed`` (false: asleep, off Spotify's list; true
+    again: back, under a new id)."""
     player = state.user(_field(body, "user", str, DEFAULT_USER)).player
     name = _field(body, "name", str)
     by_name = {d.name.lower(): d for d in player.devices.values()}
@@ -136,6 +137,8 @@ async def devices(request: Request, state: SandboxState, body: dict[str, Any]) -
         device.lands_on = target.id if target else ""
     if "restricted" in body:
         device.is_restricted = _field(body, "restricted", bool)
+    if "ignores_volume" in body:
+        device.ignores_volume = _field(body, "ignores_volume", bool)
     if "listed" in body:
         listed = _field(body, "listed", bool)
         if not listed and device.listed:

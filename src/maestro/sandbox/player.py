@@ -52,6 +52,8 @@ class Device:
     ignores_plays: int = 0
     #: a device id where what is played on this one actually plays.
     lands_on: str = ""
+    #: takes volume commands (204) and keeps its volume.
+    ignores_volume: bool = False
     #: listed in ``/me/player/devices`` (Spotify lists only speakers that are awake).
     listed: bool = True
 
@@ -340,7 +342,8 @@ class UserPlayer:
             raise PlayerCommandError(
                 403, "Player command failed: Cannot control device volume", "VOLUME_CONTROL_DISALLOW"
             )
-        device.volume_percent = volume
+        if not device.ignores_volume:
+            device.volume_percent = volume
 
     def add_to_queue(self, now: float, device_id: str | None, uri: str) -> None:
         self._active(now, device_id)
