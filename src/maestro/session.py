@@ -30,7 +30,8 @@ from maestro.intents.spec import IntentSpec
 from maestro.messages import Reply, Screen
 from maestro.spotify.client import SpotifyClient, deadline
 from maestro.spotify.library import SpotifyLibrary
-from maestro.spotify.player import Player, PlayerMemory
+from maestro.spotify.memory import PlayerMemory
+from maestro.spotify.player import Player
 from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from maestro.errors import AuthError, SpotifyAnswerError
 from maestro.intents.spec import default_intents_path
 from maestro.session import Session
 from maestro.spotify.client import NOT_ANSWERING, spoken_wait
-from maestro.spotify.player import PlayerMemory
+from maestro.spotify.memory import PlayerMemory
 from maestro.voice.tts import SilentSpeaker
 from tests.live import LiveSandbox
 
@@ -110,10 +110,10 @@ def test_a_sign_in_a_one_shot_command_cannot_save_says_so(
 async def test_the_daemon_lives_through_a_full_disk_and_saves_when_room_returns(
     live: LiveSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maestro.spotify import player as player_module
+    from maestro.spotify import memory as memory_module
 
     live.pair_into(tmp_path)
-    real_write = player_module.atomic_write_text
+    real_write = memory_module.atomic_write_text
     room = threading.Event()
 
     def full_until_room(*args: object, **kwargs: object) -> None:
@@ -121,7 +121,7 @@ async def test_the_daemon_lives_through_a_full_disk_and_saves_when_room_returns(
             raise ENOSPC
         real_write(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(player_module, "atomic_write_text", full_until_room)
+    monkeypatch.setattr(memory_module, "atomic_write_text", full_until_room)
     session = open_session(live, tmp_path)
     session.player.memory.sleep_at = time.time() - 1  # the sleep timer runs out now: it saves
     speaker, lines = SilentSpeaker(), []

@@ -93,9 +93,11 @@ class SpotifyLibrary:
             add("track", t.name, t.uri, t.artist)
         for a in [*followed, *top_artists]:
             add("artist", a.name, a.uri)
-        # Asleep speakers too: "play in the kitchen" then says the kitchen is asleep, not unknown.
-        for d in [*devices, *player.memory.asleep(devices)]:
+        for d in devices:
             add("device", d.name, d.id)
+        # Asleep speakers too: "play in the kitchen" then says the kitchen is asleep, not unknown.
+        for name, device_id in player.memory.asleep(devices):
+            add("device", name, device_id)
         self._items, self.fetched_at = items, self.clock()
         body = {
             "fetched_at": self.fetched_at,
