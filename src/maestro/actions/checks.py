@@ -23,9 +23,10 @@ T = TypeVar("T")
 CHECK_S = 2.5
 #: Between reads of the state.
 POLL_S = 0.25
-ASLEEP = "It may be asleep: open Spotify on it once, then ask again."
 #: Time kept back from the command's deadline for what comes after a check (a retry, the reply).
 RESERVE_S = 0.6
+#: What may help when a speaker took a command and did not start.
+ASLEEP = "It may be asleep: open Spotify on it once, then ask again."
 
 
 @dataclass(frozen=True)

@@ -31,15 +31,16 @@ def in_grammar(template: Template, spec: IntentSpec) -> bool:
         return False
     return not any(
         isinstance(ref, Slot) and spec.slots[ref.source].type == "text"
-        for ref in _deep_refs(template.node, spec)
+        for ref in deep_refs(template.node, spec)
     )
 
 
-def _deep_refs(node: Node, spec: IntentSpec) -> Iterator[Slot | RuleRef]:
+def deep_refs(node: Node, spec: IntentSpec) -> Iterator[Slot | RuleRef]:
+    """The slots and rules ``node`` refers to, through the rules it uses."""
     for ref in references(node):
         yield ref
         if isinstance(ref, RuleRef):
-            yield from _deep_refs(spec.rules[ref.name], spec)
+            yield from deep_refs(spec.rules[ref.name], spec)
 
 
 def slot_phrases(slot: SlotDef, library: LibraryProvider) -> list[str]:

@@ -37,11 +37,12 @@ import pycrfsuite
 
 from maestro.fsutil import atomic_write_bytes
 from maestro.intents.examples import NONE, NONE_SHARE, UNKNOWN, Example, examples, out_of_domain
+from maestro.intents.grammar import deep_refs
 from maestro.intents.library import KINDS, LibraryItem, LibraryProvider, StaticLibrary, match_key
 from maestro.intents.numbers import TENS, UNITS
 from maestro.intents.spec import IntentSpec
-from maestro.intents.templates import Node, Slot, references
-from maestro.intents.walk import Walker
+from maestro.intents.templates import Slot
+from maestro.intents.walk import vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -164,36 +165,39 @@ class NameFeatures:
         out: list[str] = []
         i = 0
         while i < len(words):
-            for end in range(min(len(words), i + _NAME_WORDS), i, -1):
-                key = " ".join(words[i:end]).removeprefix("the ")
-                kinds = self.keys.get(key)
-                # A one-word name that is also a grammar word ("Something", "Help!") stays a word.
-                if kinds and (end - i > 1 or words[i] not in self.grammar_words):
-                    out.append("<" + "|".join(sorted(kinds)) + ">")
-                    i = end
-                    break
-            else:
-                if _is_number(words[i]):
-                    if not out or out[-1] != "<number>":
-                        out.append("<number>")
-                else:
-                    out.append(known[i])
-                i += 1
+            # The longest name here; a one-word name that is also a grammar word ("Something",
+            # "Help!") stays a word.
+            found = next(((end, kinds) for end, kinds in self._names_at(words, i)
+                          if end - i > 1 or words[i] not in self.grammar_words), None)  # fmt: skip
+            if found is not None:
+                end, kinds = found
+                out.append("<" + "|".join(sorted(kinds)) + ">")
+                i = end
+                continue
+            if not _is_number(words[i]):
+                out.append(known[i])
+            elif not out or out[-1] != "<number>":
+                out.append("<number>")
+            i += 1
         return out
 
     def marks(self, words: Sequence[str]) -> list[set[str]]:
+        """Per word, the kinds of name it begins (``Balbum``) or is inside (``Ialbum``)."""
         marks: list[set[str]] = [set() for _ in words]
-        lowered = [w for w in words]
         for start in range(len(words)):
-            for end in range(min(len(words), start + _NAME_WORDS), start, -1):
-                key = " ".join(lowered[start:end])
-                if key.startswith("the "):
-                    key = key[4:]
-                for kind in self.keys.get(key, ()):
+            for end, kinds in self._names_at(words, start):
+                for kind in kinds:
                     marks[start].add(f"B{kind}")
                     for i in range(start + 1, end):
                         marks[i].add(f"I{kind}")
         return marks
+
+    def _names_at(self, words: Sequence[str], start: int) -> Iterator[tuple[int, set[str]]]:
+        """The names beginning at ``start``, longest first: where each ends, and its kinds."""
+        for end in range(min(len(words), start + _NAME_WORDS), start, -1):
+            kinds = self.keys.get(" ".join(words[start:end]).removeprefix("the "))
+            if kinds:
+                yield end, kinds
 
 
 def _is_number(word: str) -> bool:
@@ -248,7 +252,7 @@ def learned_parser(spec: IntentSpec, library: LibraryProvider, cache: Path) -> L
     before, else trained now (seconds) and cached. Older models in the cache are removed."""
     key = fingerprint(spec, library)
     folder = cache / key
-    names = NameFeatures(library, Walker(spec).vocabulary())
+    names = NameFeatures(library, frozenset(vocabulary(spec)))
     if (folder / "meta.json").is_file():
         try:
             return LearnedParser(folder, spec, names)
@@ -266,20 +270,13 @@ def slot_sources(spec: IntentSpec) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for template in spec.templates:
         found = out.setdefault(template.intent, {})
-        for ref in _slots_in(template.node, spec, set()):
+        for ref in deep_refs(template.node, spec):
+            if not isinstance(ref, Slot):
+                continue
             old = found.get(ref.name)
             if old is None or (spec.slots[old].require_match and not spec.slots[ref.source].require_match):
                 found[ref.name] = ref.source
     return out
-
-
-def _slots_in(node: Node, spec: IntentSpec, seen: set[str]) -> Iterator[Slot]:
-    for ref in references(node):
-        if isinstance(ref, Slot):
-            yield ref
-        elif ref.name not in seen:
-            seen.add(ref.name)
-            yield from _slots_in(spec.rules[ref.name], spec, seen)
 
 
 def train(spec: IntentSpec, library: LibraryProvider, names: NameFeatures, cache: Path, key: str) -> None:
@@ -340,8 +337,7 @@ def _fit(rows: Iterable[tuple[Sequence[str], str]], path: Path) -> None:
 def _fit_tagger(group: list[Example], names: NameFeatures, path: Path) -> None:
     trainer = pycrfsuite.Trainer(verbose=False)
     for ex in group:
-        words = [w for w in ex.words]
-        trainer.append(word_features(words, words, names), list(ex.tags))
+        trainer.append(word_features(ex.words, ex.words, names), list(ex.tags))
     trainer.set_params(_TAGGER)
     trainer.train(str(path))
 

@@ -9,9 +9,10 @@ Matching runs in stages, cheapest and surest first:
 3. numbers written as digits read as words ("a 12 ounce latte");
 4. tolerant: words the templates do not know read as words they do
    (:mod:`~maestro.intents.corrections`), for what ASR mishears ("skipp", "volum");
-5. learned: where the templates found nothing, or only a doubtful reading, the parser learned
-   from them (:mod:`~maestro.intents.learned`) reads phrasings no template lists ("who is singing
-   this one"); its reading counts only when it is confident and its names are the user's.
+5. learned: where the templates found nothing, the parser learned from them
+   (:mod:`~maestro.intents.learned`) reads phrasings no template lists ("the speakers are far too
+   loud"); its reading counts only when it is confident and its names are the user's. Where only
+   a free-text reading fits, it may veto it ("put the kettle on" asks for no music).
 
 Each way the words fit a template resolves its slots (:mod:`~maestro.intents.slots`: numbers,
 enums, library and device names with rapidfuzz, free text); a reading whose required name does

@@ -77,6 +77,19 @@ class CompiledTemplate:
     device_only: bool = False
 
 
+def vocabulary(spec: IntentSpec) -> list[str]:
+    """Every word the templates, prefixes, suffixes, slot values and units hold, and numbers."""
+    words: set[str] = set(NUMBER_WORDS)
+    for text in [t.text for t in spec.templates] + [*spec.prefixes, *spec.suffixes]:
+        words.update(normalize(text).split())  # normalising already splits off "{", "<", "|"...
+    for slot in spec.slots.values():
+        for synonyms in slot.values.values():
+            for synonym in synonyms:
+                words.update(synonym.split())
+        words.update(w for unit in slot.units for w in unit.split())
+    return sorted(words)
+
+
 class Walker:
     def __init__(self, spec: IntentSpec) -> None:
         self.spec = spec
@@ -93,16 +106,7 @@ class Walker:
         self.templates = [self._compile(t) for t in spec.templates]
 
     def vocabulary(self) -> list[str]:
-        """Every word the templates, prefixes, suffixes, slot values and units hold, and numbers."""
-        words: set[str] = set(NUMBER_WORDS)
-        for text in [t.text for t in self.spec.templates] + [*self.spec.prefixes, *self.spec.suffixes]:
-            words.update(normalize(text).split())  # normalising already splits off "{", "<", "|"...
-        for slot in self.spec.slots.values():
-            for synonyms in slot.values.values():
-                for synonym in synonyms:
-                    words.update(synonym.split())
-            words.update(w for unit in slot.units for w in unit.split())
-        return sorted(words)
+        return vocabulary(self.spec)
 
     # -- compiling ---------------------------------------------------------------
 
