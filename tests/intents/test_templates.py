@@ -90,3 +90,15 @@ def test_every_expansion_of_a_template_matches_it(template: str, seed: int) -> N
         result = matcher.match(" ".join(words))
         assert result.intent == "Test", (template, words)
         assert result.score == 1.0
+
+
+def test_many_number_slots_in_a_row_still_match() -> None:
+    """Found by the property above: the words split in more ways than are kept, and the cut
+    must not drop every split that ends where the next part starts."""
+    template = "({n} {n} ({n}|{n} {n} {n}) {n} {n} {n}|play)"
+    spec = parse_spec(
+        f"slots:\n  n: {{type: number, min: 0, max: 100}}\nintents:\n  Test:\n    templates: [{template!r}]\n"
+    )
+    words = "thirty three sixty five fifty one one hundred thirty eight sixty one forty five seventy four"
+    result = Matcher(spec).match(words)
+    assert (result.intent, result.score) == ("Test", 1.0)

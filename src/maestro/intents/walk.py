@@ -8,7 +8,7 @@ shared). The same walk answers "could these words be the start of a command?" fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from maestro.intents.normalize import normalize
@@ -156,13 +156,13 @@ class Walker:
         elif isinstance(node, Seq):
             states: list[tuple[int, Captures]] = [(pos, ())]
             for item in node.items:
-                states = list(
+                states = _bounded(
                     dict.fromkeys(
                         (end, caps + more)
                         for start, caps in states
                         for end, more in self._spans(item, walk, start)
                     )
-                )[:MAX_PARSES]
+                )
                 if not states:
                     break
             out = states
@@ -330,3 +330,23 @@ class _Edges:
 
 def _union(parts: list[Edge]) -> Edge:
     return frozenset().union(*(p[0] for p in parts)), any(p[1] for p in parts), any(p[2] for p in parts)
+
+
+def _bounded(states: Iterable[tuple[int, Captures]]) -> list[tuple[int, Captures]]:
+    """At most MAX_PARSES partial parses, in order, keeping one for every position some reach.
+
+    Slots in a row ("{n} {n} {n}" over a run of number words) split the words in more ways than
+    can be kept; a plain cut could drop every split that ends where the next part must start.
+    """
+    states = list(states)
+    if len(states) <= MAX_PARSES:
+        return states
+    first_at: dict[int, int] = {}
+    for index, (end, _) in enumerate(states):
+        first_at.setdefault(end, index)
+    keep = set(first_at.values())
+    for index in range(len(states)):
+        if len(keep) >= MAX_PARSES:
+            break
+        keep.add(index)
+    return [state for index, state in enumerate(states) if index in keep]
