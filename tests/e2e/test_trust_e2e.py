@@ -15,6 +15,7 @@ import pytest
 from maestro.actions.base import UNDO_WINDOW_S
 from maestro.session import Session
 from maestro.spotify.client import COMMAND_DEADLINE_S
+from maestro.voice.decide import UNSURE_SCORE
 from tests.conftest import KITCHEN
 from tests.e2e.helpers import playback, say
 from tests.live import LiveSandbox
@@ -145,6 +146,17 @@ async def test_a_sure_play_names_the_speaker(session: Session, live: LiveSandbox
     assert reply.speech == "Playing Rumours, on Kitchen."
 
 
+async def test_a_library_name_heard_unsurely_is_read_back(session: Session, live: LiveSandbox) -> None:
+    """The words say a name of the user's, but the recogniser was not sure of them (a sounds-like
+    reading): what was chosen is said, and "no" puts it back."""
+    await session.ensure_library()
+    heard = dataclasses.replace(session.matcher.match("play abbey road"), score=UNSURE_SCORE)
+    reply = await session.actions.run(heard)
+    assert reply.ok and reply.speech == "I found Abbey Road, by The Beatles; say no to stop."
+    assert playback(live)["album_name"] == "Abbey Road"
+    assert (await say(session, "no")).speech == "Okay, stopped."
+
+
 async def test_a_lasting_change_heard_unsurely_is_asked_first(session: Session, live: LiveSandbox) -> None:
     assert (await say(session, "play my liked songs")).ok
     liked = list(live.snapshot()["saved_tracks"])
@@ -168,3 +180,4 @@ async def test_a_volume_the_speaker_did_not_take_is_said(session: Session, live:
     reply = await say(session, "set the volume to 30 in the kitchen")
     assert not reply.ok and reply.speech.startswith("Kitchen didn't change its volume")
     assert (await say(session, "set the volume to 30 in the bedroom")).speech == "Volume 30."
+

@@ -14,6 +14,7 @@ intent names.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,18 @@ MAX_TRIED = 120
 #: readings fall 3 nats a token or more behind; a right reading with a sound or two misheard,
 #: about one at most).
 MARGIN = 1.0
+
+
+#: The score a reading keeps at most when no recogniser was sure of its very words (the neural
+#: pass wrote something near it, or was not asked in time): below 1, a name in it is read back
+#: before it plays and a lasting change is asked first (``maestro.actions``).
+UNSURE_SCORE = 0.9
+
+
+def unsure(recognition: Recognition) -> Recognition:
+    if recognition.score <= UNSURE_SCORE:
+        return recognition
+    return dataclasses.replace(recognition, score=UNSURE_SCORE)
 
 
 class Rescorer(Protocol):
@@ -120,9 +133,8 @@ class Decider:
         wants_open = recognition.intent in self.open_intents or (
             recognition.intent is None and bool(words) and words[0] in PLAY_WORDS
         )
-        asked = self.neural is not None and (
-            wants_open or not self.sure(transcript, recognition, posteriors(), ignored)
-        )
+        sure = self.sure(transcript, recognition, posteriors(), ignored)
+        asked = self.neural is not None and (wants_open or not sure)
         if asked:
             # The grammar path is unsure (or the name may be one it cannot know): the neural pass decides.
             heard, runaway = cut_runaway(self.neural_text(utterance, wake_words, woke_here),
@@ -136,6 +148,8 @@ class Decider:
                 # all ("skip" is too short for it) does the grammar path's reading stand.
                 if best is not None or recognition.intent is None or self.neural_decides or heard:
                     text, again = best or (heard, Recognition(heard, None))
+                    if text != heard:  # a reading near what it wrote, not what it wrote
+                        again = unsure(again)
                     return Decision(text, again, True, True)
             again = self.match(heard, learned=True)
             if again.intent is not None or recognition.intent is None or self.neural_decides:
@@ -147,6 +161,8 @@ class Decider:
             again = self.match(heard, learned=True)
             if again.intent in self.naming_intents:
                 return Decision(heard, again, True, False)
+        if not sure and not self.names_heard_surely(recognition, posteriors()):
+            recognition = unsure(recognition)
         return Decision(transcript, recognition, False, asked)
 
     def rescored(
@@ -226,6 +242,20 @@ class Decider:
         said = [w for w in transcript.split() if w not in ignored]
         heard = {w: p for w, p in posteriors if w not in ignored}
         return bool(said) and all(heard.get(w, 0.0) >= self.sure_posterior for w in said)
+
+    def names_heard_surely(self, recognition: Recognition, posteriors: Sequence[tuple[str, float]]) -> bool:
+        """What the reading acts on was heard surely: the words of the names it holds, or, when it
+        names nothing, every word (its words as ``sure`` counts them)."""
+        spec = self.matcher.spec
+        named = [
+            normalize(value.name if isinstance(value, NameValue) else str(value))
+            for slot, value in recognition.slots.items()
+            if isinstance(value, NameValue) or (slot in spec.slots and spec.slots[slot].type == "text")
+        ]
+        if not named or recognition.score < 1.0:
+            return False
+        heard = dict(posteriors)
+        return all(heard.get(word, 0.0) >= self.sure_posterior for name in named for word in name.split())
 
     @staticmethod
     def doubtful(transcript: str, posteriors: Sequence[tuple[str, float]], ignored: set[str]) -> bool:

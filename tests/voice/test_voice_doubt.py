@@ -1,0 +1,65 @@
+"""Which readings of speech are sure: a name not heard as it is said is read back before it plays
+and a lasting change is asked first (maestro.actions); the recogniser marks such readings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from maestro.intents import Matcher, load_spec
+from maestro.intents.spec import default_intents_path
+from maestro.voice.candidates import Repairs
+from maestro.voice.decide import UNSURE_SCORE, Decider
+from maestro.voice.synth import silence
+from maestro.voice.testing import TranscriberTwin
+from tests.voice.helpers import LIBRARY
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_spec(default_intents_path()), LIBRARY)
+
+
+class ScoresByText:
+    """Each reading's log-probability as given (others far behind); the free transcript at 0."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+
+    def score(self, pcm: bytes, readings: list[str]) -> list[float]:
+        return [self.scores.get(text, -100.0) for text in readings[:-1]] + [0.0]
+
+    def tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def decide(decider: Decider, alternatives: list[str], posteriors: Sequence[tuple[str, float]]) -> float:
+    decision = decider.decide(
+        alternatives, posteriors=lambda: posteriors, utterance=silence(1.0),
+        wake_words=["hey", "maestro"], woke_here=False, open_pass=lambda pcm: "",
+    )  # fmt: skip
+    assert decision.recognition.intent is not None, decision
+    return decision.recognition.score
+
+
+def test_a_reading_mended_from_what_the_neural_pass_wrote_is_unsure(matcher: Matcher) -> None:
+    """Whisper wrote "play abi road"; the grammar knows "play abbey road", near it: taken, but as a
+    sounds-like reading. What it wrote itself, word for word, is not."""
+    scorer = ScoresByText({"play abbey road": -1.0})
+    repairs = Repairs(matcher.spec, LIBRARY)
+    mended = Decider(matcher, neural=TranscriberTwin("play abi road"), scorer=scorer, repairs=repairs)
+    assert decide(mended, ["play abbey road"], [("play", 0.5), ("abbey", 0.5), ("road", 0.5)]) == UNSURE_SCORE
+    heard = Decider(matcher, neural=TranscriberTwin("play abbey road"), scorer=scorer, repairs=repairs)
+    assert decide(heard, ["play abbey road"], [("play", 0.5), ("abbey", 0.5), ("road", 0.5)]) == 1.0
+
+
+def test_without_a_neural_pass_a_name_heard_unsurely_is_unsure(matcher: Matcher) -> None:
+    """The grammar path alone: what matters is how surely the name's words were heard; a lasting
+    change names nothing, so every word of it counts."""
+    alone = Decider(matcher)
+    play, unlike = ["play abbey road"], ["unlike this song"]
+    assert decide(alone, play, [("play", 0.3), ("abbey", 0.99), ("road", 0.97)]) == 1.0
+    assert decide(alone, play, [("play", 0.99), ("abbey", 0.4), ("road", 0.97)]) == UNSURE_SCORE
+    assert decide(alone, unlike, [("unlike", 0.6), ("this", 0.99), ("song", 0.99)]) == UNSURE_SCORE
+    assert decide(alone, unlike, [("unlike", 0.95), ("this", 0.99), ("song", 0.99)]) == 1.0
