@@ -22,6 +22,7 @@
     │   ├── SpotifyRequestError     any other 4xx
     │   └── SpotifyAnswerError      a 2xx answer of a shape Maestro cannot read
     ├── NotPlayingThereError        about what a speaker plays, for one that plays nothing (actions.base)
+    ├── NotTakenError               a speaker answered a command and did not do it, read back (actions.base)
     ├── ReaderLost                  the NFC reader is unplugged, busy or not there (nfc.readers)
     ├── AlreadyRunningError         another daemon already runs on this state dir (box.lock)
     └── StoreUnavailableError       the bridge's grant store cannot be reached: Redis down (bridge.grants)

@@ -181,3 +181,14 @@ async def test_a_volume_the_speaker_did_not_take_is_said(session: Session, live:
     assert not reply.ok and reply.speech.startswith("Kitchen didn't change its volume")
     assert (await say(session, "set the volume to 30 in the bedroom")).speech == "Volume 30."
 
+
+async def test_a_seek_the_speaker_did_not_take_is_said(session: Session, live: LiveSandbox) -> None:
+    """A position moves on while it is read back: the check is a window, not an equality."""
+    assert (await say(session, "play abbey road in the kitchen")).ok
+    went = await say(session, "go to 2 minutes")
+    assert went.ok and went.speech == "Going to 2:00."
+    assert 120_000 <= playback(live)["progress_ms"] <= 125_000
+    live.control("devices", {"name": "Kitchen", "ignores_seek": True})
+    stuck = await say(session, "skip ahead 30 seconds")
+    assert not stuck.ok and stuck.speech.startswith("Kitchen didn't move: it's still at 2:0")
+    assert playback(live)["progress_ms"] < 140_000

@@ -335,6 +335,10 @@ class SpeakerAsleepError(NoActiveDeviceError):
     """A speaker of the user's that Spotify does not list now (asleep, switched off)."""
 
 
+class NotTakenError(MaestroError):
+    """A speaker answered a command (204) and did not do it, as read back: nothing claimed."""
+
+
 class NotPlayingThereError(MaestroError):
     """A command about what a speaker plays, for a speaker that plays nothing: nothing was done."""
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from maestro.actions.base import DEFAULT_SLEEP_MINUTES, ActionsBase, say
-from maestro.actions.checks import Wanted, read_back
+from maestro.actions.base import DEFAULT_SLEEP_MINUTES, ActionsBase, NotTakenError, say
+from maestro.actions.checks import Wanted, read_back, until
 from maestro.errors import NoActiveDeviceError
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply, clock_time
 from maestro.spotify.player import PlaybackState
+
+#: How far from where a seek asked the position read back may be: it moves on while it is read
+#: (up to ``checks.CHECK_S``), and speakers report it in steps.
+SEEK_SLACK_MS = 3000
 
 
 class TransportActions(ActionsBase):
@@ -72,12 +76,28 @@ class TransportActions(ActionsBase):
         return state
 
     async def _seek_to(self, device_id: str | None, target_ms: int) -> int:
+        """Go to ``target_ms`` (kept inside the song) and read back that the speaker went there:
+        the position it reached, or :class:`NotTakenError` saying where it still is."""
         state = await self._playing(device_id)
         duration = state.item.duration_ms if state.item else 0
         target = max(0, target_ms)
         if duration:
             target = min(target, max(0, duration - 1000))
         await self.player.seek(target, device_id)
+        song = state.item.uri if state.item else None
+
+        def there(now: PlaybackState | None) -> bool:
+            if now is None or now.item is None:
+                return False
+            if now.item.uri != song:  # a seek to the last seconds may already have ended the song
+                return duration - target <= SEEK_SLACK_MS
+            return abs(now.progress_ms - target) <= SEEK_SLACK_MS
+
+        ok, now = await until(self.player.state, there)
+        if not ok:
+            where = clock_time(now.progress_ms) if now is not None else "where it was"
+            speaker = now.device.name if now is not None and now.device else "The speaker"
+            raise NotTakenError(f"{speaker} didn't move: it's still at {where}. Try again.")
         return target
 
     async def _seek_by(self, r: Recognition, delta_ms: int) -> int:

@@ -119,8 +119,8 @@ async def tokens(request: Request, state: SandboxState, body: dict[str, Any]) ->
 async def devices(request: Request, state: SandboxState, body: dict[str, Any]) -> Response:
     """How a speaker lets Maestro down: ``ignores_plays`` (plays it takes but never starts; -1:
     all), ``lands_on`` (the name of the speaker that plays instead), ``ignores_volume``,
-    ``restricted`` (refuses commands: 403), ``listed`` (false: asleep, off Spotify's list; true
-    again: back, under a new id)."""
+    ``ignores_seek``, ``restricted`` (refuses commands: 403), ``listed`` (false: asleep, off
+    Spotify's list; true again: back, under a new id)."""
     player = state.user(_field(body, "user", str, DEFAULT_USER)).player
     name = _field(body, "name", str)
     by_name = {d.name.lower(): d for d in player.devices.values()}
@@ -139,6 +139,8 @@ async def devices(request: Request, state: SandboxState, body: dict[str, Any]) -
         device.is_restricted = _field(body, "restricted", bool)
     if "ignores_volume" in body:
         device.ignores_volume = _field(body, "ignores_volume", bool)
+    if "ignores_seek" in body:
+        device.ignores_seek = _field(body, "ignores_seek", bool)
     if "listed" in body:
         listed = _field(body, "listed", bool)
         if not listed and device.listed:

@@ -54,6 +54,8 @@ class Device:
     lands_on: str = ""
     #: takes volume commands (204) and keeps its volume.
     ignores_volume: bool = False
+    #: takes a seek (204) and plays on from where it was.
+    ignores_seek: bool = False
     #: listed in ``/me/player/devices`` (Spotify lists only speakers that are awake).
     listed: bool = True
 
@@ -312,7 +314,8 @@ class UserPlayer:
         if position_ms >= pb.track.duration_ms:
             self.next(now, device_id)
             return
-        pb.position_ms, pb.anchor = position_ms, now
+        if not self.devices[pb.device_id].ignores_seek:
+            pb.position_ms, pb.anchor = position_ms, now
 
     def set_repeat(self, now: float, device_id: str | None, state: str) -> None:
         if state not in ("off", "track", "context"):
