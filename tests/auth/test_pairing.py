@@ -37,6 +37,9 @@ def test_spelling_handles_hyphens_lowercase_and_digits() -> None:
     )  # letters espeak would misread get their names
     assert spell_paired("BCDF-GHJK") == ("B bravo, C charlie, D delta, F foxtrot. "
                                          "G golf, H hotel, J juliet, K kilo.")  # fmt: skip
+    # Spotify's six characters in halves, as a person reads them out.
+    assert spell_paired("4BU4QW") == ("the number four, B bravo, you uniform. "
+                                      "the number four, Q quebec, double you whiskey.")  # fmt: skip
 
 
 def test_every_letter_has_a_phonetic_word() -> None:
