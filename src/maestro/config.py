@@ -140,6 +140,17 @@ class NfcSettings:
 
 
 @dataclass
+class MqttSettings:
+    #: mqtt://user:password@host:1883, or mqtts://... (TLS); empty: Home Assistant's MQTT is off.
+    url: str = field(default="", repr=False)
+    #: A file holding the broker's password (wins over one in the url).
+    password_file: str = ""
+    discovery_prefix: str = "homeassistant"
+    #: The device's name in Home Assistant; each box on one broker needs its own.
+    name: str = "Maestro"
+
+
+@dataclass
 class Settings:
     spotify: SpotifySettings = field(default_factory=SpotifySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -149,6 +160,7 @@ class Settings:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
     nfc: NfcSettings = field(default_factory=NfcSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
     #: Where the settings came from (None: defaults and environment only).
     source: Path | None = None
     #: Things worth telling the user that do not stop Maestro (a mistyped MAESTRO_* variable).
@@ -225,7 +237,8 @@ def load(env: typing.Mapping[str, str] | None = None) -> Settings:
 #: mic" a microphone's, "redis://..." an address). A relative path is relative to the config file's
 #: directory, wherever the command was started (under systemd that is "/").
 PATH_SETTINGS = {("tts", "wav_dir"): True, ("display", "png_dir"): True, ("voice", "model_path"): True,
-                 ("bridge", "db"): True, ("bridge", "secret_file"): True, ("voice", "whisper_model"): False,
+                 ("bridge", "db"): True, ("bridge", "secret_file"): True, ("mqtt", "password_file"): True,
+                 ("voice", "whisper_model"): False,
                  ("voice", "input_device"): False, ("bridge", "store"): False}  # fmt: skip
 
 

@@ -25,15 +25,20 @@ class Commands:
         self.box = box
         self.status = status
         self.replies: deque[tuple[str, Reply]] = deque(maxlen=HISTORY)
+        #: Told of every command after its reply (Home Assistant): ``watch(source, heard, reply)``.
+        self.watchers: list[Callable[[str, str, Reply], Awaitable[None]]] = []
         self._one_at_a_time = asyncio.Lock()
 
     @property
     def busy(self) -> bool:
         return self._one_at_a_time.locked()
 
-    async def run(self, source: str, work: Callable[[], Awaitable[Reply]], heard: str = "") -> Reply:
-        """Runs one command at a time; shows and says the reply. ``heard``: what the command was
-        (the words, a card), for `maestro status`."""
+    async def run(
+        self, source: str, work: Callable[[], Awaitable[Reply]], heard: str = "", *, speak: bool = True
+    ) -> Reply:
+        """Runs one command at a time; shows and says the reply (``speak``: a command from Home
+        Assistant is only shown). ``heard``: what the command was (the words, a card), for
+        `maestro status`."""
         async with self._one_at_a_time:
             try:
                 reply = await work()
@@ -48,7 +53,13 @@ class Commands:
             self.box.state.shown = reply.screen
             await self.box.display.show(reply.screen)
             self.box.print_line(f"Maestro: {reply.speech}")
-            await self.box.speaker.say(reply.speech)
+            if speak:
+                await self.box.speaker.say(reply.speech)
             self.box.state.answer_wanted = reply.question
+            for watch in self.watchers:
+                try:
+                    await watch(source, heard or source, reply)
+                except Exception:  # a watcher's failure is its own; the command is done
+                    log.exception("telling %s of a command failed", watch)
         self.box.state.poke.set()  # look at Spotify again now: the command changed what is playing
         return reply

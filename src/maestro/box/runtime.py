@@ -3,6 +3,8 @@
 - Spotify (:mod:`maestro.box.spotify_loop`): sign-in, what is playing, the sleep timer.
 - Voice (:mod:`maestro.box.voice_loop`): the microphone through the listener to commands.
 - Cards (:mod:`maestro.box.cards_loop`): the NFC reader to commands.
+- Home Assistant (:mod:`maestro.home`), when ``mqtt.url`` is set: MQTT commands to commands,
+  what is playing and every command out.
 
 They share a :class:`~maestro.box.state.BoxState` (what the screen shows and why), run commands
 one at a time through :class:`~maestro.box.commands.Commands`, and say trouble once through
@@ -72,6 +74,8 @@ class Runtime:
                 loops.append(group.create_task(self._voice(), name="voice"))
             if self.reader is not None and self.cards is not None:
                 loops.append(group.create_task(self.cards_loop(self.reader, self.cards, stop), name="nfc"))
+            if self.session.settings.mqtt.url:  # not cancelled: it says "offline" itself on stop
+                group.create_task(self._home(stop), name="mqtt")
             await stop.wait()
             for task in [*loops, *self.background.tasks]:  # a look at Spotify under way is not waited for
                 task.cancel()
@@ -89,6 +93,16 @@ class Runtime:
             await self.troubles.report(f"Voice control is off: {exc}", "voice")
             return
         await self.voice.run(voice)
+
+    async def _home(self, stop: asyncio.Event) -> None:
+        from maestro.home.wiring import home_link  # only a box with mqtt.url imports aiomqtt
+
+        try:
+            link = home_link(self)
+        except MaestroError as exc:  # a broken mqtt.url: the rest still works
+            await self.troubles.report(f"Home Assistant is off: {exc}", "mqtt")
+            return
+        await link.run(stop)
 
     async def cards_loop(self, reader: Reader, cards: Cards, stop: asyncio.Event) -> None:
         await cards_loop(

@@ -113,6 +113,8 @@ class SpotifyLoop:
         with deadline():
             playing = await self.box.session.player.state()
         await self.troubles.resolved("spotify", "Spotify is back.")
+        for watch in self.box.playing_watchers:
+            await watch(playing)
         if playing is None or playing.item is None:
             screen = Screen("idle", "Maestro", ("Nothing playing",))
         else:

@@ -12,6 +12,7 @@ from typing import Any
 from maestro.display.devices import Display
 from maestro.messages import Screen
 from maestro.session import Session
+from maestro.spotify.player import PlaybackState
 from maestro.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
@@ -66,3 +67,5 @@ class BoxParts:
     print_line: Callable[[str], None]
     state: BoxState = field(default_factory=BoxState)
     background: Background = field(default_factory=Background)
+    #: Told of each look at Spotify (Home Assistant): what is playing, or None.
+    playing_watchers: list[Callable[[PlaybackState | None], Awaitable[None]]] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Home Assistant: the box as an MQTT device (discovery, state, commands)."""

@@ -1,0 +1,74 @@
+"""Home Assistant's commands through the box's own path, and the box's news out to it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from maestro.home.discovery import node_id_for, playing_payloads
+from maestro.home.mqtt_link import MqttLink, broker_from
+from maestro.intents.recognition import Recognition
+from maestro.messages import Reply
+from maestro.spotify.player import PlaybackState
+
+if TYPE_CHECKING:
+    from maestro.box.runtime import Runtime
+
+#: The event entity's type for each source of commands.
+EVENT_FOR = {"voice": "voice_command", "card": "card_tap", "mqtt": "command"}
+#: Buttons and the switch/selects, as the intents they run.
+INTENT_FOR = {"next": "Next", "previous": "Previous"}
+
+
+def home_link(runtime: Runtime) -> MqttLink:
+    """The MQTT link for ``mqtt.*``: its commands run one at a time with voice and cards (shown,
+    not spoken), what is playing and every command published."""
+    settings = runtime.session.settings.mqtt
+    session = runtime.session
+    actions = session.actions
+
+    async def handle(what: str, value: Any) -> None:
+        async def work() -> Reply:
+            if what == "command":
+                return (await session.handle(value))[1]
+            if what == "speaker":
+                return (await session.handle(f"move the music to {value}"))[1]
+            if what == "play_pause":
+                return await actions.toggle()
+            slots: dict[str, Any] = {}
+            intent = INTENT_FOR.get(what, "")
+            if what == "volume":
+                intent, slots = "SetVolume", {"volume": value}
+            elif what == "shuffle":
+                intent, slots = "Shuffle", {"state": "on" if value else "off"}
+            elif what == "repeat":
+                intent, slots = "Repeat", {"mode": value}
+            return await actions.run(Recognition(text="", intent=intent, slots=slots, score=1.0))
+
+        heard = value if isinstance(value, str) and what == "command" else f"{what}: {value}"
+        await runtime.commands.run("mqtt", work, heard, speak=False)
+
+    link = MqttLink(
+        broker_from(settings.url, settings.password_file), handle,
+        name=settings.name, node_id=node_id_for(settings.name), prefix=settings.discovery_prefix,
+        lost=lambda message: runtime.troubles.report(message, "mqtt"),
+        back=lambda: runtime.troubles.resolved("mqtt", "Home Assistant's broker is back."),
+    )  # fmt: skip
+
+    async def command_done(source: str, heard: str, reply: Reply) -> None:
+        attributes = {"heard": heard, "source": source, "intent": reply.intent, "reply": reply.speech,
+                      "ok": reply.ok, "at": time.time()}  # fmt: skip
+        await link.publish_state({
+            link.topics.state("last_command"): heard[:255],
+            link.topics.attributes("last_command"): json.dumps(attributes),
+        })  # fmt: skip
+        await link.fire(EVENT_FOR.get(source, "command"), **attributes)
+
+    async def looked(playing: PlaybackState | None) -> None:
+        await link.set_speakers(tuple(item.name for item in session.library.items("device")))
+        await link.publish_state(playing_payloads(link.topics, playing))
+
+    runtime.commands.watchers.append(command_done)
+    runtime.parts.playing_watchers.append(looked)
+    return link
