@@ -167,10 +167,15 @@ async def judge(session: Session, live: LiveSandbox, heard: object, request: Req
     right = chosen == request.wanted
     # Doubtful as a listener would judge it: the name not heard as said, a reading that was not
     # sure, a name found by a search rather than in the library, or the wrong thing altogether.
-    name_heard = f" {normalize(request.name)} " in f" {heard.transcript} "
+    said_name = normalize(request.name).removeprefix("the ")  # "play some rolling stones" says it
+    name_heard = f" {said_name} " in f" {heard.transcript} "
     doubtful = not (sure and right and name_heard and request.in_library)
     tally.doubtful += doubtful
     tally.doubtful_read_back += doubtful and read_back
+    if doubtful and not read_back:
+        assert tally.misses is not None
+        why = "not sure" if not sure else "not in the library" if not request.in_library else "name not heard"
+        tally.misses[f"doubtful ({why}), plain: {said!r} heard {heard.transcript!r}: {reply.speech}"] += 1
     if right:
         tally.right_read_back += read_back
         tally.right_plain += not read_back
