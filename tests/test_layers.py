@@ -14,7 +14,7 @@ FLOORS: list[list[str]] = [
     ["errors", "fsutil", "config", "config_template", "serving"],
     ["intents"],
     ["spotify"],
-    ["messages", "voice", "display"],
+    ["messages", "voice", "display", "home"],
     ["actions", "nfc", "auth"],
     ["session", "ducking"],
     ["box", "demo", "doctor"],

@@ -95,7 +95,7 @@ class Runtime:
         await self.voice.run(voice)
 
     async def _home(self, stop: asyncio.Event) -> None:
-        from maestro.home.wiring import home_link  # only a box with mqtt.url imports aiomqtt
+        from maestro.box.home_loop import home_link  # only a box with mqtt.url imports aiomqtt
 
         try:
             link = home_link(self)

@@ -1,19 +1,31 @@
-"""Home Assistant's commands through the box's own path, and the box's news out to it."""
+"""Home Assistant (:mod:`maestro.home`) wired into the running box: its commands through the box's
+own path, and the box's news out to it."""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from maestro.box.commands import Commands
+from maestro.box.state import BoxParts
+from maestro.box.troubles import Troubles
 from maestro.home.discovery import node_id_for, playing_payloads
 from maestro.home.mqtt_link import MqttLink, broker_from
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply
+from maestro.session import Session
 from maestro.spotify.player import PlaybackState
 
-if TYPE_CHECKING:
-    from maestro.box.runtime import Runtime
+
+class Box(Protocol):
+    """What of the running box (:class:`maestro.box.runtime.Runtime`) Home Assistant works with."""
+
+    session: Session
+    commands: Commands
+    parts: BoxParts
+    troubles: Troubles
+
 
 #: The event entity's type for each source of commands.
 EVENT_FOR = {"voice": "voice_command", "card": "card_tap", "mqtt": "command"}
@@ -21,7 +33,7 @@ EVENT_FOR = {"voice": "voice_command", "card": "card_tap", "mqtt": "command"}
 INTENT_FOR = {"next": "Next", "previous": "Previous"}
 
 
-def home_link(runtime: Runtime) -> MqttLink:
+def home_link(runtime: Box) -> MqttLink:
     """The MQTT link for ``mqtt.*``: its commands run one at a time with voice and cards (shown,
     not spoken), what is playing and every command published."""
     settings = runtime.session.settings.mqtt
