@@ -23,7 +23,7 @@ class PlayingActions(ActionsBase):
         name = value.name if isinstance(value, NameValue) else str(value)
         artist_name = artist.name if isinstance(artist, NameValue) else (str(artist) if artist else "")
         if isinstance(value, NameValue) and value.uri:
-            return Item(kind, value.name, value.uri, artist_name or self._artist_in_library(kind, value.uri))
+            return Item(kind, value.name, value.uri, artist_name or value.artist)
         query = f"{name} {artist_name}".strip()
         hits = (await self.player.search(query, (kind,), limit=10)).get(kind, [])
         if artist_name and kind in ("track", "album"):
@@ -33,14 +33,6 @@ class PlayingActions(ActionsBase):
             return None
         # Best match by name; Spotify's own order breaks ties.
         return max(hits, key=lambda h: (fuzz.ratio(match_key(h.name), match_key(name)), -hits.index(h)))
-
-    def _artist_in_library(self, kind: str, uri: str) -> str:
-        """Whose album or song it is, as the library has it: a read-back says it ("Abbey Road, by
-        The Beatles")."""
-        library = self.matcher.library if self.matcher is not None else None
-        if library is None or kind not in ("album", "track"):
-            return ""
-        return next((item.artist or "" for item in library.items(kind) if item.uri == uri), "")
 
     async def _play_item(self, r: Recognition, item: Item, doubtful: bool = False) -> Outcome:
         """Play ``item`` where the command says, and read back that it plays (see ``checked``).

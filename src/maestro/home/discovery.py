@@ -19,8 +19,8 @@ from maestro.spotify.player import PlaybackState
 ONLINE, OFFLINE = "online", "offline"
 #: The box's states, as the state sensor reports them.
 BOX_STATES = ("idle", "listening", "thinking", "speaking", "pairing", "trouble")
-#: Buttons, and the intent each one runs.
-BUTTONS = {"play_pause": "PlayPause", "next": "Next", "previous": "Previous"}
+#: The buttons (what each runs: :mod:`maestro.box.home_loop`).
+BUTTONS = ("play_pause", "next", "previous")
 REPEAT_MODES = ("off", "track", "context")
 #: The speaker select before any speaker is known (Home Assistant wants one option at least).
 NO_SPEAKER = "(none)"

@@ -14,6 +14,8 @@ class NameValue:
     name: str
     uri: str | None
     kind: str
+    #: Whose album or song it is, as the library has it (a read-back says it); not part of its identity.
+    artist: str = field(default="", compare=False)
 
     def to_json(self) -> dict[str, Any]:
         if self.kind == "device":

@@ -107,12 +107,12 @@ class SlotValues:
             # is not the Beatles' "Something".
             found = index.resolve(attempt, NAME_CUTOFF, artist if slot.kind in ("album", "track") else "")
             if found is not None:
-                value = NameValue(found.item.name, found.item.uri, slot.kind)
+                value = NameValue(found.item.name, found.item.uri, slot.kind, found.item.artist)
                 return value, 0.8 + 0.2 * found.score / 100, None
         if slot.kind == "device":
             found = index.only_one_holding(strip_generic_suffix(text))  # "the TV" for "Den TV"
             if found is not None:
-                value = NameValue(found.item.name, found.item.uri, slot.kind)
+                value = NameValue(found.item.name, found.item.uri, slot.kind, found.item.artist)
                 return value, 0.8 + 0.2 * found.score / 100, None
         if slot.require_match or slot.kind == "device":
             # A speaker must be one of the user's: "put on love playlist" is no move to "love playlist".
