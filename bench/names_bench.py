@@ -26,7 +26,7 @@ import random
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ from maestro.intents.spec import default_intents_path  # noqa: E402
 from maestro.sandbox.catalog import Catalog  # noqa: E402
 from maestro.session import Session  # noqa: E402
 from maestro.voice.audio import read_wav  # noqa: E402
+from maestro.voice.events import Heard  # noqa: E402
 from maestro.voice.pipeline import listener_for  # noqa: E402
 from maestro.voice.synth import espeak_pcm, silence  # noqa: E402
 from maestro.voice.tts import PiperSpeaker, piper_installed  # noqa: E402
@@ -106,7 +107,7 @@ class Tally:
     unlike_sure_done: int = 0
     unlike_asked: int = 0
     unlike_doubt_done: int = 0
-    misses: Counter[str] | None = None
+    misses: Counter[str] = field(default_factory=Counter)
 
 
 class Voices:
@@ -127,13 +128,13 @@ def noisy(pcm: bytes, noise: np.ndarray, rng: np.random.Generator) -> bytes:
     return to_pcm(mix(speech, noise, NOISE_DB, rng))
 
 
-async def judge(session: Session, live: LiveSandbox, heard: object, request: Request, said: str,
-                tally: Tally) -> None:  # fmt: skip
+async def judge(
+    session: Session, live: LiveSandbox, heard: Heard | None, request: Request, tally: Tally
+) -> None:
     """Carry out what was heard, as the daemon does, and count how it went."""
-    from maestro.voice.events import Heard
-
+    said = request.text
     tally.said += 1
-    if not isinstance(heard, Heard) or heard.recognition.intent is None:
+    if heard is None or heard.recognition.intent is None:
         tally.not_understood += 1
         return
     recognition = heard.recognition
@@ -146,21 +147,18 @@ async def judge(session: Session, live: LiveSandbox, heard: object, request: Req
         removed = saved not in live.snapshot()["saved_tracks"]
         if removed and not sure:
             tally.unlike_doubt_done += 1
-            assert tally.misses is not None
             tally.misses[f"unlike on a doubt: {said!r} heard {heard.transcript!r}"] += 1
         tally.unlike_sure_done += removed and sure
         tally.unlike_asked += not removed
         return
     if not recognition.intent.startswith("Play"):
         tally.other_command += 1
-        assert tally.misses is not None
         tally.misses[f"{said!r} heard {heard.transcript!r}: {recognition.intent}"] += 1
         return
     reply = await session.actions.run(recognition)
     chosen = (reply.data or {}).get("uri") if reply.ok else None
     if not chosen:
         tally.not_found += 1
-        assert tally.misses is not None
         tally.misses[f"{said!r} heard {heard.transcript!r}: {reply.speech}"] += 1
         return
     read_back = reply.speech.startswith("I found")
@@ -173,7 +171,6 @@ async def judge(session: Session, live: LiveSandbox, heard: object, request: Req
     tally.doubtful += doubtful
     tally.doubtful_read_back += doubtful and read_back
     if doubtful and not read_back:
-        assert tally.misses is not None
         why = "not sure" if not sure else "not in the library" if not request.in_library else "name not heard"
         tally.misses[f"doubtful ({why}), plain: {said!r} heard {heard.transcript!r}: {reply.speech}"] += 1
     if right:
@@ -182,12 +179,11 @@ async def judge(session: Session, live: LiveSandbox, heard: object, request: Req
     else:
         tally.wrong_read_back += read_back
         tally.wrong_plain += not read_back
-        assert tally.misses is not None
         tally.misses[f"{said!r} heard {heard.transcript!r}: {reply.speech}"] += 1
 
 
 async def run(names: int, seed: int, scratch: Path) -> Tally:
-    tally = Tally(misses=Counter())
+    tally = Tally()
     rng = random.Random(seed)
     kitchen = REAL / "noise" / "kitchen.flac"
     noise = (np.frombuffer(read_wav(kitchen), dtype=np.int16).astype(np.float64) / 32768
@@ -215,7 +211,7 @@ async def run(names: int, seed: int, scratch: Path) -> Tally:
                     conditions = [pcm] + ([noisy(pcm, noise, noise_rng)] if noise is not None else [])
                     for audio in conditions:
                         heard, _ = hear(loaded.fresh(), audio)
-                        await judge(session, live, heard, request, request.text, tally)
+                        await judge(session, live, heard, request, tally)
                 print(f"  after {voice}: {summary(tally)}", flush=True)
             if RECORDING.exists():
                 beatles = next(a for a in Catalog.default().artists.values() if a.name == "The Beatles")
@@ -223,7 +219,7 @@ async def run(names: int, seed: int, scratch: Path) -> Tally:
                 request = Request(
                     "play the beatles", beatles.uri, "artist", beatles.name, beatles.uri in saved
                 )
-                await judge(session, live, heard, request, request.text, tally)
+                await judge(session, live, heard, request, tally)
         finally:
             await session.aclose()
             await voices.piper.aclose()
@@ -252,7 +248,6 @@ def main() -> int:
     print(f"doubtful names read back: {tally.doubtful_read_back}/{tally.doubtful} ({share:.1%}; target 100%)")
     print(f"wrong name played without read-back: {tally.wrong_plain} (target 0)")
     print(f"lasting change made on a doubtful reading: {tally.unlike_doubt_done} (target 0)")
-    assert tally.misses is not None
     for line, count in tally.misses.most_common():
         print(f"  {count}x {line}")
     return 0

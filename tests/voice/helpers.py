@@ -32,3 +32,16 @@ def spoken(*parts: str, voice: str = "en-us", gap: float = 0.3) -> bytes:
 
 def hear(listener: Listener, pcm: bytes) -> list[Event]:
     return [event for chunk in chunks(pcm) for event in listener.feed(chunk)] + listener.flush()
+
+
+class ScoresByText:
+    """Each reading's log-probability as given (others far behind); the free transcript at 0."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+
+    def score(self, pcm: bytes, readings: list[str]) -> list[float]:
+        return [self.scores.get(text, -100.0) for text in readings[:-1]] + [0.0]
+
+    def tokens(self, text: str) -> int:
+        return len(text.split())

@@ -13,25 +13,12 @@ from maestro.voice.candidates import Repairs
 from maestro.voice.decide import UNSURE_SCORE, Decider
 from maestro.voice.synth import silence
 from maestro.voice.testing import TranscriberTwin
-from tests.voice.helpers import LIBRARY
+from tests.voice.helpers import LIBRARY, ScoresByText
 
 
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
     return Matcher(load_spec(default_intents_path()), LIBRARY)
-
-
-class ScoresByText:
-    """Each reading's log-probability as given (others far behind); the free transcript at 0."""
-
-    def __init__(self, scores: dict[str, float]) -> None:
-        self.scores = scores
-
-    def score(self, pcm: bytes, readings: list[str]) -> list[float]:
-        return [self.scores.get(text, -100.0) for text in readings[:-1]] + [0.0]
-
-    def tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 def decide(decider: Decider, alternatives: list[str], posteriors: Sequence[tuple[str, float]]) -> float:

@@ -21,6 +21,7 @@ from maestro.voice.listener import Listener
 from maestro.voice.pause import CONTINUE_S
 from maestro.voice.synth import espeak_pcm, silence
 from maestro.voice.testing import ScriptedEngine, TranscriberTwin
+from tests.voice.helpers import ScoresByText
 
 MODEL = whisper.find_model("", config.models_dir()) if whisper.available() else None
 needs_whisper = pytest.mark.skipif(
@@ -140,19 +141,6 @@ def test_a_short_reading_of_a_long_sentence_carries_its_whole_deficit(coffee: Ma
     near = Decider(coffee, neural=TranscriberTwin(""), scorer=FixedScorer(2.0))
     reading = near.rescored("i want a late", ["i want a latte"], silence(1.0), ["hey", "maestro"], False)
     assert reading is not None and reading[0] == "i want a latte"
-
-
-class ScoresByText:
-    """Each reading's log-probability as given (others far behind); the free transcript at 0."""
-
-    def __init__(self, scores: dict[str, float]) -> None:
-        self.scores = scores
-
-    def score(self, pcm: bytes, readings: list[str]) -> list[float]:
-        return [self.scores.get(text, -100.0) for text in readings[:-1]] + [0.0]
-
-    def tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 def test_the_likeliest_reading_near_enough_is_taken_not_none(coffee: Matcher) -> None:
