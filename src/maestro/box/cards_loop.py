@@ -42,11 +42,24 @@ async def cards_loop(
                 await troubles.report(problem, "tags")
             card = cards.on_event(getting.result())
             if card is not None:
-                await commands.run("card", lambda card=card: card_reply(session, card), f"card {card.uid}")  # type: ignore[misc]
+                await commands.run(
+                    "card", lambda card=card: card_reply(session, card), f"card {card.uid}",  # type: ignore[misc]
+                    details={"uid": card.uid, "action": card_action(card)},
+                )  # fmt: skip
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError, MaestroError):
             await running
+
+
+def card_action(card: CardCommand) -> str:
+    """What a tap does, in one word (Home Assistant's event): play, command, toggle, restart,
+    unknown (a card not yet assigned) or unreadable."""
+    if card.problem:
+        return "unknown" if card.problem == UNKNOWN_CARD else "unreadable"
+    if card.second_tap:
+        return card.second_tap
+    return "play" if card.uri else "command"
 
 
 async def card_reply(session: Session, card: CardCommand) -> Reply:

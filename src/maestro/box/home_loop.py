@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any, Protocol
 
-from maestro.box.commands import Commands
+from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
 from maestro.box.troubles import Troubles
 from maestro.home.discovery import node_id_for, playing_payloads
@@ -68,19 +68,32 @@ def home_link(runtime: Box) -> MqttLink:
         back=lambda: runtime.troubles.resolved("mqtt", "Home Assistant's broker is back."),
     )  # fmt: skip
 
-    async def command_done(source: str, heard: str, reply: Reply) -> None:
-        attributes = {"heard": heard, "source": source, "intent": reply.intent, "reply": reply.speech,
-                      "ok": reply.ok, "at": time.time()}  # fmt: skip
+    async def command_done(done: Done) -> None:  # in the background: a slow broker holds up nothing
+        runtime.parts.background.start(publish_done(done))
+
+    async def publish_done(done: Done) -> None:
+        reply = done.reply
+        attributes = {"heard": done.heard, "source": done.source, "intent": reply.intent,
+                      "reply": reply.speech, "ok": reply.ok, "at": time.time(), **done.details}  # fmt: skip
         await link.publish_state({
-            link.topics.state("last_command"): heard[:255],
+            link.topics.state("last_command"): done.heard[:255],
             link.topics.attributes("last_command"): json.dumps(attributes),
         })  # fmt: skip
-        await link.fire(EVENT_FOR.get(source, "command"), **attributes)
+        await link.fire(EVENT_FOR.get(done.source, "command"), **attributes)
+
+    def activity_changed(now: str) -> None:
+        runtime.parts.background.start(link.publish_state({link.topics.state("box_state"): now}))
 
     async def looked(playing: PlaybackState | None) -> None:
+        runtime.parts.background.start(publish_playing(playing))
+
+    async def publish_playing(playing: PlaybackState | None) -> None:
         await link.set_speakers(tuple(item.name for item in session.library.items("device")))
         await link.publish_state(playing_payloads(link.topics, playing))
 
+    activity = runtime.parts.state.activity
+    link.latest[link.topics.state("box_state")] = activity.now  # sent once connected
+    activity.watchers.append(activity_changed)
     runtime.commands.watchers.append(command_done)
     runtime.parts.playing_watchers.append(looked)
     return link

@@ -61,7 +61,7 @@ class Runtime:
         self.reader = reader
         self.cards = cards
         self.ducker = Ducker(session.player, session.state_dir, session.settings.voice.duck_volume)
-        self.troubles = Troubles(speaker, display, print_line, status)
+        self.troubles = Troubles(speaker, display, print_line, status, self.state.activity)
         self.commands = Commands(self.parts, status)
         self.spotify = SpotifyLoop(self.parts, troubles=self.troubles, commands=self.commands,
                                    ducker=self.ducker, poll_s=poll_s, pair_retry_s=pair_retry_s)  # fmt: skip

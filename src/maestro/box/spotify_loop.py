@@ -92,7 +92,8 @@ class SpotifyLoop:
         )
         stopping = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({pairing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            with self.box.state.activity.during("pairing"):
+                await asyncio.wait({pairing, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (pairing, stopping):
                 task.cancel()

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from maestro.box.activity import Activity
 from maestro.display.devices import Display
 from maestro.messages import Screen
 from maestro.session import Session
@@ -24,14 +25,23 @@ class BoxState:
 
     #: The screen now up (the last look at Spotify or the last reply).
     shown: Screen | None = None
-    #: Between the wake phrase and the end of the command: the listening screen stays up.
-    listening: bool = False
     #: The last reply asked a question ("Which speaker?"): the answer needs no wake phrase.
     answer_wanted: bool = False
     #: A reply stays on screen until this time (time.monotonic()).
     hold_until: float = 0.0
     #: Set after a command: look at Spotify now, not at the next poll.
     poke: asyncio.Event = field(default_factory=asyncio.Event)
+    #: What the box is doing, in one word (Home Assistant's box-state sensor).
+    activity: Activity = field(default_factory=Activity)
+
+    @property
+    def listening(self) -> bool:
+        """Between the wake phrase and the end of the command: the listening screen stays up."""
+        return self.activity.has("listening")
+
+    @listening.setter
+    def listening(self, on: bool) -> None:
+        self.activity.set("listening", on)
 
 
 class Background:

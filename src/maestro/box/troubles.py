@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from maestro.box.activity import Activity
 from maestro.box.status import StatusWriter
 from maestro.display.devices import Display
 from maestro.messages import Screen
@@ -21,6 +22,7 @@ class Troubles:
         display: Display,
         print_line: Callable[[str], None],
         status: StatusWriter | None = None,
+        activity: Activity | None = None,
     ) -> None:
         self.speaker = speaker
         self.display = display
@@ -29,11 +31,13 @@ class Troubles:
         self.status = status
         #: source -> the message said about it, while the trouble lasts.
         self.current: dict[str, str] = {}
+        self.activity = activity or Activity()
 
     async def report(self, message: str, source: str = "spotify") -> None:
         if self.current.get(source) == message:
             return  # once per trouble, not once per poll or retry
         self.current[source] = message
+        self.activity.set("trouble")
         if self.status is not None:
             self.status.trouble(source, message)
         log.info("trouble (%s): %s", source, message)  # printed just below: one line is enough
@@ -44,10 +48,12 @@ class Troubles:
     def remember(self, source: str, message: str) -> None:
         """Trouble already said elsewhere (pairing says its own): only "back" is still to come."""
         self.current[source] = message
+        self.activity.set("trouble")
 
     async def resolved(self, source: str, message: str) -> None:
         """The source's trouble is over: say ``message``, if there was trouble."""
         if self.current.pop(source, None) is not None:
+            self.activity.set("trouble", bool(self.current))
             if self.status is not None:
                 self.status.resolved(source)
             self.print_line(message)

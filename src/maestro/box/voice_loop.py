@@ -104,7 +104,7 @@ class VoiceLoop:
             if state.shown is not None:
                 await self.box.display.show(state.shown)
         else:
-            state.listening = False
+            state.activity.change(on="thinking", off="listening")  # no "idle" between the two
             self.heard.append(event)
             self.box.print_line(
                 f'Heard: "{event.transcript}"' + (f" -> {event.intent}" if event.intent else "")
@@ -119,5 +119,6 @@ class VoiceLoop:
                 await self.ducker.restore()
             await self.commands.run("voice", lambda: actions.run(heard.recognition), heard.transcript)
         finally:
+            self.box.state.activity.set("thinking", False)  # Commands.run did, unless it never ran
             if not self.box.state.answer_wanted:  # "Which speaker?": still listening, still ducked
                 await self.ducker.restore()
