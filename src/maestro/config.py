@@ -41,6 +41,8 @@ def one_of(*values: object) -> dict[str, Any]:
 
 #: Field metadata: an http(s) address (empty allowed where the default is empty).
 WEB_ADDRESS = {"url": True}
+#: Field metadata: an MQTT broker's address, which may hold a password (never shown back).
+BROKER_ADDRESS = {"broker": True}
 
 
 @dataclass
@@ -142,7 +144,7 @@ class NfcSettings:
 @dataclass
 class MqttSettings:
     #: mqtt://user:password@host:1883, or mqtts://... (TLS); empty: Home Assistant's MQTT is off.
-    url: str = field(default="", repr=False)
+    url: str = field(default="", repr=False, metadata=BROKER_ADDRESS)
     #: A file holding the broker's password (wins over one in the url).
     password_file: str = ""
     discovery_prefix: str = "homeassistant"
@@ -358,6 +360,15 @@ def _check_meaning(value: Any, rules: typing.Mapping[str, Any], where: str) -> N
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"{where}: must be an http(s) address like https://example.com, got {value!r}")
+    if rules.get("broker") and value:
+        parts = urlsplit(value)
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or not port_ok:
+            # not the value itself: it may carry the broker's password
+            raise ConfigError(f"{where}: must look like mqtt://user:password@host:1883 (mqtts:// for TLS)")
 
 
 def _check(value: Any, expected: Any, where: str) -> Any:

@@ -328,7 +328,10 @@ def test_config_ranges_and_addresses_are_config_errors(tmp_path: Path) -> None:
         ("[display]\ni2c_address = 99999\n", ":2: display.i2c_address: must be from 3 to 119"),
         ('[spotify]\naccounts_url = "notaurl"\n', ":2: spotify.accounts_url: must be an http(s) address"),
         ('[spotify]\naccounts_url = "ftp://x"\n', ":2: spotify.accounts_url: must be an http(s) address"),
+        ('[mqtt]\nurl = "http://ha:s3cret@x"\n', ":2: mqtt.url: must look like mqtt://user:password@host"),
+        ('[mqtt]\nurl = "mqtt://ha:s3cret@x:99999"\n', ":2: mqtt.url: must look like mqtt://"),
     ]:
         (tmp_path / "config.toml").write_text(text)
-        with pytest.raises(ConfigError, match=where.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(ConfigError, match=where.replace("(", r"\(").replace(")", r"\)")) as info:
             config.load({"MAESTRO_CONFIG": str(tmp_path / "config.toml")})
+        assert "s3cret" not in str(info.value)  # a broker address may hold a password: never shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -18,10 +19,23 @@ MOSQUITTO = shutil.which("mosquitto") or next(
 
 
 class Mosquitto:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    """``users``: name -> password, and then only they may connect (mosquitto_passwd writes the file)."""
+
+    def __init__(self, directory: Path, port: int | None = None, users: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.config = directory / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        if users:
+            passwords = directory / "mosquitto.passwd"
+            passwords.touch(mode=0o600)
+            for name, password in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(passwords), name, password], check=True)
+            # mosquitto started as root (a container) drops to its own user, who could not read the
+            # 0600 file: it stays the user who runs the tests
+            lines += ["allow_anonymous false", f"password_file {passwords}", f"user {getpass.getuser()}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.config.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -144,3 +144,42 @@ def test_broker_addresses_and_passwords(tmp_path: Path) -> None:
             broker_from(bad)
         assert "mqtt" in str(info.value)
     assert Broker("h", 1, password="x").password == "x"
+
+
+async def test_a_broker_with_a_password_and_the_password_nowhere(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real broker that wants a password: the right one (from a file) is let in, a wrong one is
+    said as trouble; neither password is in any log line (paho's own included) or message."""
+    right, wrong = "Right-Pa55-7781", "Wrong-Pa55-9902"
+    broker = Mosquitto(tmp_path, users={"maestro": right})
+    broker.start()
+    secret = tmp_path / "mqtt-password"
+    secret.write_text(right + "\n")
+    recorder = Recorder()
+    try:
+        with caplog.at_level(logging.DEBUG):
+            with pytest.raises(aiomqtt.MqttError):  # the broker is really closed to strangers
+                async with aiomqtt.Client("127.0.0.1", broker.port):
+                    pass
+            allowed = MqttLink(broker_from(f"mqtt://maestro@127.0.0.1:{broker.port}", str(secret)),
+                               recorder.handle)  # fmt: skip
+            stop = asyncio.Event()
+            running = asyncio.create_task(allowed.run(stop))
+            await asyncio.wait_for(allowed.connected.wait(), 5)
+            stop.set()
+            await asyncio.wait_for(running, 5)
+
+            refused = MqttLink(broker_from(f"mqtt://maestro:{wrong}@127.0.0.1:{broker.port}"),
+                               recorder.handle, lost=recorder.lost, backoff_s=(0.1,))  # fmt: skip
+            stop = asyncio.Event()
+            running = asyncio.create_task(refused.run(stop))
+            await wait_for(lambda: bool(recorder.said))
+            stop.set()
+            await asyncio.wait_for(running, 5)
+    finally:
+        broker.stop()
+    assert not refused.connected.is_set() and "refused Maestro's user name or password" in recorder.said[0]
+    assert "127.0.0.1" in recorder.said[0]  # says which broker
+    shown = [caplog.text, *recorder.said, repr(allowed.broker), str(refused.broker)]
+    assert not any(password in text for text in shown for password in (right, wrong))

@@ -3,7 +3,8 @@
 While `maestro run` runs: connect (the last will says ``offline``), announce every entity
 (:mod:`maestro.home.discovery`, retained), say ``online``, publish the latest state again, and
 hand each command message to ``handle``. The broker going away is said once and tried again with
-a growing pause (1 s to 30 s); when it is back, the box announces itself again. A message that
+a growing pause (0.5 s to 4 s: a refused connection costs nothing, and a broker back after an
+update is used within seconds); when it is back, the box announces itself again. A message that
 is not what its entity takes is ignored with one log line. Nothing secret is published or logged:
 the broker's password stays in :class:`Broker`, out of its repr.
 """
@@ -28,8 +29,11 @@ from maestro.home.discovery import OFFLINE, ONLINE, REPEAT_MODES, Topics, discov
 
 log = logging.getLogger(__name__)
 
-#: Pauses between tries while the broker cannot be reached: doubling, at most the last.
-BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+#: Pauses between tries while the broker cannot be reached: doubling, at most the last (so the box
+#: is back within a few seconds of the broker, however long it was away).
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+#: CONNACK codes for a login the broker refused: MQTT 3.1.1's 4 and 5, MQTT 5's 134 and 135.
+REFUSED_LOGIN = (4, 5, 134, 135)
 #: Longest text a command message may carry (Home Assistant's text entity allows 255).
 MAX_TEXT = 255
 
@@ -139,8 +143,7 @@ class MqttLink:
                 self._client = None
                 self.connected.clear()
                 if failures == 0 and self.lost is not None:
-                    await self.lost(f"Home Assistant's broker at {self.broker} can't be reached ({exc}); "
-                                    "trying again.")  # fmt: skip
+                    await self.lost(self._trouble(exc))
                 pause = self.backoff_s[min(failures, len(self.backoff_s) - 1)]
                 failures += 1
                 with contextlib.suppress(TimeoutError):
@@ -150,6 +153,12 @@ class MqttLink:
                 self.connected.clear()
         for task in self._tasks:
             task.cancel()
+
+    def _trouble(self, exc: aiomqtt.MqttError) -> str:
+        if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc in REFUSED_LOGIN:
+            return (f"Home Assistant's broker at {self.broker} refused Maestro's user name or password; "
+                    "check mqtt.url and mqtt.password_file. Trying again.")  # fmt: skip
+        return f"Home Assistant's broker at {self.broker} can't be reached ({exc}); trying again."
 
     def _client_for(self) -> aiomqtt.Client:
         broker = self.broker
