@@ -29,6 +29,8 @@ def test_every_entity_follows_the_discovery_rules() -> None:
         components.add(component)
         assert REQUIRED[component] <= set(config), (topic, REQUIRED[component] - set(config))
         assert config["unique_id"] not in seen_ids
+        assert config["default_entity_id"] == f"{component}.{config['unique_id']}"  # domain.object
+        assert "object_id" not in config  # deprecated by Home Assistant 2025.10, gone in 2026.4
         seen_ids.add(config["unique_id"])
         assert config["device"]["identifiers"] == ["maestro_maestro"]
         assert config["device"]["name"] == "Maestro"

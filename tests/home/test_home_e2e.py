@@ -95,13 +95,18 @@ async def test_a_command_from_home_assistant_plays_and_comes_back(live: LiveSand
             return json.loads(home.seen.get(f"{BASE}/now_playing/attributes", "{}")).get("album")
 
         await home.until(lambda: album() == "Abbey Road" and bool(home.events))
+        said_before = list(box.speaker.history)  # type: ignore[attr-defined]
+        await home.client.publish(f"{BASE}/command/set", '{"command": "pause", "speak": true}')  # asked aloud
+        await home.until(lambda: len(home.events) >= 2)
     assert live.snapshot()["playback"]["album_name"] == "Abbey Road"
     assert home.seen[f"{BASE}/now_playing/state"] == "Come Together"
-    assert home.seen[f"{BASE}/last_command/state"] == "play abbey road"
-    last = json.loads(home.seen[f"{BASE}/last_command/attributes"])
-    assert last["intent"] == "PlayAlbum" and last["reply"].startswith("Playing Abbey Road") and last["ok"]
+    assert home.seen[f"{BASE}/last_command/state"] == "pause"
+    assert json.loads(home.seen[f"{BASE}/last_command/attributes"])["intent"] == "Pause"
+    assert home.events[0]["intent"] == "PlayAlbum" and home.events[0]["reply"].startswith("Playing Abbey Road")
     assert home.events[0]["event_type"] == "command" and home.events[0]["heard"] == "play abbey road"
-    assert not any("Abbey Road" in said for said in box.speaker.history)  # type: ignore[attr-defined]
+    assert not any("Abbey Road" in said for said in said_before)  # shown and published, not spoken
+    assert box.speaker.history[len(said_before) :] == [home.events[1]["reply"]]  # type: ignore[attr-defined]
+    assert home.events[1]["intent"] == "Pause"
 
 
 async def test_a_card_tap_fires_the_event_with_its_uid(live: LiveSandbox, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import aiomqtt
 import pytest
 
 from maestro.errors import ConfigError
-from maestro.home.mqtt_link import Broker, MqttLink, broker_from
+from maestro.home.mqtt_link import Broker, MqttLink, Words, broker_from
 from tests.home.broker import MOSQUITTO, Mosquitto
 
 pytestmark = pytest.mark.skipif(
@@ -87,12 +87,15 @@ async def test_announced_then_commands_handed_on(broker: Mosquitto, caplog: pyte
             await home.publish("maestro/maestro/volume/set", "loud")  # not a number
             await home.publish("maestro/maestro/shuffle/set", "maybe")
             await home.publish("maestro/maestro/command/set", b"\xff\xfe")  # not text
+            await home.publish("maestro/maestro/command/set", '{"command": "pause", "speak": "yes"}')
+            await home.publish("maestro/maestro/command/set", '{"command": "pause", "speak": true}')
             await home.publish("maestro/maestro/repeat/set", "track")
             await wait_for(lambda: ("repeat", "track") in recorder.calls)
     assert recorder.calls == [
-        ("command", "play abbey road"), ("volume", 35), ("next", True), ("repeat", "track"),
+        ("command", Words("play abbey road")), ("volume", 35), ("next", True),
+        ("command", Words("pause", speak=True)), ("repeat", "track"),
     ]  # fmt: skip
-    assert len([r for r in caplog.records if "ignored a message" in r.getMessage()]) == 3
+    assert len([r for r in caplog.records if "ignored a message" in r.getMessage()]) == 4
 
     stop.set()
     await asyncio.wait_for(running, 5)

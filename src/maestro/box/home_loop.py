@@ -11,7 +11,7 @@ from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
 from maestro.box.troubles import Troubles
 from maestro.home.discovery import node_id_for, playing_payloads
-from maestro.home.mqtt_link import MqttLink, broker_from
+from maestro.home.mqtt_link import MqttLink, Words, broker_from
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply
 from maestro.session import Session
@@ -43,7 +43,7 @@ def home_link(runtime: Box) -> MqttLink:
     async def handle(what: str, value: Any) -> None:
         async def work() -> Reply:
             if what == "command":
-                return (await session.handle(value))[1]
+                return (await session.handle(value.text))[1]
             if what == "speaker":
                 return (await session.handle(f"move the music to {value}"))[1]
             if what == "play_pause":
@@ -58,8 +58,10 @@ def home_link(runtime: Box) -> MqttLink:
                 intent, slots = "Repeat", {"mode": value}
             return await actions.run(Recognition(text="", intent=intent, slots=slots, score=1.0))
 
-        heard = value if isinstance(value, str) and what == "command" else f"{what}: {value}"
-        await runtime.commands.run("mqtt", work, heard, speak=False)
+        if isinstance(value, Words):
+            await runtime.commands.run("mqtt", work, value.text, speak=value.speak)
+        else:
+            await runtime.commands.run("mqtt", work, f"{what}: {value}", speak=False)
 
     link = MqttLink(
         broker_from(settings.url, settings.password_file), handle,

@@ -126,7 +126,8 @@ def discovery(
         payloads[f"{prefix}/{component}/{node_id}/{object_id}/config"] = {
             **config,
             "unique_id": f"{node_id}_{object_id}",
-            "object_id": f"{node_id}_{object_id}",
+            # the entity id Home Assistant gives it (2025.10 on; "object_id" ends in 2026.4)
+            "default_entity_id": f"{component}.{node_id}_{object_id}",
             "device": device,
             "availability_topic": topics.availability,
             "payload_available": ONLINE,

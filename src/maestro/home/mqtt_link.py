@@ -70,7 +70,16 @@ def broker_from(url: str, password_file: str = "") -> Broker:
     return Broker(parts.hostname, port, parts.scheme == "mqtts", username, password)
 
 
-#: ``handle(what, value)``: "command" (words), a button ("play_pause", "next", "previous"),
+@dataclass(frozen=True)
+class Words:
+    """A command as words: plain text from the text entity, or ``{"command": "...", "speak": true}``
+    from an automation that wants the reply said aloud too."""
+
+    text: str
+    speak: bool = False
+
+
+#: ``handle(what, value)``: "command" (:class:`Words`), a button ("play_pause", "next", "previous"),
 #: "volume" (int), "speaker" (a name), "shuffle" (bool), "repeat" (a mode).
 Handler = Callable[[str, Any], Awaitable[None]]
 
@@ -228,7 +237,7 @@ def command_value(what: str, payload: Any) -> Any:
         payload = str(payload)
     text = payload.strip()
     if what == "command":
-        return text if 0 < len(text) <= MAX_TEXT else None
+        return _words(text)
     if what in ("play_pause", "next", "previous"):
         return True if text == "PRESS" else None
     if what == "volume":
@@ -244,3 +253,19 @@ def command_value(what: str, payload: Any) -> Any:
     if what == "repeat":
         return text if text in REPEAT_MODES else None
     return None
+
+
+def _words(text: str) -> Words | None:
+    speak = False
+    if text.startswith("{"):
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(message, dict) or set(message) - {"command", "speak"}:
+            return None
+        text, speak = message.get("command"), message.get("speak", False)
+        if not isinstance(text, str) or not isinstance(speak, bool):
+            return None
+        text = text.strip()
+    return Words(text, speak) if 0 < len(text) <= MAX_TEXT else None
