@@ -20,6 +20,10 @@ if "MAESTRO_STATE_DIR" not in os.environ:
     os.environ["MAESTRO_STATE_DIR"] = tempfile.mkdtemp(prefix="maestro-test-state-")
     atexit.register(shutil.rmtree, os.environ["MAESTRO_STATE_DIR"], ignore_errors=True)
 
+# `maestro run` serves its web app on 0.0.0.0:8080 by default; no test takes that port (the web
+# app's own tests turn it on, on a free loopback port).
+os.environ.setdefault("MAESTRO_WEB_ENABLED", "false")
+
 LIVING_ROOM = "c7b60f3edf3318e80575d5e28c1ce24aa99a9025"
 KITCHEN = "018618c0e1e71a7995c1470d7258dd8963728818"
 DEN_TV = "9a1f2c7e4b0d4e58b6b3f0e1d2c3a4b5c6d7e8f9"

@@ -83,6 +83,7 @@ class LiveSandbox:
             "MAESTRO_SPOTIFY_CLIENT_ID": "maestro-sandbox",
             "MAESTRO_STATE_DIR": str(state_dir),
             "MAESTRO_CONFIG": str(state_dir / "config.toml"),
+            "MAESTRO_WEB_ENABLED": "false",  # on where a test asks (tests/web): port 8080 is not theirs
         }
 
     def control(self, path: str, body: dict | None = None) -> dict:

@@ -16,7 +16,7 @@ FLOORS: list[list[str]] = [
     ["spotify"],
     ["messages", "voice", "display", "home"],
     ["actions", "nfc", "auth"],
-    ["session", "ducking"],
+    ["session", "ducking", "web"],
     ["box", "demo", "doctor"],
     ["cli", "__main__"],
 ]

@@ -141,6 +141,18 @@ class NfcSettings:
     second_tap_window_s: float = field(default=10.0, metadata=between(0, 3600))
 
 
+#: Field metadata: HOST:PORT to listen on.
+LISTEN_ADDRESS = {"listen": True}
+
+
+@dataclass
+class WebSettings:
+    #: The box's web app and JSON API, served by `maestro run`.
+    enabled: bool = True
+    #: HOST:PORT; 0.0.0.0 is every interface (the phones on your network), 127.0.0.1 this box only.
+    listen: str = field(default="0.0.0.0:8080", metadata=LISTEN_ADDRESS)
+
+
 @dataclass
 class MqttSettings:
     #: mqtt://user:password@host:1883, or mqtts://... (TLS); empty: Home Assistant's MQTT is off.
@@ -163,6 +175,7 @@ class Settings:
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
     nfc: NfcSettings = field(default_factory=NfcSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     #: Where the settings came from (None: defaults and environment only).
     source: Path | None = None
     #: Things worth telling the user that do not stop Maestro (a mistyped MAESTRO_* variable).
@@ -347,6 +360,15 @@ def _set(section: Any, key: str, value: Any, where: str) -> None:
     setattr(section, key, value)
 
 
+def listen_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::]:8080`` for IPv6) as (host, port); ValueError when it is not one."""
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(text)
+    return host, int(port)
+
+
 def _check_meaning(value: Any, rules: typing.Mapping[str, Any], where: str) -> None:
     """What the type alone does not say: ranges, a fixed set of values, web addresses."""
     if "range" in rules:
@@ -360,6 +382,11 @@ def _check_meaning(value: Any, rules: typing.Mapping[str, Any], where: str) -> N
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"{where}: must be an http(s) address like https://example.com, got {value!r}")
+    if rules.get("listen"):
+        try:
+            listen_address(value)
+        except ValueError:
+            raise ConfigError(f"{where}: must be HOST:PORT like 0.0.0.0:8080, got {value!r}") from None
     if rules.get("broker") and value:
         parts = urlsplit(value)
         try:

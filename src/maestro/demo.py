@@ -124,6 +124,7 @@ async def run_demo(*, no_audio: bool = False, out_dir: Path | None = None, mic: 
             "MAESTRO_SPOTIFY_CLIENT_ID": "maestro-sandbox",
             "MAESTRO_PLAYER_DEFAULT_DEVICE": "Living Room",
             "MAESTRO_VOICE_ENGINE": "pocketsphinx",
+            "MAESTRO_WEB_LISTEN": "127.0.0.1:0",  # the web app on this machine only, on a free port
         }
         settings = config.load(env)
         speaker = _speaker(no_audio, out_dir / "speech")

@@ -330,6 +330,8 @@ def test_config_ranges_and_addresses_are_config_errors(tmp_path: Path) -> None:
         ('[spotify]\naccounts_url = "ftp://x"\n', ":2: spotify.accounts_url: must be an http(s) address"),
         ('[mqtt]\nurl = "http://ha:s3cret@x"\n', ":2: mqtt.url: must look like mqtt://user:password@host"),
         ('[mqtt]\nurl = "mqtt://ha:s3cret@x:99999"\n', ":2: mqtt.url: must look like mqtt://"),
+        ('[web]\nlisten = "8080"\n', ":2: web.listen: must be HOST:PORT like 0.0.0.0:8080"),
+        ('[web]\nlisten = "box:http"\n', ":2: web.listen: must be HOST:PORT"),
     ]:
         (tmp_path / "config.toml").write_text(text)
         with pytest.raises(ConfigError, match=where.replace("(", r"\(").replace(")", r"\)")) as info:

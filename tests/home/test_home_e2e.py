@@ -102,7 +102,8 @@ async def test_a_command_from_home_assistant_plays_and_comes_back(live: LiveSand
     assert home.seen[f"{BASE}/now_playing/state"] == "Come Together"
     assert home.seen[f"{BASE}/last_command/state"] == "pause"
     assert json.loads(home.seen[f"{BASE}/last_command/attributes"])["intent"] == "Pause"
-    assert home.events[0]["intent"] == "PlayAlbum" and home.events[0]["reply"].startswith("Playing Abbey Road")
+    assert home.events[0]["intent"] == "PlayAlbum"
+    assert home.events[0]["reply"].startswith("Playing Abbey Road")
     assert home.events[0]["event_type"] == "command" and home.events[0]["heard"] == "play abbey road"
     assert not any("Abbey Road" in said for said in said_before)  # shown and published, not spoken
     assert box.speaker.history[len(said_before) :] == [home.events[1]["reply"]]  # type: ignore[attr-defined]

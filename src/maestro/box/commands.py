@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from maestro.box.state import BoxParts
 from maestro.box.status import StatusWriter
+from maestro.intents.recognition import Recognition
 from maestro.messages import Reply, Screen
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,14 @@ class Done:
     source: str  # "voice", "card", "mqtt", "sleep timer"
     heard: str  # the words, or what the command was ("card 04A1B2C3")
     reply: Reply
-    #: What else the source knows (a card: its uid and what the tap did).
-    details: Mapping[str, str] = field(default_factory=dict)
+    #: What else the source knows (a card: its uid and what the tap did; voice: the recogniser).
+    details: Mapping[str, str | float] = field(default_factory=dict)
+    #: What the words were taken to mean (None: not words, e.g. a card's album or a button).
+    recognition: Recognition | None = None
+
+
+#: A command's work: its reply, or what its words were taken to mean and its reply.
+Work = Callable[[], Awaitable[Reply | tuple[Recognition, Reply]]]
 
 
 class Commands:
@@ -49,11 +56,11 @@ class Commands:
     async def run(
         self,
         source: str,
-        work: Callable[[], Awaitable[Reply]],
+        work: Work,
         heard: str = "",
         *,
         speak: bool = True,
-        details: Mapping[str, str] | None = None,
+        details: Mapping[str, str | float] | None = None,
     ) -> Reply:
         """Runs one command at a time; shows and says the reply (``speak``: a command from Home
         Assistant is only shown). ``heard``: what the command was (the words, a card), for
@@ -62,7 +69,7 @@ class Commands:
         async with self._one_at_a_time:
             activity.set("thinking")
             try:
-                reply = await self._reply(source, work)
+                recognition, reply = await self._reply(source, work)
                 self.replies.append((source, reply))
                 if self.status is not None:
                     self.status.command(source, heard or source, reply)
@@ -77,7 +84,7 @@ class Commands:
             finally:
                 activity.set("thinking", False)
                 activity.set("speaking", False)
-        done = Done(source, heard or source, reply, details or {})
+        done = Done(source, heard or source, reply, details or {}, recognition)
         for watch in self.watchers:
             try:
                 await watch(done)
@@ -87,10 +94,11 @@ class Commands:
         return reply
 
     @staticmethod
-    async def _reply(source: str, work: Callable[[], Awaitable[Reply]]) -> Reply:
+    async def _reply(source: str, work: Work) -> tuple[Recognition | None, Reply]:
         try:
-            return await work()
+            done = await work()
         except Exception:  # a bug in one command must not take the daemon down with it
             log.exception("%s command failed", source)
             screen = Screen("error", "Sorry", ("Something went wrong.",))
-            return Reply("Sorry, something went wrong with that.", screen, ok=False, exit_code=1)
+            return None, Reply("Sorry, something went wrong with that.", screen, ok=False, exit_code=1)
+        return done if isinstance(done, tuple) else (None, done)

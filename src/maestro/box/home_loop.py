@@ -41,9 +41,9 @@ def home_link(runtime: Box) -> MqttLink:
     actions = session.actions
 
     async def handle(what: str, value: Any) -> None:
-        async def work() -> Reply:
+        async def work() -> Reply | tuple[Recognition, Reply]:
             if what == "command":
-                return (await session.handle(value.text))[1]
+                return await session.handle(value.text)
             if what == "speaker":
                 return (await session.handle(f"move the music to {value}"))[1]
             if what == "play_pause":
@@ -77,6 +77,8 @@ def home_link(runtime: Box) -> MqttLink:
         reply = done.reply
         attributes = {"heard": done.heard, "source": done.source, "intent": reply.intent,
                       "reply": reply.speech, "ok": reply.ok, "at": time.time(), **done.details}  # fmt: skip
+        if done.recognition is not None:
+            attributes["slots"] = done.recognition.slots_json()
         await link.publish_state({
             link.topics.state("last_command"): done.heard[:255],
             link.topics.attributes("last_command"): json.dumps(attributes),

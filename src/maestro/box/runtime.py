@@ -5,6 +5,7 @@
 - Cards (:mod:`maestro.box.cards_loop`): the NFC reader to commands.
 - Home Assistant (:mod:`maestro.home`), when ``mqtt.url`` is set: MQTT commands to commands,
   what is playing and every command out.
+- The web app (:mod:`maestro.web`), unless ``web.enabled`` is false: pages and the JSON API.
 
 They share a :class:`~maestro.box.state.BoxState` (what the screen shows and why), run commands
 one at a time through :class:`~maestro.box.commands.Commands`, and say trouble once through
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from maestro.box.cards_loop import cards_loop
 from maestro.box.commands import Commands
@@ -34,6 +36,9 @@ from maestro.nfc.readers import Reader
 from maestro.session import Session
 from maestro.voice.events import Heard
 from maestro.voice.tts import Speaker
+
+if TYPE_CHECKING:
+    from maestro.box.web_loop import WebServer
 
 #: SIGTERM to exit, in all: the music put back, a token refresh under way saved.
 STOP_BUDGET_S = 2.0
@@ -66,6 +71,8 @@ class Runtime:
         self.spotify = SpotifyLoop(self.parts, troubles=self.troubles, commands=self.commands,
                                    ducker=self.ducker, poll_s=poll_s, pair_retry_s=pair_retry_s)  # fmt: skip
         self.voice = VoiceLoop(self.parts, commands=self.commands, ducker=self.ducker)
+        #: The web app, once it listens (``web.enabled``).
+        self.web: WebServer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
@@ -76,6 +83,8 @@ class Runtime:
                 loops.append(group.create_task(self.cards_loop(self.reader, self.cards, stop), name="nfc"))
             if self.session.settings.mqtt.url:  # not cancelled: it says "offline" itself on stop
                 group.create_task(self._home(stop), name="mqtt")
+            if self.session.settings.web.enabled:  # not cancelled: it closes its connections on stop
+                group.create_task(self._web(stop), name="web")
             await stop.wait()
             for task in [*loops, *self.background.tasks]:  # a look at Spotify under way is not waited for
                 task.cancel()
@@ -103,6 +112,19 @@ class Runtime:
             await self.troubles.report(f"Home Assistant is off: {exc}", "mqtt")
             return
         await link.run(stop)
+
+    async def _web(self, stop: asyncio.Event) -> None:
+        from maestro.box.web_loop import WebServer, bound_socket  # only a box with the web app on
+
+        listen = self.session.settings.web.listen
+        try:
+            sock = bound_socket(listen)
+        except OSError as exc:  # the port is taken (another program, a second box): the rest still works
+            await self.troubles.report(f"The web app is off: {listen} can't be used ({exc.strerror}).", "web")
+            return
+        self.web = WebServer(self, sock)
+        self.parts.print_line(f"Web app: {self.web.url}")
+        await self.web.run(stop)
 
     async def cards_loop(self, reader: Reader, cards: Cards, stop: asyncio.Event) -> None:
         await cards_loop(

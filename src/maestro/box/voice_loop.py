@@ -16,7 +16,8 @@ from maestro.box.state import BoxParts
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError
 from maestro.intents.library import KINDS
-from maestro.messages import Screen
+from maestro.intents.recognition import Recognition
+from maestro.messages import Reply, Screen
 from maestro.voice.asr import Engine
 from maestro.voice.events import GaveUp, Heard, Woke
 from maestro.voice.listener import Listener, listen_to
@@ -117,8 +118,20 @@ class VoiceLoop:
         try:
             if heard.intent in VOLUME_INTENTS:
                 await self.ducker.restore()
-            await self.commands.run("voice", lambda: actions.run(heard.recognition), heard.transcript)
+
+            async def work() -> tuple[Recognition, Reply]:
+                return heard.recognition, await actions.run(heard.recognition)
+
+            details = {"recogniser": recogniser(heard), "took_ms": round(heard.latency_ms)}
+            await self.commands.run("voice", work, heard.transcript, details=details)
         finally:
             self.box.state.activity.set("thinking", False)  # Commands.run did, unless it never ran
             if not self.box.state.answer_wanted:  # "Which speaker?": still listening, still ducked
                 await self.ducker.restore()
+
+
+def recogniser(heard: Heard) -> str:
+    """Which recogniser's words were taken, as the Heard page says it."""
+    if heard.open_vocabulary:
+        return "open vocabulary"
+    return "grammar + neural" if heard.neural else "grammar"

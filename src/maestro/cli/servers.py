@@ -1,4 +1,5 @@
-"""Servers: ``maestro bridge serve`` (the device-flow bridge) and ``maestro sandbox serve``."""
+"""Servers: ``maestro bridge serve`` (the device-flow bridge), ``maestro sandbox serve``, and the
+keys to the box's own web app (``maestro web token``, ``maestro web sign-out``)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,40 @@ def register(commands: Commands) -> None:
     sserve.add_argument(
         "--poll-interval", type=int, default=5, metavar="SECONDS", help="device-flow interval (Spotify: 5)"
     )
+
+    web = commands.group("web", "the box's web app and JSON API (served by `maestro run`)")
+    token = web.add(
+        "token",
+        "a new token for the JSON API, printed once",
+        run_web_token,
+        description="Print a new token for scripts: send it as 'Authorization: Bearer TOKEN' to the web "
+        "app's /api/... Only its digest is kept (web.json in the state directory).",
+    )
+    token.add_argument("--label", default="", help="what the token is for (kept beside it)")
+    token.add_argument("--revoke-all", action="store_true", help="forget every token instead")
+    web.add("sign-out", "forget every paired browser (each pairs again with a code)", run_web_sign_out)
+
+
+def run_web_token(args: argparse.Namespace) -> int:
+    from maestro import config
+    from maestro.web.access import Access
+
+    access = Access(config.state_dir())
+    if args.revoke_all:
+        count = access.revoke_tokens()
+        print(f"Forgot {count} token{'s' if count != 1 else ''}.")
+        return 0
+    print(access.new_token(args.label))
+    return 0
+
+
+def run_web_sign_out(args: argparse.Namespace) -> int:
+    from maestro import config
+    from maestro.web.access import Access
+
+    count = Access(config.state_dir()).sign_out_browsers()
+    print(f"Signed out {count} browser{'s' if count != 1 else ''}.")
+    return 0
 
 
 def check_free(host: str, number: int, what: str) -> None:

@@ -1,0 +1,158 @@
+"""The web app (:mod:`maestro.web`) served by the running box: its commands through the box's own
+path, the box's news into what the pages show."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import uvicorn
+
+from maestro.box.commands import Commands, Done
+from maestro.box.state import BoxParts
+from maestro.config import listen_address
+from maestro.intents.recognition import Recognition
+from maestro.messages import Reply, Screen
+from maestro.session import Session
+from maestro.spotify.player import PlaybackState
+from maestro.web.access import Access
+from maestro.web.app import create_app
+from maestro.web.live import Live
+
+log = logging.getLogger(__name__)
+
+#: The browser's pairing code stays on the screen this long (now playing waits).
+CODE_SHOWN_S = 60.0
+
+
+class Box(Protocol):
+    """What of the running box (:class:`maestro.box.runtime.Runtime`) the web app works with."""
+
+    session: Session
+    commands: Commands
+    parts: BoxParts
+
+
+class WebBox:
+    """The web app's :class:`maestro.web.app.Box`: the running box seen from its pages."""
+
+    def __init__(self, runtime: Box, url: str) -> None:
+        self.runtime, self.url = runtime, url
+        self.live = Live()
+        parts = runtime.parts
+        self.live.activity = parts.state.activity.now
+        parts.state.activity.watchers.append(self.live.set_activity)
+        parts.playing_watchers.append(self._looked)
+        runtime.commands.watchers.append(self._done)
+
+    async def command(self, text: str) -> Reply:
+        async def work() -> tuple[Recognition, Reply]:
+            return await self.runtime.session.handle(text)
+
+        return await self.runtime.commands.run("web", work, text, speak=False)
+
+    async def press(self, button: str) -> Reply:
+        actions = self.runtime.session.actions
+        intent = {"next": "Next", "previous": "Previous"}.get(button)
+
+        async def work() -> Reply:
+            if intent is None:
+                return await actions.toggle()
+            return await actions.run(Recognition(text="", intent=intent, score=1.0))
+
+        return await self.runtime.commands.run("web", work, button.replace("_", "/"), speak=False)
+
+    async def show_code(self, code: str) -> None:
+        parts = self.runtime.parts
+        screen = Screen("pairing", f"{code[:3]} {code[3:]}", (self.url.removeprefix("http://"),))
+        parts.state.hold_until = time.monotonic() + CODE_SHOWN_S
+        parts.state.shown = screen
+        await parts.display.show(screen)
+        parts.print_line(f"Web code: {code}")
+        spoken = ", ".join(" ".join(code[i : i + 3]) for i in range(0, len(code), 3))
+        parts.background.start(parts.speaker.say(f"The code for your browser is {spoken}."))
+
+    async def _looked(self, playing: PlaybackState | None) -> None:
+        self.live.set_playing(playing_json(playing))
+
+    async def _done(self, done: Done) -> None:
+        recognition = done.recognition
+        details: dict[str, Any] = dict(done.details)
+        self.live.add(
+            source=done.source, heard=done.heard, intent=done.reply.intent,
+            slots=recognition.slots_json() if recognition else {}, reply=done.reply.speech, ok=done.reply.ok,
+            recogniser=details.get("recogniser"), took_ms=details.get("took_ms"),
+        )  # fmt: skip
+
+
+def playing_json(state: PlaybackState | None) -> dict[str, Any] | None:
+    item = state.item if state else None
+    if state is None or item is None:
+        return None
+    device = state.device
+    return {
+        "title": item.name, "artist": item.artist, "album": item.album, "uri": item.uri,
+        "speaker": device.name if device else None, "volume": device.volume_percent if device else None,
+        "playing": state.is_playing,
+    }  # fmt: skip
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:  # the daemon owns SIGTERM and SIGINT
+        yield
+
+
+def bound_socket(listen: str) -> socket.socket:
+    """The listening socket, bound here so a port in use is an OSError to report, not uvicorn's exit."""
+    host, port = listen_address(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(64)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def page_url(sock: socket.socket) -> str:
+    """What a phone on the network types: this box's name (mDNS) when it listens everywhere."""
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        host = f"{socket.gethostname()}.local"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class WebServer:
+    """The web app on its socket, in the daemon's own event loop."""
+
+    def __init__(self, runtime: Box, sock: socket.socket) -> None:
+        self.sock = sock
+        self.url = page_url(sock)
+        self.box = WebBox(runtime, self.url)
+        self.access = Access(runtime.session.state_dir)
+        app = create_app(self.box, self.access)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                timeout_graceful_shutdown=1)  # fmt: skip
+        self.server = _Server(config)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        serving = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        try:
+            await stop.wait()
+        finally:
+            self.server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            self.sock.close()

@@ -1,0 +1,216 @@
+"""The box's web app and JSON API: Starlette, pages from Jinja2 templates, no asset from elsewhere.
+
+Pages (a paired browser): ``/`` now playing, live; ``/heard`` the last commands; ``/pair`` for a
+browser not yet paired. The JSON API (a paired browser or a script's token): ``GET /api/state``,
+``GET /api/history``, ``POST /api/command {"text": ...}`` (the same path as `maestro say`),
+``GET /api/events`` (server-sent events: ``state`` and ``heard``). Nothing else answers without a
+session or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from maestro.messages import Reply
+from maestro.web.access import Access, TooSoon
+from maestro.web.guard import COOKIE, CSRF_HEADER, Guard, SecurityHeaders, csrf_for
+from maestro.web.live import Live
+
+log = logging.getLogger(__name__)
+
+BUTTONS = ("previous", "play_pause", "next")
+#: The buttons' icons (SVG paths in a 24-unit box): drawn by the page, no font needed.
+ICONS = {
+    "previous": "M6 5h2v14H6zM20 5v14L9 12z",
+    "play_pause": "M3 5v14l9-7zM14 5h3v14h-3zM19 5h3v14h-3z",
+    "next": "M16 5h2v14h-2zM4 5v14l11-7z",
+}
+#: Longest command accepted (the MQTT text entity's limit too).
+MAX_COMMAND = 255
+#: A comment line this often keeps an idle event stream open through proxies.
+KEEPALIVE_S = 15.0
+#: A paired browser stays paired this long (unless signed out); renewed on each pairing.
+SESSION_DAYS = 400
+
+
+class Box(Protocol):
+    """What of the running box the web app works with (:mod:`maestro.box.web_loop`)."""
+
+    live: Live
+
+    async def command(self, text: str) -> Reply:
+        """Runs words as a command, one at a time with voice and cards; shown, not spoken."""
+
+    async def press(self, button: str) -> Reply:
+        """One of :data:`BUTTONS`."""
+
+    async def show_code(self, code: str) -> None:
+        """Shows and says a browser's pairing code."""
+
+
+def create_app(box: Box, access: Access) -> Starlette:
+    web = WebApp(box, access)
+    routes = [
+        Route("/", web.now),
+        Route("/heard", web.heard),
+        Route("/pair", web.pair_page),
+        Route("/pair", web.pair, methods=["POST"]),
+        Route("/pair/code", web.ask_code, methods=["POST"]),
+        Route("/press/{button}", web.press, methods=["POST"]),
+        Route("/command", web.command_form, methods=["POST"]),
+        Route("/sign-out", web.sign_out, methods=["POST"]),
+        Route("/api/state", web.api_state),
+        Route("/api/history", web.api_history),
+        Route("/api/command", web.api_command, methods=["POST"]),
+        Route("/api/events", web.api_events),
+        Mount("/static", StaticFiles(packages=[("maestro.web", "static")]), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+
+class WebApp:
+    def __init__(self, box: Box, access: Access) -> None:
+        self.box, self.access = box, access
+        self.guard = Guard(access)
+        self.templates = Jinja2Templates(directory=str(resources.files("maestro.web") / "templates"))
+
+    def page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
+        secret = self.guard.browser(request)
+        context = {"csrf": csrf_for(secret) if secret else "", "live": self.box.live, **context}
+        return self.templates.TemplateResponse(request, template, context, status_code=status)
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    async def now(self, request: Request) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return self.page(request, "now.html", title="Now playing", buttons=BUTTONS, icons=ICONS)
+
+    async def heard(self, request: Request) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return self.page(request, "heard.html", title="Heard", entries=list(reversed(self.box.live.history)))
+
+    async def pair_page(self, request: Request) -> Response:
+        if self.guard.browser(request) is not None:
+            return RedirectResponse("/", 303)
+        return self.page(request, "pair.html", title="Pair this browser", waiting=self.access.code_waiting())
+
+    async def ask_code(self, request: Request) -> Response:
+        try:
+            code = self.access.new_code()
+        except TooSoon:
+            error = "A code was just shown on the box: type that one, or ask again in a few seconds."
+            return self.page(request, "pair.html", 429, title="Pair this browser", waiting=True, error=error)
+        await self.box.show_code(code)
+        return RedirectResponse("/pair", 303)
+
+    async def pair(self, request: Request) -> Response:
+        form = await request.form()
+        secret = self.access.pair(str(form.get("code", ""))[:32], request.headers.get("user-agent", ""))
+        if secret is None:
+            error = ("That is not the code on the box's screen." if self.access.code_waiting()
+                     else "That code no longer works: ask the box for a new one.")  # fmt: skip
+            return self.page(request, "pair.html", 403, title="Pair this browser",
+                             waiting=self.access.code_waiting(), error=error)  # fmt: skip
+        response = RedirectResponse("/", 303)
+        response.set_cookie(COOKIE, secret, max_age=SESSION_DAYS * 86400, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")  # fmt: skip
+        return response
+
+    async def press(self, request: Request) -> Response:
+        button = request.path_params["button"]
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        if button not in BUTTONS:
+            return JSONResponse({"error": f"no button {button!r}"}, 404)
+        await self.box.press(button)
+        return RedirectResponse("/", 303)
+
+    async def command_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        text = str((await request.form()).get("text", "")).strip()
+        if 0 < len(text) <= MAX_COMMAND:
+            await self.box.command(text)
+        return RedirectResponse("/heard", 303)
+
+    async def sign_out(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        self.access.sign_out_browsers()
+        response = RedirectResponse("/pair", 303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    async def form_refusal(self, request: Request) -> Response | None:
+        """None when a form may change something; else the pairing page (not paired) or a 403 (a
+        form from elsewhere, or one without this browser's CSRF token)."""
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        if not await self.guard.may_change(request):
+            return Response("This form did not come from this box's page: reload the page and try again.",
+                            403, media_type="text/plain")  # fmt: skip
+        return None
+
+    # -- the JSON API --------------------------------------------------------------------------
+
+    async def api_state(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse(self.box.live.state())
+
+    async def api_history(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse({"commands": [entry.to_json() for entry in reversed(self.box.live.history)]})
+
+    async def api_command(self, request: Request) -> Response:
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": 'send JSON: {"text": "play abbey road"}'}, 400)
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not 0 < len(text.strip()) <= MAX_COMMAND:
+            return JSONResponse({"error": f'"text" must be a command of 1 to {MAX_COMMAND} characters'}, 400)
+        reply = await self.box.command(text.strip())
+        return JSONResponse(reply.to_json(), 200 if reply.ok else 422)
+
+    async def api_events(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return StreamingResponse(self._events(), media_type="text/event-stream",
+                                 headers={"x-accel-buffering": "no"})  # fmt: skip
+
+    async def _events(self) -> AsyncIterator[str]:
+        async with self.box.live.listening() as queue:
+            while True:
+                try:
+                    event, data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": still here\n\n"
+                    continue
+                yield f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def refused(request: Request) -> Response:
+    """The API's 401 (403 for a paired browser's change without its CSRF header)."""
+    if request.method != "GET" and request.cookies.get(COOKIE):
+        return JSONResponse({"error": f"send the page's CSRF token in {CSRF_HEADER}"}, 403)
+    return JSONResponse({"error": "pair this browser at /pair, or send a token from `maestro web token`"},
+                        401, headers={"www-authenticate": "Bearer"})  # fmt: skip

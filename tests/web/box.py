@@ -1,0 +1,41 @@
+"""The running box with its web app on a free loopback port, against the sandbox (tests, benches)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from maestro import config
+from maestro.box.runtime import Runtime
+from maestro.display.devices import NullDisplay
+from maestro.intents.spec import default_intents_path
+from maestro.session import Session
+from maestro.voice.tts import SilentSpeaker
+from tests.live import LiveSandbox
+
+
+@asynccontextmanager
+async def web_box(
+    live: LiveSandbox, state: Path, env: dict[str, str] | None = None, **runtime: Any
+) -> AsyncIterator[tuple[Runtime, str]]:
+    """The box (signed in, default speaker Kitchen) and its web app's address, once it listens."""
+    live.pair_into(state)
+    env = {**live.env(state), "MAESTRO_WEB_ENABLED": "true", "MAESTRO_WEB_LISTEN": "127.0.0.1:0",
+           "MAESTRO_PLAYER_DEFAULT_DEVICE": "Kitchen", **(env or {})}  # fmt: skip
+    settings = config.load(env)
+    async with Session.open(settings, state_dir=state, intents=default_intents_path()) as session:
+        runtime.setdefault("print_line", lambda line: None)
+        box = Runtime(session, SilentSpeaker(), NullDisplay(), poll_s=0.2, **runtime)
+        stop = asyncio.Event()
+        task = asyncio.create_task(box.run(stop))
+        try:
+            async with asyncio.timeout(10):
+                while box.web is None or not box.web.server.started:
+                    await asyncio.sleep(0.01)
+            yield box, box.web.url
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 5)

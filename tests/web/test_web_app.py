@@ -1,0 +1,163 @@
+"""The box's web app and JSON API, served by the running box against the sandbox: nothing answers
+without pairing or a token; a browser pairs with the code the box shows and says; forms need their
+CSRF token; commands take the box's own path; events stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from maestro.web.access import Access
+from tests.live import LiveSandbox
+from tests.web.box import web_box
+
+ROUTES = [("GET", "/"), ("GET", "/heard"), ("POST", "/press/next"), ("POST", "/command"),
+          ("POST", "/sign-out"), ("GET", "/api/state"), ("GET", "/api/history"), ("POST", "/api/command"),
+          ("GET", "/api/events")]  # fmt: skip
+
+
+def said_code(said: list[str]) -> str:
+    return re.sub(r"\D", "", next(line for line in reversed(said) if "code for your browser" in line))
+
+
+async def paired(http: httpx.AsyncClient, said: list[str]) -> str:
+    """Pairs ``http`` as a browser would, with the code the box said; returns the page's CSRF token."""
+    await http.post("/pair/code")
+    answer = await http.post("/pair", data={"code": said_code(said)})
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+    return csrf_of((await http.get("/")).text)
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+async def test_nothing_answers_without_pairing_or_a_token(live: LiveSandbox, tmp_path: Path) -> None:
+    async with web_box(live, tmp_path) as (box, url), httpx.AsyncClient(base_url=url) as http:
+        for method, path in ROUTES:
+            answer = await http.request(
+                method, path, json={"text": "pause"} if path == "/api/command" else None
+            )
+            if path.startswith("/api/"):
+                assert answer.status_code == 401, path
+            else:
+                assert (answer.status_code, answer.headers.get("location")) == (303, "/pair"), path
+            assert "default-src 'none'" in answer.headers["content-security-policy"]
+        bad = await http.get("/api/state", headers={"Authorization": "Bearer mst_guess"})
+        assert bad.status_code == 401
+        assert (await http.get("/pair")).status_code == 200
+        assert (await http.get("/static/web.css")).status_code == 200
+    assert not box.replies  # nothing above reached the box
+
+
+async def test_a_browser_pairs_with_the_spoken_code_and_its_forms_need_their_token(
+    live: LiveSandbox, tmp_path: Path
+) -> None:
+    lines: list[str] = []
+    async with web_box(live, tmp_path, print_line=lines.append) as (box, url):
+        said = box.speaker.history  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(base_url=url) as http:
+            assert (await http.post("/pair", data={"code": "123456"})).status_code == 403  # none asked for
+            assert (await http.post("/pair/code")).status_code == 303
+            code = said_code(said)
+            assert f"Web code: {code}" in lines  # shown and printed as well as said
+            assert (await http.post("/pair/code")).status_code == 429  # the one on the screen still counts
+            wrong = "0" + code[1:] if code[0] != "0" else "1" + code[1:]
+            answer = await http.post("/pair", data={"code": wrong})
+            assert answer.status_code == 403 and "not the code" in answer.text
+            answer = await http.post("/pair", data={"code": f"{code[:3]} {code[3:]}"})
+            assert answer.status_code == 303 and "httponly" in answer.headers["set-cookie"].lower()
+            assert "samesite=strict" in answer.headers["set-cookie"].lower()
+            page = await http.get("/")
+            assert page.status_code == 200 and "Now playing" in page.text
+            csrf = csrf_of(page.text)
+
+            assert (await http.post("/press/next")).status_code == 403  # no CSRF token
+            elsewhere = await http.post(
+                "/press/next", data={"csrf": csrf}, headers={"Origin": "http://evil.test"}
+            )
+            assert elsewhere.status_code == 403
+            assert (await http.post("/api/command", json={"text": "next"})).status_code == 403
+            assert not box.replies  # none of those reached the box
+            before = live.snapshot()["playback"]["item_uri"] if live.snapshot()["playback"] else None
+            pressed = await http.post("/press/next", data={"csrf": csrf})
+            assert pressed.status_code == 303
+            assert [(source, reply.intent) for source, reply in box.replies] == [("web", "Next")]
+            sent = await http.post("/command", data={"csrf": csrf, "text": "play abbey road"})
+            assert sent.status_code == 303 and sent.headers["location"] == "/heard"
+            heard = await http.get("/heard")
+            assert (
+                "play abbey road" in heard.text and "PlayAlbum" in heard.text and "Abbey Road" in heard.text
+            )
+            signed_out = await http.post("/sign-out", data={"csrf": csrf})
+            assert signed_out.status_code == 303
+            assert (await http.get("/")).headers["location"] == "/pair"
+    assert before is None or before != live.snapshot()["playback"]["item_uri"]
+    assert live.snapshot()["playback"]["album_name"] == "Abbey Road"
+    assert not any("Abbey Road" in line for line in said)  # shown, not spoken
+
+
+async def test_the_api_with_a_token_runs_commands_and_streams_events(
+    live: LiveSandbox, tmp_path: Path
+) -> None:
+    token = Access(tmp_path).new_token("test")  # `maestro web token`
+    headers = {"Authorization": f"Bearer {token}"}
+    async with web_box(live, tmp_path) as (box, url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
+            assert (await http.post("/api/command", content=b"play")).status_code == 400
+            assert (await http.post("/api/command", json={"text": ""})).status_code == 400
+            events: list[tuple[str, dict]] = []
+
+            async def listen() -> None:
+                async with http.stream("GET", "/api/events") as stream:
+                    assert stream.headers["content-type"].startswith("text/event-stream")
+                    event = ""
+                    async for line in stream.aiter_lines():
+                        if line.startswith("event: "):
+                            event = line.removeprefix("event: ")
+                        elif line.startswith("data: "):
+                            events.append((event, json.loads(line.removeprefix("data: "))))
+
+            listening = asyncio.create_task(listen())
+            async with asyncio.timeout(5):
+                while not events:
+                    await asyncio.sleep(0.01)
+            assert events[0][0] == "state"  # the whole state first
+            answer = await http.post("/api/command", json={"text": "play abbey road"})
+            assert answer.status_code == 200 and answer.json()["intent"] == "PlayAlbum"
+            async with asyncio.timeout(5):
+                while not any(
+                    e == "state" and (d["playing"] or {}).get("album") == "Abbey Road" for e, d in events
+                ):
+                    await asyncio.sleep(0.01)
+            listening.cancel()
+            history = (await http.get("/api/history")).json()["commands"]
+            state = (await http.get("/api/state")).json()
+        assert (await httpx.AsyncClient(base_url=url).get("/api/state")).status_code == 401
+    heard = [d for e, d in events if e == "heard"]
+    assert heard[0]["heard"] == "play abbey road" and heard[0]["source"] == "web"
+    assert heard[0]["slots"]["album"]["name"] == "Abbey Road"
+    assert history[0]["intent"] == "PlayAlbum" and history[0]["reply"].startswith("Playing Abbey Road")
+    assert state["playing"]["title"] == "Come Together" and state["playing"]["speaker"] == "Kitchen"
+    assert state["last_command"]["heard"] == "play abbey road"
+    assert box.session.settings.web.enabled
+
+
+async def test_a_port_in_use_is_said_and_the_rest_runs(live: LiveSandbox, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        lines: list[str] = []
+        with pytest.raises(TimeoutError):  # the web app never listens
+            async with web_box(live, tmp_path, {"MAESTRO_WEB_LISTEN": f"127.0.0.1:{port}"},
+                               print_line=lines.append):  # fmt: skip
+                pass
+    assert any("The web app is off: 127.0.0.1:" in line for line in lines)
