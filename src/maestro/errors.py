@@ -5,6 +5,7 @@
     │   ├── ConfigError             a broken config.toml or MAESTRO_* variable
     │   ├── BadFileError            a state file Maestro may not read, or not a plain file (fsutil)
     │   ├── IntentFileError         a broken intents.yaml (intents.spec)
+    │   ├── PhrasingError           a correction that cannot be learned as a phrasing (intents.personal)
     │   └── TagError                a malformed tag mapping or card (nfc.tags)
     ├── AuthError                   signing in, or staying signed in
     │   ├── NotPairedError          no tokens yet: pair first

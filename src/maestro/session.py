@@ -23,10 +23,11 @@ from maestro.auth.tokens import TokenStore
 from maestro.display.devices import Display
 from maestro.errors import AuthError, MaestroError, SignInExpiredError, UsageError
 from maestro.fsutil import private_dir
-from maestro.intents import Matcher, Recognition, load_spec
+from maestro.intents import Matcher, Recognition
 from maestro.intents.learned import Learner
 from maestro.intents.matcher import LEARN_AFTER_S
-from maestro.intents.spec import IntentSpec
+from maestro.intents.personal import PersonalPhrasings, Phrasing
+from maestro.intents.spec import IntentSpec, active_intents_path
 from maestro.messages import Reply, Screen
 from maestro.spotify.client import SpotifyClient, deadline
 from maestro.spotify.library import SpotifyLibrary
@@ -88,6 +89,8 @@ class Session:
     spec: IntentSpec
     matcher: Matcher
     actions: Actions
+    #: The user's own phrasings over intents.yaml (``spec`` includes them).
+    personal: PersonalPhrasings
 
     @classmethod
     def open(
@@ -111,7 +114,8 @@ class Session:
             preferred_device=settings.player.default_device,
             memory=PlayerMemory.load(state_dir / "player.json"),
         )
-        spec = load_spec(intents)
+        personal = PersonalPhrasings(Path(intents) if intents else active_intents_path(), state_dir)
+        spec = personal.spec
         library = SpotifyLibrary(player, state_dir / "library.json")
         # The daemon trains the learned parser ahead, in the background; a one-shot command only
         # when the templates cannot answer it (then it is cached for the next).
@@ -124,7 +128,8 @@ class Session:
             player, spec, matcher, max_volume=settings.player.max_volume,
             not_paired_speech=DAEMON_NOT_PAIRED if lasting else "",
         )  # fmt: skip
-        return cls(settings, state_dir, http, tokens, client, player, library, spec, matcher, actions)
+        parts = (http, tokens, client, player, library, spec, matcher, actions, personal)
+        return cls(settings, state_dir, *parts)
 
     async def aclose(self) -> None:
         # A refresh under way is saved before a one-shot command's process goes (the daemon's stop
@@ -221,6 +226,19 @@ class Session:
         except (MaestroError, TimeoutError):
             return None
         return str(profile.get("display_name") or profile.get("id") or "") or None
+
+    def learn(self, heard: str, meant: str | Recognition) -> tuple[Phrasing, Recognition]:
+        """Learns ``heard`` as the user's way of saying ``meant`` (words Maestro understands, or what
+        they were taken to mean); returns the phrasing and what ``heard`` means now."""
+        meaning = self.matcher.match(meant) if isinstance(meant, str) else meant
+        phrasing = self.personal.learn(heard, meaning)
+        self.matcher.refresh()
+        return phrasing, self.matcher.match(heard)
+
+    def forget_phrasing(self, index: int) -> Phrasing:
+        phrasing = self.personal.forget(index)
+        self.matcher.refresh()
+        return phrasing
 
     async def handle(self, text: str) -> tuple[Recognition, Reply]:
         """One command as typed (`maestro say`). The library's names are fetched first only when the

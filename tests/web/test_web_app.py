@@ -161,3 +161,32 @@ async def test_a_port_in_use_is_said_and_the_rest_runs(live: LiveSandbox, tmp_pa
                                print_line=lines.append):  # fmt: skip
                 pass
     assert any("The web app is off: 127.0.0.1:" in line for line in lines)
+
+
+async def test_a_correction_through_the_api_is_understood_from_then_on(
+    live: LiveSandbox, tmp_path: Path
+) -> None:
+    token = Access(tmp_path).new_token("test")
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with web_box(live, tmp_path) as (box, url), httpx.AsyncClient(base_url=url, headers=bearer) as http:
+        assert (await http.post("/api/command", json={"text": "stick on abbey road"})).status_code == 422
+        taught = await http.post("/api/corrections", json={"heard": "stick on abbey road",
+                                                            "meant": "play abbey road"})  # fmt: skip
+        assert taught.status_code == 200, taught.text
+        assert taught.json()["phrasing"]["template"] == "stick on {known_album:album}"
+        assert taught.json()["now"]["intent"] == "PlayAlbum"
+        other = await http.post("/api/command", json={"text": "stick on kind of blue"})
+        assert other.status_code == 200 and other.json()["intent"] == "PlayAlbum"
+        listed = (await http.get("/api/corrections")).json()["phrasings"]
+        assert [p["heard"] for p in listed] == ["stick on abbey road"]
+        nameless = await http.post(
+            "/api/corrections", json={"heard": "put that on", "meant": "play abbey road"}
+        )
+        assert nameless.status_code == 422 and "couldn't find" in nameless.json()["error"]
+        assert (await http.post("/api/corrections", json={"heard": "x"})).status_code == 400
+        assert (await http.delete("/api/corrections/5")).status_code == 404
+        assert (await http.delete("/api/corrections/0")).status_code == 200
+        assert (await http.post("/api/command", json={"text": "stick on abbey road"})).status_code == 422
+        assert (await httpx.AsyncClient(base_url=url).get("/api/corrections")).status_code == 401
+    assert live.snapshot()["playback"]["album_name"] == "Kind of Blue"
+    assert box.session.personal.phrasings == []

@@ -67,6 +67,22 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
         first = await page.text_content("ol.heard li:first-child")
         assert first is not None and "pause" in first and "Pause" in first
         await page.screenshot(path=str(shots / f"heard-{width}.png"), full_page=True)
+
+        # Not understood, then taught from the Heard page: understood from then on.
+        await page.goto(f"{url}/")
+        await page.fill("#text", "bin this tune")
+        await page.click("form.command button")
+        await page.wait_for_url(f"{url}/heard")
+        await page.click("ol.heard li:first-child summary")
+        await page.fill("ol.heard li:first-child input[name=meant]", "next song")
+        await page.screenshot(path=str(shots / f"correct-{width}.png"), full_page=True)
+        await page.click("ol.heard li:first-child form.correct button")
+        assert "now means Next" in (await page.text_content("p.note") or "")
+        await page.click("nav >> text=Phrasings")
+        assert await page.text_content("ol.heard li q") == "bin this tune"
+        await page.screenshot(path=str(shots / f"phrasings-{width}.png"), full_page=True)
         await browser.close()
     assert live.snapshot()["playback"]["is_playing"] is False
+    assert [reply.intent for _, reply in box.replies][-1] is None  # "bin this tune", before it was taught
+    assert box.session.matcher.match("bin this tune").intent == "Next"
     assert problems == []  # nothing refused by the CSP, no script error

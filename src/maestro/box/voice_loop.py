@@ -62,10 +62,11 @@ class VoiceLoop:
         # The names may have arrived while the first engine was being built: compare with those.
         seen, names = -1, self.names() if names is None else names
         building: asyncio.Task[Engine] | None = None
-        library = self.box.session.library
+        library, personal = self.box.session.library, self.box.session.personal
+        phrasings = personal.version
 
         async def between_chunks() -> None:
-            nonlocal seen, names, building
+            nonlocal seen, names, building, phrasings
             if self.box.state.answer_wanted and listener.between_utterances:  # a question: no wake phrase
                 self.box.state.answer_wanted = False
                 listener.expect_answer()
@@ -76,10 +77,14 @@ class VoiceLoop:
                 if self.names() != names:
                     names = self.names()
                     building = asyncio.create_task(asyncio.to_thread(rebuild))
+            if rebuild is not None and building is None and personal.version != phrasings:
+                phrasings = personal.version  # the user taught a phrasing: the model learns its words
+                building = asyncio.create_task(asyncio.to_thread(rebuild))
             if building is not None and building.done() and listener.between_utterances:
                 try:
                     listener.use_engine(building.result())
-                    log.info("voice: now hearing %d library names", len(names))
+                    log.info("voice: now hearing %d library names and %d own phrasings", len(names),
+                             len(personal.phrasings))  # fmt: skip
                 except MaestroError as exc:
                     log.warning("voice: could not rebuild the command model: %s", exc)
                 building = None

@@ -16,6 +16,7 @@ import uvicorn
 from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
 from maestro.config import listen_address
+from maestro.intents.personal import Phrasing
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply, Screen
 from maestro.session import Session
@@ -76,6 +77,18 @@ class WebBox:
         parts.print_line(f"Web code: {code}")
         spoken = ", ".join(" ".join(code[i : i + 3]) for i in range(0, len(code), 3))
         parts.background.start(parts.speaker.say(f"The code for your browser is {spoken}."))
+
+    def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
+        return self.runtime.session.learn(heard, meant)
+
+    def phrasings(self) -> list[Phrasing]:
+        return list(self.runtime.session.personal.phrasings)
+
+    def phrasings_problem(self) -> str | None:
+        return self.runtime.session.personal.problem
+
+    def forget(self, index: int) -> Phrasing:
+        return self.runtime.session.forget_phrasing(index)
 
     async def _looked(self, playing: PlaybackState | None) -> None:
         self.live.set_playing(playing_json(playing))

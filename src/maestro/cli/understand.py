@@ -64,12 +64,12 @@ def register(commands: Commands) -> None:
 
 
 def run_parse(args: argparse.Namespace) -> int:
-    from maestro.intents import Matcher, load_spec
+    from maestro.intents import Matcher
 
     from_stdin = args.text == ["-"]
     if not from_stdin and not " ".join(args.text).strip():
         raise UsageError('Nothing to parse: maestro parse TEXT, for example: maestro parse "turn it up"')
-    spec = load_spec(args.intents)
+    spec = intents_for(args.intents)
     matcher = Matcher(spec, library_for(args.library), learner_for(spec))
     texts = sys.stdin if from_stdin else [" ".join(args.text)]
     for line in texts:
@@ -97,6 +97,19 @@ def run_parse(args: argparse.Namespace) -> int:
         if args.explain:
             print("  " + explanation(recognition), flush=True)
     return 0
+
+
+def intents_for(path: str | None) -> IntentSpec:
+    """The intents (``--intents``, else the user's or the shipped ``intents.yaml``) with the user's
+    own phrasings, as the daemon uses them; phrasings that do not fit are said and left out."""
+    from maestro import config
+    from maestro.intents.personal import PersonalPhrasings
+    from maestro.intents.spec import active_intents_path
+
+    personal = PersonalPhrasings(Path(path) if path else active_intents_path(), config.state_dir())
+    if personal.problem:
+        print(f"maestro: warning: {personal.problem}", file=sys.stderr)
+    return personal.spec
 
 
 def learner_for(spec: IntentSpec) -> Learner:
@@ -130,12 +143,12 @@ def run_listen(args: argparse.Namespace) -> int:
     files cost one model load); one line per file, in order. A file that cannot be read is said
     and the rest are heard. Exit 2 when a file could not be read, else 1 when any gave no intent."""
     from maestro import config
-    from maestro.intents import Matcher, load_spec
+    from maestro.intents import Matcher
     from maestro.voice.audio import read_wav
     from maestro.voice.listener import hear_file
     from maestro.voice.pipeline import listener_for
 
-    spec = load_spec(args.intents)
+    spec = intents_for(args.intents)
     library = library_for(args.library)
     matcher = Matcher(spec, library, learner_for(spec))
     loaded = listener_for(config.load(), spec, library, matcher, wake=not args.no_wake)

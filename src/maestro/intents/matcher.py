@@ -86,6 +86,18 @@ class Matcher:
         self.corrections = Corrections(self.vocabulary)
         self.names = SlotValues(library)
 
+    def refresh(self) -> None:
+        """The spec changed in place (the user's own phrasings): its words and the learned parser
+        follow at once."""
+        self.walker = Walker(self.spec)
+        self.vocabulary = self.walker.vocabulary()
+        self.grammar_words = frozenset(self.vocabulary)
+        self.corrections = Corrections(self.vocabulary)
+        if self.learner is not None:
+            self.learner.forget()
+            if self.learner.background:
+                self.learner.train_ahead(self.names.library)
+
     def set_library(self, library: LibraryProvider) -> None:
         """Use new names (the library refreshes in the background)."""
         self.names.use(library)

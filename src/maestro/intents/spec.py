@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,12 @@ class IntentSpec:
     def templates(self) -> list[Template]:
         return [t for intent in self.intents.values() for t in intent.templates]
 
+    def adopt(self, other: IntentSpec) -> None:
+        """Becomes ``other`` in place: whoever holds this spec (the matcher, the actions, the voice
+        model's builder) sees the user's new phrasings without being handed a new one."""
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(other, name))
+
     def slot_types(self, intent: str) -> frozenset[str]:
         """The types of the slots an intent's templates can fill ("text", "library", "device"...),
         through the rules they use: what layers above ask instead of knowing intent names."""
@@ -199,16 +206,40 @@ def load_spec(path: Path | None = None) -> IntentSpec:
     return parse_spec(text, str(path))
 
 
-def parse_spec(text: str, source: str = "intents.yaml") -> IntentSpec:
+def parse_spec(
+    text: str, source: str = "intents.yaml", extra: Mapping[str, list[dict[str, Any]]] | None = None
+) -> IntentSpec:
+    """``extra``: more blocks of templates (``{"templates": [...], "slots": {...}}``) for some intents,
+    as if written under their ``data:`` (the user's own phrasings; check them with
+    :func:`check_blocks` first, so a mistake in them is named in their own file)."""
+    data = read_yaml(text, source)
+    if extra and isinstance(data, dict) and isinstance(data.get("intents"), dict):
+        for name, blocks in extra.items():
+            body = data["intents"].get(name)
+            if isinstance(body, dict):
+                body["data"] = [*(body.get("data") or []), *blocks]
+    return _Builder(source).build(data)
+
+
+def read_yaml(text: str, source: str) -> Any:
+    """YAML as intents files are read (strings that know their line; no yes/no booleans)."""
     try:
-        data = yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise IntentFileError(f"{where}: {exc.problem or exc.context}") from exc
     except yaml.YAMLError as exc:
         raise IntentFileError(f"{source}: {exc}") from exc
-    return _Builder(source).build(data)
+
+
+def check_blocks(spec: IntentSpec, intent: object, blocks: list[dict[str, Any]], source: str) -> None:
+    """Raises IntentFileError (named in ``source``) unless ``blocks`` are templates ``intent`` could
+    have in ``spec``: an intent it has, the template language, slots and rules it defines."""
+    if intent not in spec.intents:
+        known = ", ".join(sorted(spec.intents))
+        raise _Builder(source).fail(intent, f"unknown intent {intent!r} (known: {known})")
+    _Builder(source).intent(str(intent), {"reply": "", "data": blocks}, spec.slots, spec.rules, 0)
 
 
 class _Builder:

@@ -10,6 +10,7 @@ session or a token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -24,6 +25,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from maestro.intents.personal import Phrasing, PhrasingError
+from maestro.intents.recognition import Recognition
 from maestro.messages import Reply
 from maestro.web.access import Access, TooSoon
 from maestro.web.guard import COOKIE, CSRF_HEADER, Guard, SecurityHeaders, csrf_for
@@ -60,6 +63,18 @@ class Box(Protocol):
     async def show_code(self, code: str) -> None:
         """Shows and says a browser's pairing code."""
 
+    def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
+        """Learns ``heard`` as a way of saying ``meant`` (PhrasingError: it can't be); returns the
+        phrasing and what ``heard`` means now."""
+
+    def phrasings(self) -> list[Phrasing]: ...
+
+    def phrasings_problem(self) -> str | None:
+        """Why the user's phrasings file is not used (a hand edit gone wrong), or None."""
+
+    def forget(self, index: int) -> Phrasing:
+        """IndexError: no such phrasing."""
+
 
 def create_app(box: Box, access: Access) -> Starlette:
     web = WebApp(box, access)
@@ -72,10 +87,16 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/press/{button}", web.press, methods=["POST"]),
         Route("/command", web.command_form, methods=["POST"]),
         Route("/sign-out", web.sign_out, methods=["POST"]),
+        Route("/correct", web.correct_form, methods=["POST"]),
+        Route("/phrasings", web.phrasings_page),
+        Route("/phrasings/{index:int}/forget", web.forget_form, methods=["POST"]),
         Route("/api/state", web.api_state),
         Route("/api/history", web.api_history),
         Route("/api/command", web.api_command, methods=["POST"]),
         Route("/api/events", web.api_events),
+        Route("/api/corrections", web.api_phrasings),
+        Route("/api/corrections", web.api_correct, methods=["POST"]),
+        Route("/api/corrections/{index:int}", web.api_forget, methods=["DELETE"]),
         Mount("/static", StaticFiles(packages=[("maestro.web", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
@@ -102,7 +123,7 @@ class WebApp:
     async def heard(self, request: Request) -> Response:
         if self.guard.browser(request) is None:
             return RedirectResponse("/pair", 303)
-        return self.page(request, "heard.html", title="Heard", entries=list(reversed(self.box.live.history)))
+        return self.heard_page(request)
 
     async def pair_page(self, request: Request) -> Response:
         if self.guard.browser(request) is not None:
@@ -156,6 +177,42 @@ class WebApp:
         response.delete_cookie(COOKIE)
         return response
 
+    async def correct_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        form = await request.form()
+        heard, meant = str(form.get("heard", "")).strip(), str(form.get("meant", "")).strip()
+        try:
+            phrasing, now = self.learn(heard, meant)
+        except PhrasingError as exc:
+            return self.heard_page(request, 422, error=str(exc))
+        done = f"Learned: “{heard}” now means {now.intent}" + (
+            " (as “" + phrasing.template + "”)." if now else "."
+        )
+        return self.heard_page(request, note=done)
+
+    async def phrasings_page(self, request: Request) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return self.page(request, "phrasings.html", title="Your phrasings", phrasings=self.box.phrasings(),
+                         problem=self.box.phrasings_problem())  # fmt: skip
+
+    async def forget_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        with contextlib.suppress(IndexError, PhrasingError):  # gone already (another page), or a broken file
+            self.box.forget(request.path_params["index"])
+        return RedirectResponse("/phrasings", 303)
+
+    def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
+        if not 0 < len(heard) <= MAX_COMMAND or not 0 < len(meant) <= MAX_COMMAND:
+            raise PhrasingError(f"Both what was heard and what you meant: 1 to {MAX_COMMAND} characters.")
+        return self.box.learn(heard, meant)
+
+    def heard_page(self, request: Request, status: int = 200, **context: Any) -> Response:
+        entries = list(reversed(self.box.live.history))
+        return self.page(request, "heard.html", status, title="Heard", entries=entries, **context)
+
     async def form_refusal(self, request: Request) -> Response | None:
         """None when a form may change something; else the pairing page (not paired) or a 403 (a
         form from elsewhere, or one without this browser's CSRF token)."""
@@ -190,6 +247,39 @@ class WebApp:
             return JSONResponse({"error": f'"text" must be a command of 1 to {MAX_COMMAND} characters'}, 400)
         reply = await self.box.command(text.strip())
         return JSONResponse(reply.to_json(), 200 if reply.ok else 422)
+
+    async def api_phrasings(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse({"phrasings": [p.to_json() for p in self.box.phrasings()]})
+
+    async def api_correct(self, request: Request) -> Response:
+        """``{"heard": "stick on abbey road", "meant": "play abbey road"}``: from now on, the first
+        means the second (and so does "stick on kind of blue")."""
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("heard", "meant")):
+            return JSONResponse({"error": 'send JSON: {"heard": "...", "meant": "..."}'}, 400)
+        try:
+            phrasing, now = self.learn(body["heard"].strip(), body["meant"].strip())
+        except PhrasingError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse({"phrasing": phrasing.to_json(), "now": now.to_json()})
+
+    async def api_forget(self, request: Request) -> Response:
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            gone = self.box.forget(request.path_params["index"])
+        except IndexError:
+            return JSONResponse({"error": "no such phrasing"}, 404)
+        except PhrasingError as exc:
+            return JSONResponse({"error": str(exc)}, 409)
+        return JSONResponse({"forgot": gone.to_json()})
 
     async def api_events(self, request: Request) -> Response:
         if not self.guard.may_read(request):
