@@ -28,7 +28,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,14 +307,19 @@ def train(spec: IntentSpec, library: LibraryProvider, names: NameFeatures, cache
             _remove(old)
 
 
-def train_elsewhere(spec: IntentSpec, library: LibraryProvider, cache: Path) -> None:
+def train_elsewhere(
+    spec: IntentSpec, library: LibraryProvider, cache: Path,
+    started: Callable[[multiprocessing.process.BaseProcess], None] = lambda process: None,
+) -> None:  # fmt: skip
     """Train into the cache in a process of its own, at low priority: the daemon's event loop and
-    its voice keep the CPU and the GIL (building the features is Python)."""
+    its voice keep the CPU and the GIL (building the features is Python). ``started`` is told of
+    the process (so that it can be stopped)."""
     items = [item for kind in KINDS for item in library.items(kind)]
     process = multiprocessing.get_context("spawn").Process(
         target=_train_child, args=(spec, items, cache), name="maestro-learn", daemon=True
     )
     process.start()
+    started(process)
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"training stopped (exit code {process.exitcode})")
@@ -373,6 +378,8 @@ class Learner:
         self._trained = -1
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._stopping = False
 
     def forget(self) -> None:
         """The names changed: the next :meth:`parser` trains again (in the background, the one
@@ -380,9 +387,20 @@ class Learner:
         self._wanted += 1
 
     def stop(self) -> None:
-        """No training that has not started yet (the process is going)."""
+        """No more training (the process is going): none that has not started, and one under way
+        stopped and waited for, so no thread is still in the model's C++ code when Python exits."""
+        self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join(timeout=5)
+
+    def _started(self, process: multiprocessing.process.BaseProcess) -> None:
+        self._process = process
+        if self._stopping:  # stopped while it started
+            process.terminate()
 
     def parser(self, library: LibraryProvider) -> LearnedParser | None:
         if self._trained != self._wanted:
@@ -399,7 +417,7 @@ class Learner:
         a wait not yet over."""
         if self._timer is not None:
             self._timer.cancel()
-        if self._lock.locked():
+        if self._lock.locked() or self._stopping:
             return
         self._timer = threading.Timer(delay_s, self._train, args=(library,))
         self._timer.name = "maestro-learn"
@@ -416,9 +434,13 @@ class Learner:
             started = time.monotonic()
             try:
                 if self.background:
-                    train_elsewhere(self.spec, library, self.cache)
+                    train_elsewhere(self.spec, library, self.cache, started=self._started)
+                if self._stopping:
+                    return
                 self._parser = learned_parser(self.spec, library, self.cache)
             except (OSError, RuntimeError, ValueError) as exc:
+                if self._stopping:
+                    return  # stopped on purpose: nothing to say
                 # The templates still answer: the learned parser is a help, not a must.
                 log.warning("The learned parser is off: %s", exc)
             else:
