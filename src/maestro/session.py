@@ -227,9 +227,11 @@ class Session:
             return None
         return str(profile.get("display_name") or profile.get("id") or "") or None
 
-    def learn(self, heard: str, meant: str | Recognition) -> tuple[Phrasing, Recognition]:
+    async def learn(self, heard: str, meant: str | Recognition) -> tuple[Phrasing, Recognition]:
         """Learns ``heard`` as the user's way of saying ``meant`` (words Maestro understands, or what
         they were taken to mean); returns the phrasing and what ``heard`` means now."""
+        if self.library.stale:  # "play abbey road" names an album only once the names are known
+            await self.ensure_library()
         meaning = self.matcher.match(meant) if isinstance(meant, str) else meant
         phrasing = self.personal.learn(heard, meaning)
         self.matcher.refresh()

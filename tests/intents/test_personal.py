@@ -45,6 +45,8 @@ def test_a_misheard_name_and_numbers_and_values_the_words_do_not_say(personal: P
     matcher = learned(personal, "crank it to seventy", "set the volume to 70")
     assert personal.phrasings[-1].template == "crank it to {volume}"
     assert matcher.match("crank it to twenty five").slots == {"volume": 25}
+    matcher = learned(personal, "on a loop", "repeat this song")  # an enum's value the words don't say
+    assert personal.phrasings[-1].slots == {"mode": "track"} and "mode: track" in personal.path.read_text()
     matcher = learned(personal, "full whack", "max volume")
     assert (personal.phrasings[-1].template, personal.phrasings[-1].slots) == ("full whack", {"volume": 100})
     assert (matcher.match("full whack").intent, matcher.match("full whack").slots) == (

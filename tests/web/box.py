@@ -19,23 +19,25 @@ from tests.live import LiveSandbox
 
 @asynccontextmanager
 async def web_box(
-    live: LiveSandbox, state: Path, env: dict[str, str] | None = None, **runtime: Any
+    live: LiveSandbox, state: Path, env: dict[str, str] | None = None, *, wait: bool = True, **runtime: Any
 ) -> AsyncIterator[tuple[Runtime, str]]:
-    """The box (signed in, default speaker Kitchen) and its web app's address, once it listens."""
+    """The box (signed in, default speaker Kitchen) and its web app's address, once it listens
+    (``wait``: False when the web app is off; the address is then "")."""
     live.pair_into(state)
     env = {**live.env(state), "MAESTRO_WEB_ENABLED": "true", "MAESTRO_WEB_LISTEN": "127.0.0.1:0",
            "MAESTRO_PLAYER_DEFAULT_DEVICE": "Kitchen", **(env or {})}  # fmt: skip
     settings = config.load(env)
-    async with Session.open(settings, state_dir=state, intents=default_intents_path()) as session:
+    intents = default_intents_path()  # and lasting, as the daemon: the learned parser trains aside
+    async with Session.open(settings, state_dir=state, intents=intents, lasting=True) as session:
         runtime.setdefault("print_line", lambda line: None)
         box = Runtime(session, SilentSpeaker(), NullDisplay(), poll_s=0.2, **runtime)
         stop = asyncio.Event()
         task = asyncio.create_task(box.run(stop))
         try:
             async with asyncio.timeout(10):
-                while box.web is None or not box.web.server.started:
+                while wait and (box.web is None or not box.web.server.started):
                     await asyncio.sleep(0.01)
-            yield box, box.web.url
+            yield box, box.web.url if box.web else ""
         finally:
             stop.set()
             await asyncio.wait_for(task, 5)

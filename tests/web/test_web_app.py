@@ -17,8 +17,10 @@ from tests.live import LiveSandbox
 from tests.web.box import web_box
 
 ROUTES = [("GET", "/"), ("GET", "/heard"), ("POST", "/press/next"), ("POST", "/command"),
-          ("POST", "/sign-out"), ("GET", "/api/state"), ("GET", "/api/history"), ("POST", "/api/command"),
-          ("GET", "/api/events")]  # fmt: skip
+          ("POST", "/sign-out"), ("POST", "/correct"), ("GET", "/phrasings"), ("POST", "/phrasings/0/forget"),
+          ("GET", "/api/state"), ("GET", "/api/history"), ("POST", "/api/command"), ("GET", "/api/events"),
+          ("GET", "/api/corrections"), ("POST", "/api/corrections"),
+          ("DELETE", "/api/corrections/0")]  # fmt: skip
 
 
 def said_code(said: list[str]) -> str:
@@ -53,6 +55,7 @@ async def test_nothing_answers_without_pairing_or_a_token(live: LiveSandbox, tmp
         assert (await http.get("/pair")).status_code == 200
         assert (await http.get("/static/web.css")).status_code == 200
     assert not box.replies  # nothing above reached the box
+    assert not box.session.personal.path.exists()  # nor taught it anything
 
 
 async def test_a_browser_pairs_with_the_spoken_code_and_its_forms_need_their_token(
@@ -190,3 +193,36 @@ async def test_a_correction_through_the_api_is_understood_from_then_on(
         assert (await httpx.AsyncClient(base_url=url).get("/api/corrections")).status_code == 401
     assert live.snapshot()["playback"]["album_name"] == "Kind of Blue"
     assert box.session.personal.phrasings == []
+
+
+async def test_a_card_assigned_on_the_page_plays_at_the_next_tap(live: LiveSandbox, tmp_path: Path) -> None:
+    from maestro.nfc.cards import Cards
+    from maestro.nfc.readers import ScriptedReader
+    from maestro.nfc.tags import TagStore
+
+    reader = ScriptedReader(["wait 0.5", "tap 04A1B2C3", "wait 0.2", "remove", "wait 4", "tap 04A1B2C3",
+                             "wait 0.2", "remove"])  # fmt: skip
+    cards = Cards(TagStore(tmp_path / "tags.yaml", in_use=True), window_s=1.0)  # no "second tap" then
+    async with web_box(live, tmp_path, reader=reader, cards=cards) as (box, url):
+        said = box.speaker.history  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(base_url=url) as http:
+            csrf = await paired(http, said)
+            async with asyncio.timeout(5):
+                while "does not know was tapped: <code>04A1B2C3" not in (await http.get("/cards")).text:
+                    await asyncio.sleep(0.05)
+            bad = await http.post(
+                "/cards", data={"csrf": csrf, "uid": "04A1B2C3", "what": "make me a sandwich"}
+            )
+            assert bad.status_code == 422 and "not a command Maestro understands" in bad.text
+            assigned = await http.post("/cards", data={"csrf": csrf, "uid": "04A1B2C3", "what": "abbey road"})
+            assert assigned.status_code == 200 and "now plays Abbey Road (album)" in assigned.text
+            async with asyncio.timeout(8):
+                while [r.intent for s, r in box.replies if s == "card"] != [None, "PlayCard"]:
+                    await asyncio.sleep(0.05)
+            listed = (await http.get("/api/cards", headers={"X-CSRF-Token": csrf})).json()
+            removed = await http.post("/cards/04A1B2C3/remove", data={"csrf": csrf})
+            assert removed.status_code == 303
+    assert live.snapshot()["playback"]["album_name"] == "Abbey Road"
+    assert listed["cards"] == [{"uid": "04A1B2C3", "action": "spotify:album:p20IVD9KD4N2EBDzU5oRJd",
+                                "name": "Abbey Road (album)"}]  # fmt: skip
+    assert "04A1B2C3" not in (tmp_path / "tags.yaml").read_text()

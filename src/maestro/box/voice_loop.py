@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 
 from maestro.box.commands import HISTORY, Commands
+from maestro.box.correcting import Corrector
 from maestro.box.state import BoxParts
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError
@@ -47,6 +48,7 @@ class VoiceLoop:
         self.ducker = ducker
         #: What was heard, for tests and logs: the last few, not months of them.
         self.heard: deque[Heard] = deque(maxlen=HISTORY)
+        self.corrector = Corrector(box.session)
 
     async def run(self, voice: VoiceInput) -> None:
         await self.listen(voice.source, voice.listener, voice.rebuild, voice.names)
@@ -125,6 +127,10 @@ class VoiceLoop:
                 await self.ducker.restore()
 
             async def work() -> tuple[Recognition, Reply]:
+                corrected = await self.corrector.reply(heard.transcript)  # "no, I meant ..."
+                if corrected is not None:
+                    return corrected
+                self.corrector.note(heard.transcript)
                 return heard.recognition, await actions.run(heard.recognition)
 
             details = {"recogniser": recogniser(heard), "took_ms": round(heard.latency_ms)}

@@ -13,16 +13,22 @@ from typing import Any, Protocol
 
 import uvicorn
 
+from maestro import config
 from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
 from maestro.config import listen_address
+from maestro.intents import Matcher
+from maestro.intents.library import KINDS
 from maestro.intents.personal import Phrasing
-from maestro.intents.recognition import Recognition
+from maestro.intents.recognition import NameValue, Recognition
 from maestro.messages import Reply, Screen
+from maestro.nfc.learn import check_action, recent_unknown
+from maestro.nfc.tags import TagAction, TagStore
 from maestro.session import Session
 from maestro.spotify.player import PlaybackState
 from maestro.web.access import Access
-from maestro.web.app import create_app
+from maestro.web.advertise import advertised
+from maestro.web.app import Card, create_app
 from maestro.web.live import Live
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,7 @@ class WebBox:
     def __init__(self, runtime: Box, url: str) -> None:
         self.runtime, self.url = runtime, url
         self.live = Live()
+        self._tags: TagStore | None = None
         parts = runtime.parts
         self.live.activity = parts.state.activity.now
         parts.state.activity.watchers.append(self.live.set_activity)
@@ -78,8 +85,8 @@ class WebBox:
         spoken = ", ".join(" ".join(code[i : i + 3]) for i in range(0, len(code), 3))
         parts.background.start(parts.speaker.say(f"The code for your browser is {spoken}."))
 
-    def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
-        return self.runtime.session.learn(heard, meant)
+    async def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
+        return await self.runtime.session.learn(heard, meant)
 
     def phrasings(self) -> list[Phrasing]:
         return list(self.runtime.session.personal.phrasings)
@@ -89,6 +96,46 @@ class WebBox:
 
     def forget(self, index: int) -> Phrasing:
         return self.runtime.session.forget_phrasing(index)
+
+    # -- cards -----------------------------------------------------------------------------------
+
+    @property
+    def tags(self) -> TagStore:
+        """The daemon's own card list when it has a reader (a change is in effect at the next tap),
+        else tags.yaml itself."""
+        cards = self.runtime.cards
+        if cards is not None:
+            return cards.store
+        if self._tags is None:
+            self._tags = TagStore(config.config_dir() / "tags.yaml", in_use=True)
+        return self._tags
+
+    def cards(self) -> list[Card]:
+        names = {item.uri: f"{item.name} ({item.kind})" for kind in KINDS
+                 for item in self.runtime.session.library.items(kind)}  # fmt: skip
+        self.tags.reload()
+        return [Card(uid, value, names.get(value, value if value.startswith("spotify:") else f"“{value}”"))
+                for uid, value in sorted(self.tags.mapping.items())]  # fmt: skip
+
+    def cards_problem(self) -> str | None:
+        return self.tags.problem
+
+    def unknown_card(self) -> str | None:
+        uid = recent_unknown(self.runtime.session.state_dir)
+        return uid if uid is not None and uid not in self.tags.mapping else None
+
+    async def assign_card(self, uid: str, what: str) -> Card:
+        """``what``: a Spotify link, a command ("volume 30"), or a name in the library ("abbey
+        road", played from its URI); TagError says why it can't be."""
+        session = self.runtime.session
+        if session.library.stale:
+            await session.ensure_library()
+        action = card_action(what, session.matcher)
+        stored = self.tags.add(uid, action)
+        return next(card for card in self.cards() if card.uid == stored)
+
+    def remove_card(self, uid: str) -> bool:
+        return self.tags.remove(uid)
 
     async def _looked(self, playing: PlaybackState | None) -> None:
         self.live.set_playing(playing_json(playing))
@@ -125,7 +172,9 @@ def bound_socket(listen: str) -> socket.socket:
     """The listening socket, bound here so a port in use is an OSError to report, not uvicorn's exit."""
     host, port = listen_address(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without
+    # it every small answer waited 40 ms for the browser's delayed ACK (measured: 44 ms -> 1 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -153,6 +202,8 @@ class WebServer:
     def __init__(self, runtime: Box, sock: socket.socket) -> None:
         self.sock = sock
         self.url = page_url(sock)
+        #: The name phones' service browsers show (``mqtt.name``: one name for the box everywhere).
+        self.name = runtime.session.settings.mqtt.name
         self.box = WebBox(runtime, self.url)
         self.access = Access(runtime.session.state_dir)
         app = create_app(self.box, self.access)
@@ -162,10 +213,31 @@ class WebServer:
 
     async def run(self, stop: asyncio.Event) -> None:
         serving = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        host, port = self.sock.getsockname()[:2]
         try:
-            await stop.wait()
+            async with advertised(self.name, host, port):
+                await stop.wait()
         finally:
             self.server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
                 await serving
             self.sock.close()
+
+
+def card_action(what: str, matcher: Matcher) -> TagAction:
+    """What a card should do, from words typed on the page: a name in the library plays that item
+    (stored as its URI, so a renamed playlist still plays), else a link or a command."""
+    what = what.strip()
+    recognition = matcher.match(what)
+    if recognition.intent is None and not what.lower().startswith(("spotify:", "http", "open.spotify")):
+        recognition = matcher.match(f"play {what}")
+    named = [
+        v for v in recognition.slots.values() if isinstance(v, NameValue) and v.kind != "device" and v.uri
+    ]
+    if recognition.intent in PLAYS_A_NAME and len(named) == 1:
+        return TagAction(uri=named[0].uri)
+    return check_action(what, matcher)
+
+
+#: Intents that play one named thing: a card for them keeps the thing's URI.
+PLAYS_A_NAME = frozenset({"PlayAlbum", "PlayArtist", "PlayPlaylist", "PlayTrack"})

@@ -128,7 +128,7 @@ def phrasing_for(heard: str, meant: Recognition, spec: IntentSpec) -> Phrasing:
         elif isinstance(value, NameValue):
             raise PhrasingError(f"I couldn't find “{value.name}” in “{heard}”: the words must say the name.")
         else:
-            fixed[name] = value
+            fixed[name] = _plain(value)
     out: list[str] = []
     position = 0
     for start, end, ref in sorted(placed):
@@ -148,6 +148,14 @@ def _slot_source(spec: IntentSpec, intent: str, name: str) -> str | None:
     if not sources:
         return name if name in spec.slots else None
     return max(sorted(sources), key=lambda s: (spec.slots[s].require_match, s == name))
+
+
+def _plain(value: Any) -> Any:
+    """A slot value as the file keeps it: an enum's words may be strings that know their place in
+    intents.yaml, which YAML cannot write."""
+    if isinstance(value, bool | int | float):
+        return value
+    return str(value)
 
 
 def _value_text(value: Any) -> str:

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from maestro.nfc.readers import TagEvent
 from maestro.nfc.tags import TagError, TagStore, TapTracker, parse_ndef
 
-UNKNOWN_CARD = "I don't know this card yet. To teach me, run: maestro tags learn."
+UNKNOWN_CARD = (
+    "I don't know this card yet. Tell me what it plays on the web app's Cards page, "
+    "or run: maestro tags learn."
+)
 
 
 @dataclass(frozen=True)

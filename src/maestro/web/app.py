@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any, Protocol
 
@@ -28,6 +29,7 @@ from starlette.templating import Jinja2Templates
 from maestro.intents.personal import Phrasing, PhrasingError
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply
+from maestro.nfc.tags import TagError
 from maestro.web.access import Access, TooSoon
 from maestro.web.guard import COOKIE, CSRF_HEADER, Guard, SecurityHeaders, csrf_for
 from maestro.web.live import Live
@@ -49,6 +51,15 @@ KEEPALIVE_S = 15.0
 SESSION_DAYS = 400
 
 
+@dataclass(frozen=True)
+class Card:
+    uid: str
+    #: As tags.yaml keeps it: a Spotify URI, or a command.
+    action: str
+    #: What it plays, as a person says it ("Abbey Road (album)", “volume 30”).
+    name: str
+
+
 class Box(Protocol):
     """What of the running box the web app works with (:mod:`maestro.box.web_loop`)."""
 
@@ -63,7 +74,7 @@ class Box(Protocol):
     async def show_code(self, code: str) -> None:
         """Shows and says a browser's pairing code."""
 
-    def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
+    async def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
         """Learns ``heard`` as a way of saying ``meant`` (PhrasingError: it can't be); returns the
         phrasing and what ``heard`` means now."""
 
@@ -74,6 +85,19 @@ class Box(Protocol):
 
     def forget(self, index: int) -> Phrasing:
         """IndexError: no such phrasing."""
+
+    def cards(self) -> list[Card]: ...
+
+    def cards_problem(self) -> str | None:
+        """Why tags.yaml can't be used as it is (the last good list is), or None."""
+
+    def unknown_card(self) -> str | None:
+        """The UID of a card tapped lately that does nothing yet."""
+
+    async def assign_card(self, uid: str, what: str) -> Card:
+        """TagError: not a card's UID, or nothing Maestro could do."""
+
+    def remove_card(self, uid: str) -> bool: ...
 
 
 def create_app(box: Box, access: Access) -> Starlette:
@@ -89,6 +113,9 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/sign-out", web.sign_out, methods=["POST"]),
         Route("/correct", web.correct_form, methods=["POST"]),
         Route("/phrasings", web.phrasings_page),
+        Route("/cards", web.cards_page),
+        Route("/cards", web.assign_form, methods=["POST"]),
+        Route("/cards/{uid}/remove", web.remove_form, methods=["POST"]),
         Route("/phrasings/{index:int}/forget", web.forget_form, methods=["POST"]),
         Route("/api/state", web.api_state),
         Route("/api/history", web.api_history),
@@ -97,6 +124,9 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/api/corrections", web.api_phrasings),
         Route("/api/corrections", web.api_correct, methods=["POST"]),
         Route("/api/corrections/{index:int}", web.api_forget, methods=["DELETE"]),
+        Route("/api/cards", web.api_cards),
+        Route("/api/cards/{uid}", web.api_assign, methods=["PUT"]),
+        Route("/api/cards/{uid}", web.api_remove, methods=["DELETE"]),
         Mount("/static", StaticFiles(packages=[("maestro.web", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
@@ -183,7 +213,7 @@ class WebApp:
         form = await request.form()
         heard, meant = str(form.get("heard", "")).strip(), str(form.get("meant", "")).strip()
         try:
-            phrasing, now = self.learn(heard, meant)
+            phrasing, now = await self.learn(heard, meant)
         except PhrasingError as exc:
             return self.heard_page(request, 422, error=str(exc))
         done = f"Learned: “{heard}” now means {now.intent}" + (
@@ -204,14 +234,39 @@ class WebApp:
             self.box.forget(request.path_params["index"])
         return RedirectResponse("/phrasings", 303)
 
-    def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
+    async def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
         if not 0 < len(heard) <= MAX_COMMAND or not 0 < len(meant) <= MAX_COMMAND:
             raise PhrasingError(f"Both what was heard and what you meant: 1 to {MAX_COMMAND} characters.")
-        return self.box.learn(heard, meant)
+        return await self.box.learn(heard, meant)
 
     def heard_page(self, request: Request, status: int = 200, **context: Any) -> Response:
         entries = list(reversed(self.box.live.history))
         return self.page(request, "heard.html", status, title="Heard", entries=entries, **context)
+
+    async def cards_page(self, request: Request, status: int = 200, **context: Any) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        box = self.box
+        return self.page(request, "cards.html", status, title="Cards", cards=box.cards(),
+                         unknown=box.unknown_card(), problem=box.cards_problem(), **context)  # fmt: skip
+
+    async def assign_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        form = await request.form()
+        uid, what = str(form.get("uid", ""))[:64], str(form.get("what", "")).strip()[:MAX_COMMAND]
+        try:
+            card = await self.box.assign_card(uid, what)
+        except TagError as exc:
+            return await self.cards_page(request, 422, error=str(exc))
+        return await self.cards_page(request, note=f"Card {card.uid} now plays {card.name}.")
+
+    async def remove_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        with contextlib.suppress(TagError):  # not a UID: nothing to remove
+            self.box.remove_card(request.path_params["uid"])
+        return RedirectResponse("/cards", 303)
 
     async def form_refusal(self, request: Request) -> Response | None:
         """None when a form may change something; else the pairing page (not paired) or a 403 (a
@@ -265,7 +320,7 @@ class WebApp:
         if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("heard", "meant")):
             return JSONResponse({"error": 'send JSON: {"heard": "...", "meant": "..."}'}, 400)
         try:
-            phrasing, now = self.learn(body["heard"].strip(), body["meant"].strip())
+            phrasing, now = await self.learn(body["heard"].strip(), body["meant"].strip())
         except PhrasingError as exc:
             return JSONResponse({"error": str(exc)}, 422)
         return JSONResponse({"phrasing": phrasing.to_json(), "now": now.to_json()})
@@ -280,6 +335,39 @@ class WebApp:
         except PhrasingError as exc:
             return JSONResponse({"error": str(exc)}, 409)
         return JSONResponse({"forgot": gone.to_json()})
+
+    async def api_cards(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        box = self.box
+        return JSONResponse({"cards": [asdict(card) for card in box.cards()], "unknown": box.unknown_card(),
+                             "problem": box.cards_problem()})  # fmt: skip
+
+    async def api_assign(self, request: Request) -> Response:
+        """``PUT /api/cards/04A1B2C3 {"action": "abbey road"}`` (a name, a link or a command)."""
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        what = body.get("action") if isinstance(body, dict) else None
+        if not isinstance(what, str) or not 0 < len(what.strip()) <= MAX_COMMAND:
+            return JSONResponse({"error": 'send JSON: {"action": "abbey road"}'}, 400)
+        try:
+            card = await self.box.assign_card(request.path_params["uid"], what)
+        except TagError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse(asdict(card))
+
+    async def api_remove(self, request: Request) -> Response:
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            removed = self.box.remove_card(request.path_params["uid"])
+        except TagError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse({"removed": removed}, 200 if removed else 404)
 
     async def api_events(self, request: Request) -> Response:
         if not self.guard.may_read(request):
