@@ -347,6 +347,22 @@ def _apply_env(settings: Settings, env: typing.Mapping[str, str]) -> None:
     settings.warnings += unknown_variables(env)
 
 
+def get_value(settings: Settings, key: str) -> Any:
+    """``settings``' value of ``"section.key"``."""
+    section_name, _, name = key.partition(".")
+    return getattr(getattr(settings, section_name), name)
+
+
+def set_value(settings: Settings, key: str, text: str) -> None:
+    """Sets ``"section.key"`` from text (a form field), checked as the file's value would be;
+    ConfigError names the key and says what it must be."""
+    section_name, _, name = key.partition(".")
+    if section_name not in SECTIONS:
+        raise ConfigError(f"{key}: unknown section")
+    section = getattr(settings, section_name)
+    _set(section, name, _from_env(text, _field_type(section, name)), key)
+
+
 def _field_type(section: Any, key: str) -> Any:
     return typing.get_type_hints(type(section))[key]
 

@@ -226,3 +226,36 @@ async def test_a_card_assigned_on_the_page_plays_at_the_next_tap(live: LiveSandb
     assert listed["cards"] == [{"uid": "04A1B2C3", "action": "spotify:album:p20IVD9KD4N2EBDzU5oRJd",
                                 "name": "Abbey Road (album)"}]  # fmt: skip
     assert "04A1B2C3" not in (tmp_path / "tags.yaml").read_text()
+
+
+async def test_settings_are_checked_written_and_in_effect(live: LiveSandbox, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("# my box\n[player]\n# the kids' room\nmax_volume = 100\n")
+    token = Access(tmp_path).new_token("test")
+    async with web_box(live, tmp_path) as (box, url):
+        said = box.speaker.history  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(base_url=url) as http:
+            csrf = await paired(http, said)
+            page = await http.get("/settings")
+            assert page.status_code == 200 and 'value="30"' in page.text  # voice.duck_volume's default
+            bad = await http.post("/settings", data={"csrf": csrf, "voice.duck_volume": "150"})
+            assert bad.status_code == 422 and "voice.duck_volume: must be from 0 to 100" in bad.text
+            saved = await http.post("/settings", data={
+                "csrf": csrf, "voice.duck_volume": "20", "player.max_volume": "60",
+                "player.default_device": "Living Room", "voice.engine": "whisper",
+            })  # fmt: skip
+            assert saved.status_code == 200
+            assert "In effect now: Default speaker, Loudest volume, Music while listening (%)." in saved.text
+            assert "After Maestro restarts: Recogniser" in saved.text
+        api = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        async with api:
+            patched = await api.patch("/api/settings", json={"tts.rate": 180})
+            assert patched.status_code == 200 and patched.json()["changed"] == ["tts.rate"]
+            assert (await api.patch("/api/settings", json={"player.poll_s": 1})).status_code == 422
+            loud = await api.post("/api/command", json={"text": "set the volume to 90"})
+        assert box.ducker.percent == 20 and box.session.player.preferred_device == "Living Room"
+    text = (tmp_path / "config.toml").read_text()
+    assert "# the kids' room" in text and "max_volume = 60" in text and 'engine = "whisper"' in text
+    assert "rate = 180" in text
+    assert loud.json()["speech"].startswith("Volume 60: the most this box allows")  # at once
+    living_room = next(d for d in live.snapshot()["devices"] if d["name"] == "Living Room")
+    assert living_room["volume_percent"] == 60  # the new default speaker, at the new maximum

@@ -81,6 +81,13 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
         await page.click("nav >> text=Phrasings")
         assert await page.text_content("ol.heard li q") == "bin this tune"
         await page.screenshot(path=str(shots / f"phrasings-{width}.png"), full_page=True)
+        for name in ("Cards", "Settings"):  # every page drawn, nothing refused by the CSP
+            await page.click(f"nav >> text={name}")
+            await page.wait_for_url(f"{url}/{name.lower()}")
+            await page.screenshot(path=str(shots / f"{name.lower()}-{width}.png"), full_page=True)
+        await page.select_option("select[name='voice.engine']", "whisper")
+        await page.click("form.settings button")
+        assert "After Maestro restarts: Recogniser" in (await page.text_content("p.note") or "")
         await browser.close()
     assert live.snapshot()["playback"]["is_playing"] is False
     assert [reply.intent for _, reply in box.replies][-1] is None  # "bin this tune", before it was taught

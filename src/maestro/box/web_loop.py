@@ -8,7 +8,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import uvicorn
@@ -17,19 +17,22 @@ from maestro import config
 from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
 from maestro.config import listen_address
+from maestro.ducking import Ducker
 from maestro.intents import Matcher
 from maestro.intents.library import KINDS
 from maestro.intents.personal import Phrasing
 from maestro.intents.recognition import NameValue, Recognition
 from maestro.messages import Reply, Screen
+from maestro.nfc.cards import Cards
 from maestro.nfc.learn import check_action, recent_unknown
 from maestro.nfc.tags import TagAction, TagStore
 from maestro.session import Session
 from maestro.spotify.player import PlaybackState
 from maestro.web.access import Access
 from maestro.web.advertise import advertised
-from maestro.web.app import Card, create_app
+from maestro.web.app import Card, Saved, create_app
 from maestro.web.live import Live
+from maestro.web.settings import BY_KEY, changed_settings, shadowed, values, write_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class Box(Protocol):
     session: Session
     commands: Commands
     parts: BoxParts
+    ducker: Ducker
+    cards: Cards | None
 
 
 class WebBox:
@@ -136,6 +141,28 @@ class WebBox:
 
     def remove_card(self, uid: str) -> bool:
         return self.tags.remove(uid)
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return values(self.runtime.session.settings)
+
+    def speakers(self) -> list[str]:
+        return sorted(item.name for item in self.runtime.session.library.items("device"))
+
+    def save_settings(self, form: Mapping[str, str]) -> Saved:
+        session = self.runtime.session
+        new, changed = changed_settings(session.settings, form)
+        if changed:
+            write_settings(session.settings.source or config.config_path(), new, changed)
+        live = [key for key in changed if BY_KEY[key].live and not shadowed([key])]
+        for key in live:  # the running box's own settings, and the parts that copied them
+            section, _, name = key.partition(".")
+            setattr(getattr(session.settings, section), name, config.get_value(new, key))
+        session.player.preferred_device = session.settings.player.default_device
+        session.actions.max_volume = session.settings.player.max_volume
+        self.runtime.ducker.percent = session.settings.voice.duck_volume
+        return Saved(changed, [k for k in changed if not BY_KEY[k].live], shadowed(changed))
 
     async def _looked(self, playing: PlaybackState | None) -> None:
         self.live.set_playing(playing_json(playing))

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from maestro.errors import ConfigError
 from maestro.intents.personal import Phrasing, PhrasingError
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply
@@ -33,6 +34,7 @@ from maestro.nfc.tags import TagError
 from maestro.web.access import Access, TooSoon
 from maestro.web.guard import COOKIE, CSRF_HEADER, Guard, SecurityHeaders, csrf_for
 from maestro.web.live import Live
+from maestro.web.settings import BY_KEY, EDITABLE, env_variable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,15 @@ class Card:
     action: str
     #: What it plays, as a person says it ("Abbey Road (album)", “volume 30”).
     name: str
+
+
+@dataclass(frozen=True)
+class Saved:
+    changed: list[str]
+    #: Of those, the ones in effect after `maestro run` starts again.
+    after_restart: list[str]
+    #: Of those, the ones a MAESTRO_* variable sets for the running box (it wins over the file).
+    shadowed: list[str]
 
 
 class Box(Protocol):
@@ -99,6 +110,15 @@ class Box(Protocol):
 
     def remove_card(self, uid: str) -> bool: ...
 
+    def settings(self) -> dict[str, Any]:
+        """The values of :data:`maestro.web.settings.EDITABLE`, as they are in effect."""
+
+    def speakers(self) -> list[str]: ...
+
+    def save_settings(self, form: Mapping[str, str]) -> Saved:
+        """Checked, written to config.toml, and in effect where that needs no restart (ConfigError:
+        a value is not what it must be)."""
+
 
 def create_app(box: Box, access: Access) -> Starlette:
     web = WebApp(box, access)
@@ -114,6 +134,8 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/correct", web.correct_form, methods=["POST"]),
         Route("/phrasings", web.phrasings_page),
         Route("/cards", web.cards_page),
+        Route("/settings", web.settings_page),
+        Route("/settings", web.settings_form, methods=["POST"]),
         Route("/cards", web.assign_form, methods=["POST"]),
         Route("/cards/{uid}/remove", web.remove_form, methods=["POST"]),
         Route("/phrasings/{index:int}/forget", web.forget_form, methods=["POST"]),
@@ -125,6 +147,8 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/api/corrections", web.api_correct, methods=["POST"]),
         Route("/api/corrections/{index:int}", web.api_forget, methods=["DELETE"]),
         Route("/api/cards", web.api_cards),
+        Route("/api/settings", web.api_settings),
+        Route("/api/settings", web.api_save_settings, methods=["PATCH"]),
         Route("/api/cards/{uid}", web.api_assign, methods=["PUT"]),
         Route("/api/cards/{uid}", web.api_remove, methods=["DELETE"]),
         Mount("/static", StaticFiles(packages=[("maestro.web", "static")]), name="static"),
@@ -268,6 +292,22 @@ class WebApp:
             self.box.remove_card(request.path_params["uid"])
         return RedirectResponse("/cards", 303)
 
+    async def settings_page(self, request: Request, status: int = 200, **context: Any) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return self.page(request, "settings.html", status, title="Settings", editable=EDITABLE,
+                         values=self.box.settings(), speakers=self.box.speakers(), **context)  # fmt: skip
+
+    async def settings_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        form = {k: str(v) for k, v in (await request.form()).items() if k in BY_KEY}
+        try:
+            saved = self.box.save_settings(form)
+        except ConfigError as exc:
+            return await self.settings_page(request, 422, error=str(exc))
+        return await self.settings_page(request, note=saved_note(saved))
+
     async def form_refusal(self, request: Request) -> Response | None:
         """None when a form may change something; else the pairing page (not paired) or a 403 (a
         form from elsewhere, or one without this browser's CSRF token)."""
@@ -369,6 +409,28 @@ class WebApp:
             return JSONResponse({"error": str(exc)}, 400)
         return JSONResponse({"removed": removed}, 200 if removed else 404)
 
+    async def api_settings(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse(self.box.settings())
+
+    async def api_save_settings(self, request: Request) -> Response:
+        """``PATCH /api/settings {"voice.duck_volume": 20}``."""
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body:
+            return JSONResponse({"error": 'send JSON: {"voice.duck_volume": 20}'}, 400)
+        try:
+            saved = self.box.save_settings({str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                                            for k, v in body.items()})  # fmt: skip
+        except ConfigError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse({**asdict(saved), "settings": self.box.settings()})
+
     async def api_events(self, request: Request) -> Response:
         if not self.guard.may_read(request):
             return refused(request)
@@ -384,6 +446,20 @@ class WebApp:
                     yield ": still here\n\n"
                     continue
                 yield f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def saved_note(saved: Saved) -> str:
+    if not saved.changed:
+        return "Nothing changed."
+    now = [BY_KEY[k].label for k in saved.changed if k not in saved.after_restart]
+    later = [BY_KEY[k].label for k in saved.after_restart]
+    parts = [f"Saved. In effect now: {', '.join(now)}." if now else "Saved."]
+    if later:
+        parts.append(f"After Maestro restarts: {', '.join(later)}.")
+    if saved.shadowed:
+        names = ", ".join(env_variable(k) for k in saved.shadowed)
+        parts.append(f"While {names} is set for the box, it wins over the file.")
+    return " ".join(parts)
 
 
 def refused(request: Request) -> Response:
