@@ -18,6 +18,7 @@ from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
 from maestro.config import listen_address
 from maestro.ducking import Ducker
+from maestro.errors import MaestroError
 from maestro.intents import Matcher
 from maestro.intents.library import KINDS
 from maestro.intents.personal import Phrasing
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: The browser's pairing code stays on the screen this long (now playing waits).
 CODE_SHOWN_S = 60.0
+#: The Settings page asks Spotify whose account this is at most this long (once).
+ACCOUNT_WAIT_S = 2.0
 
 
 class Box(Protocol):
@@ -57,6 +60,7 @@ class WebBox:
         self.runtime, self.url = runtime, url
         self.live = Live()
         self._tags: TagStore | None = None
+        self._account: str | None = None  # asked of Spotify once
         parts = runtime.parts
         self.live.activity = parts.state.activity.now
         parts.state.activity.watchers.append(self.live.set_activity)
@@ -149,6 +153,14 @@ class WebBox:
 
     def speakers(self) -> list[str]:
         return sorted(item.name for item in self.runtime.session.library.items("device"))
+
+    async def account(self) -> str | None:
+        if self._account is None and self.runtime.session.tokens.tokens is not None:
+            with contextlib.suppress(MaestroError, TimeoutError):
+                async with asyncio.timeout(ACCOUNT_WAIT_S):  # the page never waits long on Spotify
+                    profile = await self.runtime.session.player.me()
+                self._account = str(profile.get("display_name") or profile.get("id") or "") or None
+        return self._account
 
     def save_settings(self, form: Mapping[str, str]) -> Saved:
         session = self.runtime.session

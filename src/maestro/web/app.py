@@ -115,6 +115,9 @@ class Box(Protocol):
 
     def speakers(self) -> list[str]: ...
 
+    async def account(self) -> str | None:
+        """Whom the box is signed in to Spotify as, or None (not signed in, or Spotify can't say)."""
+
     def save_settings(self, form: Mapping[str, str]) -> Saved:
         """Checked, written to config.toml, and in effect where that needs no restart (ConfigError:
         a value is not what it must be)."""
@@ -296,7 +299,8 @@ class WebApp:
         if self.guard.browser(request) is None:
             return RedirectResponse("/pair", 303)
         return self.page(request, "settings.html", status, title="Settings", editable=EDITABLE,
-                         values=self.box.settings(), speakers=self.box.speakers(), **context)  # fmt: skip
+                         values=self.box.settings(), speakers=self.box.speakers(),
+                         account=await self.box.account(), **context)  # fmt: skip
 
     async def settings_form(self, request: Request) -> Response:
         if (refusal := await self.form_refusal(request)) is not None:
