@@ -1,0 +1,158 @@
+"""The web app's JSON API, for a paired browser (with its CSRF header to change anything) or a
+script's token: state, history, commands, corrections, cards, settings, and the event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from maestro.errors import ConfigError
+from maestro.intents.personal import PhrasingError
+from maestro.nfc.tags import TagError
+from maestro.web.facing import MAX_COMMAND, Door
+from maestro.web.guard import COOKIE, CSRF_HEADER
+
+#: A comment line this often keeps an idle event stream open through proxies.
+KEEPALIVE_S = 15.0
+
+
+class Api(Door):
+    async def state(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse(self.box.live.state())
+
+    async def history(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse({"commands": [entry.to_json() for entry in reversed(self.box.live.history)]})
+
+    async def command(self, request: Request) -> Response:
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": 'send JSON: {"text": "play abbey road"}'}, 400)
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not 0 < len(text.strip()) <= MAX_COMMAND:
+            return JSONResponse({"error": f'"text" must be a command of 1 to {MAX_COMMAND} characters'}, 400)
+        reply = await self.box.command(text.strip())
+        return JSONResponse(reply.to_json(), 200 if reply.ok else 422)
+
+    async def phrasings(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse({"phrasings": [p.to_json() for p in self.box.phrasings()]})
+
+    async def correct(self, request: Request) -> Response:
+        """``{"heard": "stick on abbey road", "meant": "play abbey road"}``: from now on, the first
+        means the second (and so does "stick on kind of blue")."""
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("heard", "meant")):
+            return JSONResponse({"error": 'send JSON: {"heard": "...", "meant": "..."}'}, 400)
+        try:
+            phrasing, now = await self.learn(body["heard"].strip(), body["meant"].strip())
+        except PhrasingError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse({"phrasing": phrasing.to_json(), "now": now.to_json()})
+
+    async def forget(self, request: Request) -> Response:
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            gone = self.box.forget(request.path_params["index"])
+        except IndexError:
+            return JSONResponse({"error": "no such phrasing"}, 404)
+        except PhrasingError as exc:
+            return JSONResponse({"error": str(exc)}, 409)
+        return JSONResponse({"forgot": gone.to_json()})
+
+    async def cards(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        box = self.box
+        return JSONResponse({"cards": [asdict(card) for card in box.cards()], "unknown": box.unknown_card(),
+                             "problem": box.cards_problem()})  # fmt: skip
+
+    async def assign(self, request: Request) -> Response:
+        """``PUT /api/cards/04A1B2C3 {"action": "abbey road"}`` (a name, a link or a command)."""
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        what = body.get("action") if isinstance(body, dict) else None
+        if not isinstance(what, str) or not 0 < len(what.strip()) <= MAX_COMMAND:
+            return JSONResponse({"error": 'send JSON: {"action": "abbey road"}'}, 400)
+        try:
+            card = await self.box.assign_card(request.path_params["uid"], what)
+        except TagError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse(asdict(card))
+
+    async def remove(self, request: Request) -> Response:
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            removed = self.box.remove_card(request.path_params["uid"])
+        except TagError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse({"removed": removed}, 200 if removed else 404)
+
+    async def settings(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse(self.box.settings())
+
+    async def save_settings(self, request: Request) -> Response:
+        """``PATCH /api/settings {"voice.duck_volume": 20}``."""
+        if not await self.guard.may_change(request):
+            return refused(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body:
+            return JSONResponse({"error": 'send JSON: {"voice.duck_volume": 20}'}, 400)
+        try:
+            saved = self.box.save_settings({str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                                            for k, v in body.items()})  # fmt: skip
+        except ConfigError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse({**asdict(saved), "settings": self.box.settings()})
+
+    async def events(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return StreamingResponse(self.stream(), media_type="text/event-stream",
+                                 headers={"x-accel-buffering": "no"})  # fmt: skip
+
+    async def stream(self) -> AsyncIterator[str]:
+        async with self.box.live.listening() as queue:
+            while True:
+                try:
+                    event, data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": still here\n\n"
+                    continue
+                yield f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def refused(request: Request) -> Response:
+    """The API's 401 (403 for a paired browser's change without its CSRF header)."""
+    if request.method != "GET" and request.cookies.get(COOKIE):
+        return JSONResponse({"error": f"send the page's CSRF token in {CSRF_HEADER}"}, 403)
+    return JSONResponse({"error": "pair this browser at /pair, or send a token from `maestro web token`"},
+                        401, headers={"www-authenticate": "Bearer"})  # fmt: skip

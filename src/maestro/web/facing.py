@@ -1,0 +1,108 @@
+"""What the web app works with: the running box as its pages and API see it (:class:`Box`, made
+by :mod:`maestro.box.web_loop`), and what both sides share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from maestro.intents.personal import Phrasing, PhrasingError
+from maestro.intents.recognition import Recognition
+from maestro.messages import Reply
+from maestro.web.access import Access
+from maestro.web.guard import Guard
+from maestro.web.live import Live
+
+BUTTONS = ("previous", "play_pause", "next")
+#: The buttons' icons (SVG paths in a 24-unit box): drawn by the page, no font needed.
+ICONS = {
+    "previous": "M6 5h2v14H6zM20 5v14L9 12z",
+    "play_pause": "M3 5v14l9-7zM14 5h3v14h-3zM19 5h3v14h-3z",
+    "next": "M16 5h2v14h-2zM4 5v14l11-7z",
+}
+#: Longest command accepted (the MQTT text entity's limit too).
+MAX_COMMAND = 255
+
+
+@dataclass(frozen=True)
+class Card:
+    uid: str
+    #: As tags.yaml keeps it: a Spotify URI, or a command.
+    action: str
+    #: What it plays, as a person says it ("Abbey Road (album)", “volume 30”).
+    name: str
+
+
+@dataclass(frozen=True)
+class Saved:
+    changed: list[str]
+    #: Of those, the ones in effect after `maestro run` starts again.
+    after_restart: list[str]
+    #: Of those, the ones a MAESTRO_* variable sets for the running box (it wins over the file).
+    shadowed: list[str]
+
+
+class Box(Protocol):
+    """What of the running box the web app works with (:mod:`maestro.box.web_loop`)."""
+
+    live: Live
+
+    async def command(self, text: str) -> Reply:
+        """Runs words as a command, one at a time with voice and cards; shown, not spoken."""
+
+    async def press(self, button: str) -> Reply:
+        """One of :data:`BUTTONS`."""
+
+    async def show_code(self, code: str) -> None:
+        """Shows and says a browser's pairing code."""
+
+    async def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
+        """Learns ``heard`` as a way of saying ``meant`` (PhrasingError: it can't be); returns the
+        phrasing and what ``heard`` means now."""
+
+    def phrasings(self) -> list[Phrasing]: ...
+
+    def phrasings_problem(self) -> str | None:
+        """Why the user's phrasings file is not used (a hand edit gone wrong), or None."""
+
+    def forget(self, index: int) -> Phrasing:
+        """IndexError: no such phrasing."""
+
+    def cards(self) -> list[Card]: ...
+
+    def cards_problem(self) -> str | None:
+        """Why tags.yaml can't be used as it is (the last good list is), or None."""
+
+    def unknown_card(self) -> str | None:
+        """The UID of a card tapped lately that does nothing yet."""
+
+    async def assign_card(self, uid: str, what: str) -> Card:
+        """TagError: not a card's UID, or nothing Maestro could do."""
+
+    def remove_card(self, uid: str) -> bool: ...
+
+    def settings(self) -> dict[str, Any]:
+        """The values of :data:`maestro.web.settings.EDITABLE`, as they are in effect."""
+
+    def speakers(self) -> list[str]: ...
+
+    async def account(self) -> str | None:
+        """Whom the box is signed in to Spotify as, or None (not signed in, or Spotify can't say)."""
+
+    def save_settings(self, form: Mapping[str, str]) -> Saved:
+        """Checked, written to config.toml, and in effect where that needs no restart (ConfigError:
+        a value is not what it must be)."""
+
+
+class Door:
+    """What the pages and the API share: the box, who may come in, learning a correction."""
+
+    def __init__(self, box: Box, access: Access) -> None:
+        self.box, self.access = box, access
+        self.guard = Guard(access)
+
+    async def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
+        if not 0 < len(heard) <= MAX_COMMAND or not 0 < len(meant) <= MAX_COMMAND:
+            raise PhrasingError(f"Both what was heard and what you meant: 1 to {MAX_COMMAND} characters.")
+        return await self.box.learn(heard, meant)

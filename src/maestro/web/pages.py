@@ -1,0 +1,193 @@
+"""The web app's pages, for a paired browser: Now, Heard, Phrasings, Cards, Settings, and the
+pairing page for one not yet paired. Forms carry the session's CSRF token and post back here."""
+
+from __future__ import annotations
+
+import contextlib
+from importlib import resources
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from maestro.errors import ConfigError
+from maestro.intents.personal import PhrasingError
+from maestro.nfc.tags import TagError
+from maestro.web.access import Access, TooSoon
+from maestro.web.facing import BUTTONS, ICONS, MAX_COMMAND, Box, Door, Saved
+from maestro.web.guard import COOKIE, csrf_for
+from maestro.web.settings import BY_KEY, EDITABLE, env_variable
+
+#: A paired browser stays paired this long (unless signed out); renewed on each pairing.
+SESSION_DAYS = 400
+
+
+class Pages(Door):
+    def __init__(self, box: Box, access: Access) -> None:
+        super().__init__(box, access)
+        self.templates = Jinja2Templates(directory=str(resources.files("maestro.web") / "templates"))
+
+    def page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
+        secret = self.guard.browser(request)
+        context = {"csrf": csrf_for(secret) if secret else "", "live": self.box.live, **context}
+        return self.templates.TemplateResponse(request, template, context, status_code=status)
+
+    async def now(self, request: Request) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return self.page(request, "now.html", title="Now playing", buttons=BUTTONS, icons=ICONS)
+
+    async def heard(self, request: Request) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return self.heard_page(request)
+
+    async def pair_page(self, request: Request) -> Response:
+        if self.guard.browser(request) is not None:
+            return RedirectResponse("/", 303)
+        return self.page(request, "pair.html", title="Pair this browser", waiting=self.access.code_waiting())
+
+    async def ask_code(self, request: Request) -> Response:
+        try:
+            code = self.access.new_code()
+        except TooSoon:
+            error = "A code was just shown on the box: type that one, or ask again in a few seconds."
+            return self.page(request, "pair.html", 429, title="Pair this browser", waiting=True, error=error)
+        await self.box.show_code(code)
+        return RedirectResponse("/pair", 303)
+
+    async def pair(self, request: Request) -> Response:
+        form = await request.form()
+        secret = self.access.pair(str(form.get("code", ""))[:32], request.headers.get("user-agent", ""))
+        if secret is None:
+            error = ("That is not the code on the box's screen." if self.access.code_waiting()
+                     else "That code no longer works: ask the box for a new one.")  # fmt: skip
+            return self.page(request, "pair.html", 403, title="Pair this browser",
+                             waiting=self.access.code_waiting(), error=error)  # fmt: skip
+        response = RedirectResponse("/", 303)
+        response.set_cookie(COOKIE, secret, max_age=SESSION_DAYS * 86400, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")  # fmt: skip
+        return response
+
+    async def press(self, request: Request) -> Response:
+        button = request.path_params["button"]
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        if button not in BUTTONS:
+            return Response(f"No button {button!r}.", 404, media_type="text/plain")
+        await self.box.press(button)
+        return RedirectResponse("/", 303)
+
+    async def command_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        text = str((await request.form()).get("text", "")).strip()
+        if 0 < len(text) <= MAX_COMMAND:
+            await self.box.command(text)
+        return RedirectResponse("/heard", 303)
+
+    async def sign_out(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        self.access.sign_out_browsers()
+        response = RedirectResponse("/pair", 303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    async def correct_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        form = await request.form()
+        heard, meant = str(form.get("heard", "")).strip(), str(form.get("meant", "")).strip()
+        try:
+            phrasing, now = await self.learn(heard, meant)
+        except PhrasingError as exc:
+            return self.heard_page(request, 422, error=str(exc))
+        done = f"Learned: “{heard}” now means {now.intent}" + (
+            " (as “" + phrasing.template + "”)." if now else "."
+        )
+        return self.heard_page(request, note=done)
+
+    async def phrasings_page(self, request: Request) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return self.page(request, "phrasings.html", title="Your phrasings", phrasings=self.box.phrasings(),
+                         problem=self.box.phrasings_problem())  # fmt: skip
+
+    async def forget_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        with contextlib.suppress(IndexError, PhrasingError):  # gone already (another page), or a broken file
+            self.box.forget(request.path_params["index"])
+        return RedirectResponse("/phrasings", 303)
+
+    def heard_page(self, request: Request, status: int = 200, **context: Any) -> Response:
+        entries = list(reversed(self.box.live.history))
+        return self.page(request, "heard.html", status, title="Heard", entries=entries, **context)
+
+    async def cards_page(self, request: Request, status: int = 200, **context: Any) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        box = self.box
+        return self.page(request, "cards.html", status, title="Cards", cards=box.cards(),
+                         unknown=box.unknown_card(), problem=box.cards_problem(), **context)  # fmt: skip
+
+    async def assign_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        form = await request.form()
+        uid, what = str(form.get("uid", ""))[:64], str(form.get("what", "")).strip()[:MAX_COMMAND]
+        try:
+            card = await self.box.assign_card(uid, what)
+        except TagError as exc:
+            return await self.cards_page(request, 422, error=str(exc))
+        return await self.cards_page(request, note=f"Card {card.uid} now plays {card.name}.")
+
+    async def remove_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        with contextlib.suppress(TagError):  # not a UID: nothing to remove
+            self.box.remove_card(request.path_params["uid"])
+        return RedirectResponse("/cards", 303)
+
+    async def settings_page(self, request: Request, status: int = 200, **context: Any) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return self.page(request, "settings.html", status, title="Settings", editable=EDITABLE,
+                         values=self.box.settings(), speakers=self.box.speakers(),
+                         account=await self.box.account(), **context)  # fmt: skip
+
+    async def settings_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        form = {k: str(v) for k, v in (await request.form()).items() if k in BY_KEY}
+        try:
+            saved = self.box.save_settings(form)
+        except ConfigError as exc:
+            return await self.settings_page(request, 422, error=str(exc))
+        return await self.settings_page(request, note=saved_note(saved))
+
+    async def form_refusal(self, request: Request) -> Response | None:
+        """None when a form may change something; else the pairing page (not paired) or a 403 (a
+        form from elsewhere, or one without this browser's CSRF token)."""
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        if not await self.guard.may_change(request):
+            return Response("This form did not come from this box's page: reload the page and try again.",
+                            403, media_type="text/plain")  # fmt: skip
+        return None
+
+
+def saved_note(saved: Saved) -> str:
+    if not saved.changed:
+        return "Nothing changed."
+    now = [BY_KEY[k].label for k in saved.changed if k not in saved.after_restart]
+    later = [BY_KEY[k].label for k in saved.after_restart]
+    parts = [f"Saved. In effect now: {', '.join(now)}." if now else "Saved."]
+    if later:
+        parts.append(f"After Maestro restarts: {', '.join(later)}.")
+    if saved.shadowed:
+        names = ", ".join(env_variable(k) for k in saved.shadowed)
+        parts.append(f"While {names} is set for the box, it wins over the file.")
+    return " ".join(parts)
