@@ -1,4 +1,5 @@
-"""Serve an ASGI app on loopback in a thread of this process (the demo, and tests)."""
+"""Serving ASGI apps: on loopback in a thread of this process (the demo, and tests), and a cap on
+request bodies that the bridge and the box's web app both use."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maestro.errors import MaestroError
 
@@ -33,3 +34,51 @@ def serve_in_thread(app: ASGIApp, port: int = 0, *, timeout: float = 15.0, **opt
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over ``max_bytes`` (413) before the app reads them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = 16 * 1024) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _too_large(send)
+                return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _too_large(send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send) -> None:
+    body = b'{"error": "invalid_request", "error_description": "request too large"}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

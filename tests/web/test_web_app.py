@@ -114,6 +114,8 @@ async def test_the_api_with_a_token_runs_commands_and_streams_events(
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
             assert (await http.post("/api/command", content=b"play")).status_code == 400
             assert (await http.post("/api/command", json={"text": ""})).status_code == 400
+            huge = await http.post("/api/command", content=b'{"text": "' + b"x" * 100_000 + b'"}')
+            assert huge.status_code == 413  # cut off before anything reads it
             events: list[tuple[str, dict]] = []
 
             async def listen() -> None:

@@ -35,11 +35,12 @@ from maestro.bridge.browser import origin
 from maestro.bridge.device import DEVICE_CODE_GRANT, DeviceEndpoints, displayable_name, oauth_error
 from maestro.bridge.grants import BridgeStore, StoreUnavailableError
 from maestro.bridge.limits import Limits
-from maestro.bridge.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from maestro.bridge.middleware import SecurityHeadersMiddleware
 from maestro.bridge.pages import Pages
 from maestro.bridge.settings import BridgeConfig
 from maestro.bridge.spotify import SpotifyAccounts
 from maestro.bridge.tally import Tally
+from maestro.serving import BodyLimitMiddleware
 
 __all__ = ["BridgeConfig", "create_app", "displayable_name"]
 

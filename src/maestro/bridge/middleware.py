@@ -1,4 +1,5 @@
-"""Two small ASGI middlewares: security headers on every answer, and a cap on request bodies."""
+"""Security headers on every answer of the bridge (its cap on request bodies is
+:class:`maestro.serving.BodyLimitMiddleware`, shared with the box's web app)."""
 
 from __future__ import annotations
 
@@ -66,51 +67,3 @@ class SecurityHeadersMiddleware:
                     }
                 )
                 await send({"type": "http.response.body", "body": b"Something went wrong. Try again."})
-
-
-class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` (413) before the app reads them."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = 16 * 1024) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _too_large(send)
-                return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _too_large(send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Send) -> None:
-    body = b'{"error": "invalid_request", "error_description": "request too large"}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -35,10 +36,7 @@ class Api(Door):
     async def command(self, request: Request) -> Response:
         if not await self.guard.may_change(request):
             return refused(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": 'send JSON: {"text": "play abbey road"}'}, 400)
+        body = await json_body(request)
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not 0 < len(text.strip()) <= MAX_COMMAND:
             return JSONResponse({"error": f'"text" must be a command of 1 to {MAX_COMMAND} characters'}, 400)
@@ -55,10 +53,7 @@ class Api(Door):
         means the second (and so does "stick on kind of blue")."""
         if not await self.guard.may_change(request):
             return refused(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
+        body = await json_body(request)
         if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("heard", "meant")):
             return JSONResponse({"error": 'send JSON: {"heard": "...", "meant": "..."}'}, 400)
         try:
@@ -89,10 +84,7 @@ class Api(Door):
         """``PUT /api/cards/04A1B2C3 {"action": "abbey road"}`` (a name, a link or a command)."""
         if not await self.guard.may_change(request):
             return refused(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
+        body = await json_body(request)
         what = body.get("action") if isinstance(body, dict) else None
         if not isinstance(what, str) or not 0 < len(what.strip()) <= MAX_COMMAND:
             return JSONResponse({"error": 'send JSON: {"action": "abbey road"}'}, 400)
@@ -120,10 +112,7 @@ class Api(Door):
         """``PATCH /api/settings {"voice.duck_volume": 20}``."""
         if not await self.guard.may_change(request):
             return refused(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
+        body = await json_body(request)
         if not isinstance(body, dict) or not body:
             return JSONResponse({"error": 'send JSON: {"voice.duck_volume": 20}'}, 400)
         try:
@@ -148,6 +137,14 @@ class Api(Door):
                     yield ": still here\n\n"
                     continue
                 yield f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON, or None when it is none."""
+    try:
+        return await request.json()
+    except ValueError:  # not JSON, or not UTF-8
+        return None
 
 
 def refused(request: Request) -> Response:

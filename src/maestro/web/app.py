@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from maestro.serving import BodyLimitMiddleware
 from maestro.web.access import Access
 from maestro.web.api import Api
 from maestro.web.facing import Box, Card, Saved
@@ -19,6 +20,9 @@ from maestro.web.guard import SecurityHeaders
 from maestro.web.pages import Pages
 
 __all__ = ["Box", "Card", "Saved", "create_app"]
+
+#: The largest request body taken (a command, a correction, a form of settings).
+MAX_BODY_BYTES = 16 * 1024
 
 
 def create_app(box: Box, access: Access) -> Starlette:
@@ -54,4 +58,6 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/api/settings", api.save_settings, methods=["PATCH"]),
         Mount("/static", StaticFiles(packages=[("maestro.web", "static")]), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    # a hostile client's body is cut off before anything reads it: forms and JSON here are small
+    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)]
+    return Starlette(routes=routes, middleware=middleware)
