@@ -29,6 +29,7 @@ from maestro.intents.matcher import LEARN_AFTER_S
 from maestro.intents.personal import PersonalPhrasings, Phrasing
 from maestro.intents.spec import IntentSpec, active_intents_path
 from maestro.messages import Reply, Screen
+from maestro.spotify.aliases import ALIASES_FILE, AliasError, read_aliases
 from maestro.spotify.client import SpotifyClient, deadline
 from maestro.spotify.library import SpotifyLibrary
 from maestro.spotify.memory import PlayerMemory
@@ -117,6 +118,10 @@ class Session:
         personal = PersonalPhrasings(Path(intents) if intents else active_intents_path(), state_dir)
         spec = personal.spec
         library = SpotifyLibrary(player, state_dir / "library.json")
+        try:
+            library.set_aliases(read_aliases(aliases_path(settings)))
+        except AliasError as exc:  # the speakers' own names still work
+            log.warning("speaker aliases not used: %s", exc)
         # The daemon trains the learned parser ahead, in the background; a one-shot command only
         # when the templates cannot answer it (then it is cached for the next).
         learner = Learner(spec, state_dir / "learned", background=lasting)
@@ -254,6 +259,11 @@ class Session:
 
 #: Slot types whose reading depends on the user's names ("play abbey road": an album, or a search).
 NAMED_SLOTS = frozenset({"library", "device", "text"})
+
+
+def aliases_path(settings: config.Settings) -> Path:
+    """``speakers.yaml``, beside the config file in use."""
+    return (settings.source.parent if settings.source else config.config_dir()) / ALIASES_FILE
 
 
 def needs_names(recognition: Recognition, spec: IntentSpec) -> bool:

@@ -262,3 +262,31 @@ async def test_settings_are_checked_written_and_in_effect(live: LiveSandbox, tmp
     assert loud.json()["speech"].startswith("Volume 60: the most this box allows")  # at once
     living_room = next(d for d in live.snapshot()["devices"] if d["name"] == "Living Room")
     assert living_room["volume_percent"] == 60  # the new default speaker, at the new maximum
+
+
+async def test_a_speaker_called_by_another_name(live: LiveSandbox, tmp_path: Path) -> None:
+    token = Access(tmp_path).new_token("test")
+    async with web_box(live, tmp_path) as (box, url):
+        said = box.speaker.history  # type: ignore[attr-defined]
+        await box.session.ensure_library()
+        async with httpx.AsyncClient(base_url=url) as http:
+            csrf = await paired(http, said)
+            page = await http.get("/speakers")
+            assert page.status_code == 200 and "Den TV" in page.text
+            form = {"csrf": csrf, "speaker": "Den TV"}
+            taken = await http.post("/speakers", data={**form, "alias": "Kitchen"})
+            assert taken.status_code == 422 and "is already a speaker" in taken.text
+            added = await http.post("/speakers", data={**form, "alias": "The Telly"})
+            assert added.status_code == 200 and "“the telly” now means Den TV" in added.text
+        bearer = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, headers=bearer) as api:
+            moved = await api.post("/api/command", json={"text": "play abbey road on the telly"})
+            listed = (await api.get("/api/speakers")).json()
+            forgot = await api.delete("/api/speakers/aliases/the telly")
+            after = await api.post("/api/command", json={"text": "play kind of blue on the telly"})
+    assert moved.json()["intent"] == "PlayAlbum" and moved.status_code == 200
+    active = next(d for d in live.snapshot()["devices"] if d["is_active"])
+    assert active["name"] == "Den TV" and live.snapshot()["playback"]["album_name"] == "Abbey Road"
+    assert listed["aliases"] == {"the telly": "Den TV"} and "the telly" not in listed["speakers"]
+    assert forgot.status_code == 200 and after.json()["ok"] is False  # no speaker of that name now
+    assert (tmp_path / "speakers.yaml").read_text().startswith("# Other names for your speakers")

@@ -81,7 +81,7 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
         await page.click("nav >> text=Phrasings")
         assert await page.text_content("ol.heard li q") == "bin this tune"
         await page.screenshot(path=str(shots / f"phrasings-{width}.png"), full_page=True)
-        for name in ("Cards", "Settings"):  # every page drawn, nothing refused by the CSP
+        for name in ("Cards", "Speakers", "Settings"):  # every page drawn, nothing refused by the CSP
             await page.click(f"nav >> text={name}")
             await page.wait_for_url(f"{url}/{name.lower()}")
             await page.screenshot(path=str(shots / f"{name.lower()}-{width}.png"), full_page=True)

@@ -21,13 +21,15 @@ from maestro.ducking import Ducker
 from maestro.errors import MaestroError
 from maestro.intents import Matcher
 from maestro.intents.library import KINDS
+from maestro.intents.normalize import normalize
 from maestro.intents.personal import Phrasing
 from maestro.intents.recognition import NameValue, Recognition
 from maestro.messages import Reply, Screen
 from maestro.nfc.cards import Cards
 from maestro.nfc.learn import check_action, recent_unknown
 from maestro.nfc.tags import TagAction, TagStore
-from maestro.session import Session
+from maestro.session import Session, aliases_path
+from maestro.spotify.aliases import AliasError, checked_alias, write_aliases
 from maestro.spotify.player import PlaybackState
 from maestro.web.access import Access
 from maestro.web.advertise import advertised
@@ -146,13 +148,35 @@ class WebBox:
     def remove_card(self, uid: str) -> bool:
         return self.tags.remove(uid)
 
+    # -- speakers ----------------------------------------------------------------------------------
+
+    def aliases(self) -> dict[str, str]:
+        return dict(self.runtime.session.library.aliases)
+
+    def set_alias(self, alias: str, speaker: str | None) -> str:
+        session = self.runtime.session
+        aliases = dict(session.library.aliases)
+        if speaker is None:
+            kept = normalize(alias)
+            if aliases.pop(kept, None) is None:
+                raise AliasError(f"“{alias}” is no speaker's other name.")
+        else:
+            if speaker not in self.speakers():
+                raise AliasError(f"{speaker} is not one of your speakers.")
+            kept = checked_alias(alias, self.speakers())
+            aliases[kept] = speaker
+        write_aliases(aliases_path(session.settings), aliases)
+        session.library.set_aliases(aliases)  # the matcher and the voice model learn it
+        return kept
+
     # -- settings --------------------------------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
         return values(self.runtime.session.settings)
 
     def speakers(self) -> list[str]:
-        return sorted(item.name for item in self.runtime.session.library.items("device"))
+        library = self.runtime.session.library
+        return sorted(item.name for item in library.items("device") if item.name not in library.aliases)
 
     async def account(self) -> str | None:
         if self._account is None and self.runtime.session.tokens.tokens is not None:

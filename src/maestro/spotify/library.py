@@ -46,11 +46,26 @@ class SpotifyLibrary:
         self.version = 0
         self.fetched_at = 0.0
         self._items: dict[str, list[LibraryItem]] = {kind: [] for kind in KINDS}
+        #: Other names for speakers, alias -> speaker name (``speakers.yaml``).
+        self.aliases: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self.load_cache()
 
     def items(self, kind: str) -> Sequence[LibraryItem]:
-        return self._items.get(kind, [])
+        items = self._items.get(kind, [])
+        if kind != "device" or not self.aliases:
+            return items
+        ids = {item.name.lower(): item.uri for item in items}  # an alias names the speaker's device
+        return [*items, *(LibraryItem("device", alias, ids[name.lower()])
+                          for alias, name in self.aliases.items() if name.lower() in ids)]  # fmt: skip
+
+    def set_aliases(self, aliases: dict[str, str]) -> None:
+        """Other names for speakers (``{"the telly": "Den TV"}``): names of their own from now on."""
+        if aliases != self.aliases:
+            self.aliases = dict(aliases)
+            self.version += 1
+            if self.on_change:
+                self.on_change()
 
     @property
     def stale(self) -> bool:

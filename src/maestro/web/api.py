@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from maestro.errors import ConfigError
 from maestro.intents.personal import PhrasingError
 from maestro.nfc.tags import TagError
+from maestro.spotify.aliases import AliasError
 from maestro.web.facing import MAX_COMMAND, Door
 from maestro.web.guard import COOKIE, CSRF_HEADER
 
@@ -102,6 +103,27 @@ class Api(Door):
         except TagError as exc:
             return JSONResponse({"error": str(exc)}, 400)
         return JSONResponse({"removed": removed}, 200 if removed else 404)
+
+    async def speakers(self, request: Request) -> Response:
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse({"speakers": self.box.speakers(), "aliases": self.box.aliases()})
+
+    async def alias(self, request: Request) -> Response:
+        """``PUT /api/speakers/aliases/the telly {"speaker": "Den TV"}``; DELETE forgets it."""
+        if not await self.guard.may_change(request):
+            return refused(request)
+        speaker = None
+        if request.method == "PUT":
+            body = await json_body(request)
+            speaker = body.get("speaker") if isinstance(body, dict) else None
+            if not isinstance(speaker, str):
+                return JSONResponse({"error": 'send JSON: {"speaker": "Den TV"}'}, 400)
+        try:
+            kept = self.box.set_alias(request.path_params["alias"], speaker)
+        except AliasError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse({"alias": kept, "speaker": speaker, "aliases": self.box.aliases()})
 
     async def settings(self, request: Request) -> Response:
         if not self.guard.may_read(request):

@@ -85,7 +85,15 @@ class Box(Protocol):
     def settings(self) -> dict[str, Any]:
         """The values of :data:`maestro.web.settings.EDITABLE`, as they are in effect."""
 
-    def speakers(self) -> list[str]: ...
+    def speakers(self) -> list[str]:
+        """The user's speakers by their names in Spotify (not the aliases)."""
+
+    def aliases(self) -> dict[str, str]:
+        """Other names for speakers: alias -> speaker name."""
+
+    def set_alias(self, alias: str, speaker: str | None) -> str:
+        """Gives ``speaker`` the other name ``alias`` (None: forgets the alias); returns the alias as
+        kept (AliasError: it can't be one)."""
 
     async def account(self) -> str | None:
         """Whom the box is signed in to Spotify as, or None (not signed in, or Spotify can't say)."""

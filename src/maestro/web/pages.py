@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 from maestro.errors import ConfigError
 from maestro.intents.personal import PhrasingError
 from maestro.nfc.tags import TagError
+from maestro.spotify.aliases import AliasError
 from maestro.web.access import Access, TooSoon
 from maestro.web.facing import BUTTONS, ICONS, MAX_COMMAND, Box, Door, Saved
 from maestro.web.guard import COOKIE, csrf_for
@@ -150,6 +151,28 @@ class Pages(Door):
         with contextlib.suppress(TagError):  # not a UID: nothing to remove
             self.box.remove_card(request.path_params["uid"])
         return RedirectResponse("/cards", 303)
+
+    async def speakers_page(self, request: Request, status: int = 200, **context: Any) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        aliases = self.box.aliases()
+        speakers = [(name, sorted(a for a, target in aliases.items() if target == name))
+                    for name in self.box.speakers()]  # fmt: skip
+        return self.page(request, "speakers.html", status, title="Speakers", speakers=speakers,
+                         default=self.box.settings()["player.default_device"], **context)  # fmt: skip
+
+    async def alias_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        form = await request.form()
+        alias, speaker = str(form.get("alias", ""))[:80], str(form.get("speaker", ""))
+        forget = form.get("forget") == "1"
+        try:
+            kept = self.box.set_alias(alias, None if forget else speaker)
+        except AliasError as exc:
+            return await self.speakers_page(request, 422, error=str(exc))
+        note = f"“{kept}” is no longer a name for a speaker." if forget else f"“{kept}” now means {speaker}."
+        return await self.speakers_page(request, note=note)
 
     async def settings_page(self, request: Request, status: int = 200, **context: Any) -> Response:
         if self.guard.browser(request) is None:
