@@ -86,6 +86,8 @@ class VoiceSettings:
     duck_volume: int = field(default=30, metadata=between(0, 100))
     input_device: str = ""  # a microphone's index or part of its name; "wav:FILE" plays a file instead
     enabled: bool = True
+    # keep each command's sound, to play back on the web app's Heard page (deleted with its entry)
+    keep_audio: bool = False
 
 
 @dataclass

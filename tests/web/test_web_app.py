@@ -290,3 +290,32 @@ async def test_a_speaker_called_by_another_name(live: LiveSandbox, tmp_path: Pat
     assert listed["aliases"] == {"the telly": "Den TV"} and "the telly" not in listed["speakers"]
     assert forgot.status_code == 200 and after.json()["ok"] is False  # no speaker of that name now
     assert (tmp_path / "speakers.yaml").read_text().startswith("# Other names for your speakers")
+
+
+@pytest.mark.slow
+async def test_the_sound_of_a_command_is_kept_when_asked(live: LiveSandbox, tmp_path: Path) -> None:
+    from maestro.box.wiring import default_voice
+    from tests.box.test_daemon import voice_wav
+
+    wav = voice_wav(tmp_path / "voice.wav", 3.0, "next song")
+    env = {"MAESTRO_VOICE_ENGINE": "pocketsphinx", "MAESTRO_VOICE_INPUT_DEVICE": f"wav:{wav}",
+           "MAESTRO_VOICE_KEEP_AUDIO": "true"}  # fmt: skip
+    (tmp_path / "heard").mkdir()
+    (tmp_path / "heard" / "7.wav").write_bytes(b"RIFF from an earlier run")
+    async with web_box(live, tmp_path, env, voice=default_voice) as (box, url):
+        assert not (tmp_path / "heard" / "7.wav").exists()  # no entry of this run is its
+        said = box.speaker.history  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(base_url=url) as http:
+            async with asyncio.timeout(60):
+                while not any(source == "voice" for source, _ in box.replies):
+                    await asyncio.sleep(0.1)
+            assert (await http.get("/heard/1.wav")).status_code == 401  # not paired yet
+            await paired(http, said)
+            page = (await http.get("/heard")).text
+            assert '<audio controls preload="none" src="/heard/1.wav">' in page and "voice.keep_audio" in page
+            clip = await http.get("/heard/1.wav")
+            assert (await http.get("/heard/2.wav")).status_code == 404
+    assert clip.status_code == 200 and clip.headers["content-type"] == "audio/wav"
+    assert clip.content.startswith(b"RIFF") and len(clip.content) > 16_000  # a second or more of sound
+    assert [r.intent for s, r in box.replies if s == "voice"] == ["Next"]
+    assert box.voice.heard[0].audio == b""  # the sound is not kept in memory as well

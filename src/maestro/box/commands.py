@@ -33,6 +33,8 @@ class Done:
     details: Mapping[str, str | float] = field(default_factory=dict)
     #: What the words were taken to mean (None: not words, e.g. a card's album or a button).
     recognition: Recognition | None = None
+    #: The command's sound (16 kHz mono PCM), with ``voice.keep_audio``.
+    audio: bytes = field(default=b"", repr=False)
 
 
 #: A command's work: its reply, or what its words were taken to mean and its reply.
@@ -61,6 +63,7 @@ class Commands:
         *,
         speak: bool = True,
         details: Mapping[str, str | float] | None = None,
+        audio: bytes = b"",
     ) -> Reply:
         """Runs one command at a time; shows and says the reply (``speak``: a command from Home
         Assistant is only shown). ``heard``: what the command was (the words, a card), for
@@ -84,7 +87,7 @@ class Commands:
             finally:
                 activity.set("thinking", False)
                 activity.set("speaking", False)
-        done = Done(source, heard or source, reply, details or {}, recognition)
+        done = Done(source, heard or source, reply, details or {}, recognition, audio)
         for watch in self.watchers:
             try:
                 await watch(done)

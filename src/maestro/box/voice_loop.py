@@ -6,6 +6,7 @@ first sign-in, a new playlist) a new engine is built on a thread and swapped in 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import AsyncIterable, Callable
@@ -113,7 +114,7 @@ class VoiceLoop:
                 await self.box.display.show(state.shown)
         else:
             state.activity.change(on="thinking", off="listening")  # no "idle" between the two
-            self.heard.append(event)
+            self.heard.append(dataclasses.replace(event, audio=b""))  # the sound goes on, not kept here
             self.box.print_line(
                 f'Heard: "{event.transcript}"' + (f" -> {event.intent}" if event.intent else "")
             )
@@ -134,7 +135,7 @@ class VoiceLoop:
                 return heard.recognition, await actions.run(heard.recognition)
 
             details = {"recogniser": recogniser(heard), "took_ms": round(heard.latency_ms)}
-            await self.commands.run("voice", work, heard.transcript, details=details)
+            await self.commands.run("voice", work, heard.transcript, details=details, audio=heard.audio)
         finally:
             self.box.state.activity.set("thinking", False)  # Commands.run did, unless it never ran
             if not self.box.state.answer_wanted:  # "Which speaker?": still listening, still ducked

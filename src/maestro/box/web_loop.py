@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import socket
 import time
+import wave
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
@@ -19,6 +22,7 @@ from maestro.box.state import BoxParts
 from maestro.config import listen_address
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError
+from maestro.fsutil import atomic_write_bytes
 from maestro.intents import Matcher
 from maestro.intents.library import KINDS
 from maestro.intents.normalize import normalize
@@ -31,6 +35,7 @@ from maestro.nfc.tags import TagAction, TagStore
 from maestro.session import Session, aliases_path
 from maestro.spotify.aliases import AliasError, checked_alias, write_aliases
 from maestro.spotify.player import PlaybackState
+from maestro.voice.audio import RATE
 from maestro.web.access import Access
 from maestro.web.advertise import advertised
 from maestro.web.app import Card, Saved, create_app
@@ -41,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: The browser's pairing code stays on the screen this long (now playing waits).
 CODE_SHOWN_S = 60.0
+#: Where the commands' sounds are kept (``voice.keep_audio``), in the state directory.
+CLIPS_DIR = "heard"
 #: The Settings page asks Spotify whose account this is at most this long (once).
 ACCOUNT_WAIT_S = 2.0
 
@@ -206,11 +213,54 @@ class WebBox:
     async def _done(self, done: Done) -> None:
         recognition = done.recognition
         details: dict[str, Any] = dict(done.details)
-        self.live.add(
+        history = self.live.history
+        leaving = history[0] if len(history) == history.maxlen else None
+        keep = bool(done.audio) and self.keeps_audio()
+        entry = self.live.add(
             source=done.source, heard=done.heard, intent=done.reply.intent,
             slots=recognition.slots_json() if recognition else {}, reply=done.reply.speech, ok=done.reply.ok,
-            recogniser=details.get("recogniser"), took_ms=details.get("took_ms"),
+            recogniser=details.get("recogniser"), took_ms=details.get("took_ms"), audio=keep,
         )  # fmt: skip
+        if leaving is not None and leaving.audio:  # a clip goes with its entry
+            self.clip_path(leaving.id).unlink(missing_ok=True)
+        if keep:
+            try:
+                self.clips.mkdir(mode=0o700, exist_ok=True)
+                atomic_write_bytes(self.clip_path(entry.id), wav_bytes(done.audio), private=True)
+            except OSError as exc:  # a full disk: the command is still listed, without its sound
+                log.warning("could not keep the sound of a command: %s", exc)
+
+    # -- sound kept (voice.keep_audio) -------------------------------------------------------------
+
+    @property
+    def clips(self) -> Path:
+        return self.runtime.session.state_dir / CLIPS_DIR
+
+    def keeps_audio(self) -> bool:
+        return self.runtime.session.settings.voice.keep_audio
+
+    def clip_path(self, entry_id: int) -> Path:
+        return self.clips / f"{entry_id}.wav"
+
+    def clip(self, entry_id: int) -> Path | None:
+        path = self.clip_path(entry_id)
+        return path if path.is_file() else None
+
+    def forget_clips(self) -> None:
+        """The history lives in memory: sounds kept by an earlier run belong to no entry now."""
+        for path in self.clips.glob("*.wav") if self.clips.is_dir() else ():
+            path.unlink(missing_ok=True)
+
+
+def wav_bytes(pcm: bytes) -> bytes:
+    """16 kHz mono PCM as a WAV file a browser plays."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(RATE)
+        writer.writeframes(pcm)
+    return out.getvalue()
 
 
 def playing_json(state: PlaybackState | None) -> dict[str, Any] | None:
@@ -268,6 +318,7 @@ class WebServer:
         #: The name phones' service browsers show (``mqtt.name``: one name for the box everywhere).
         self.name = runtime.session.settings.mqtt.name
         self.box = WebBox(runtime, self.url)
+        self.box.forget_clips()
         self.access = Access(runtime.session.state_dir)
         app = create_app(self.box, self.access)
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,

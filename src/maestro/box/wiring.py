@@ -93,6 +93,8 @@ def default_voice(box: Box) -> VoiceInput:
         is_speaking=box.speaker.speaking.is_set,
     )  # fmt: skip
 
+    listener.keep_audio = settings.voice.keep_audio
+
     def build() -> Engine:
         if listener.neural is not None:  # Whisper's prompt carries the names too
             listener.neural.prompt = command_prompt(session.spec, session.library)

@@ -38,6 +38,8 @@ class Heard:
     alternatives: list[str] = field(default_factory=list)
     #: The neural pass was asked (whether or not its answer was taken): it set the latency.
     neural: bool = False
+    #: The utterance's sound (16 kHz mono PCM), kept only with ``voice.keep_audio``.
+    audio: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def intent(self) -> str | None:

@@ -70,6 +70,8 @@ class Listener:
                                neural_decides=neural_decides, scorer=scorer, repairs=repairs)  # fmt: skip
         self.wake_confirm = wake_confirm
         self.use_wake = wake
+        #: Each command's sound rides on its Heard (``voice.keep_audio``: the web app plays it back).
+        self.keep_audio = False
         self.is_speaking = is_speaking
         self.speech_timeout_s = speech_timeout_s
         self.max_command_s = max_command_s
@@ -231,7 +233,8 @@ class Listener:
         )  # fmt: skip
         latency_ms = (self.clock() - started) * 1000
         events.append(Heard(decision.transcript, decision.recognition, latency_ms, self.now_s,
-                            decision.open_vocabulary, alternatives, decision.asked))  # fmt: skip
+                            decision.open_vocabulary, alternatives, decision.asked,
+                            audio=utterance if self.keep_audio else b""))  # fmt: skip
         self._after_command()
         return events
 
@@ -251,7 +254,9 @@ class Listener:
                 return [Woke(self.now_s)], None
             recognition = self.decider.match(confirmed, learned=True)  # the neural pass's transcript
             latency_ms = (self.clock() - started) * 1000
-            heard = Heard(confirmed, recognition, latency_ms, self.now_s, True, [confirmed], neural=True)
+            audio = bytes(self.segments.utterance) if self.keep_audio else b""
+            heard = Heard(confirmed, recognition, latency_ms, self.now_s, True, [confirmed], neural=True,
+                          audio=audio)  # fmt: skip
             self._after_command()
             return [Woke(self.now_s), heard], None
         if self.decider.is_edge_noise(rest[0]):  # "hey maestro" ... then the command

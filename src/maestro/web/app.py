@@ -36,6 +36,7 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/press/{button}", web.press, methods=["POST"]),
         Route("/command", web.command_form, methods=["POST"]),
         Route("/heard", web.heard),
+        Route("/heard/{entry:int}.wav", web.clip),
         Route("/correct", web.correct_form, methods=["POST"]),
         Route("/phrasings", web.phrasings_page),
         Route("/phrasings/{index:int}/forget", web.forget_form, methods=["POST"]),

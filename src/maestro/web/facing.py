@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from maestro.intents.personal import Phrasing, PhrasingError
@@ -62,6 +63,12 @@ class Box(Protocol):
         phrasing and what ``heard`` means now."""
 
     def phrasings(self) -> list[Phrasing]: ...
+
+    def keeps_audio(self) -> bool:
+        """``voice.keep_audio``: each command's sound is kept with its entry."""
+
+    def clip(self, entry_id: int) -> Path | None:
+        """The WAV file of a command's sound, or None."""
 
     def phrasings_problem(self) -> str | None:
         """Why the user's phrasings file is not used (a hand edit gone wrong), or None."""

@@ -17,6 +17,7 @@ CSRF_HEADER = "x-csrf-token"
 #: Scripts only from the box itself (the live page); no inline script, style or frames.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "media-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 HEADERS = [

@@ -37,6 +37,8 @@ class Entry:
     #: Voice only: which recogniser decided, and how long after the end of speech.
     recogniser: str | None = None
     took_ms: float | None = None
+    #: Its sound is kept (``voice.keep_audio``), to play on the Heard page.
+    audio: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

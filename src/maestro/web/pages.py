@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from maestro.errors import ConfigError
@@ -125,7 +125,8 @@ class Pages(Door):
 
     def heard_page(self, request: Request, status: int = 200, **context: Any) -> Response:
         entries = list(reversed(self.box.live.history))
-        return self.page(request, "heard.html", status, title="Heard", entries=entries, **context)
+        return self.page(request, "heard.html", status, title="Heard", entries=entries,
+                         keeps_audio=self.box.keeps_audio(), **context)  # fmt: skip
 
     async def cards_page(self, request: Request, status: int = 200, **context: Any) -> Response:
         if self.guard.browser(request) is None:
@@ -151,6 +152,14 @@ class Pages(Door):
         with contextlib.suppress(TagError):  # not a UID: nothing to remove
             self.box.remove_card(request.path_params["uid"])
         return RedirectResponse("/cards", 303)
+
+    async def clip(self, request: Request) -> Response:
+        if self.guard.browser(request) is None:
+            return Response("Pair this browser first.", 401, media_type="text/plain")
+        path = self.box.clip(request.path_params["entry"])
+        if path is None:
+            return Response("No sound was kept for that command.", 404, media_type="text/plain")
+        return FileResponse(path, media_type="audio/wav")
 
     async def speakers_page(self, request: Request, status: int = 200, **context: Any) -> Response:
         if self.guard.browser(request) is None:

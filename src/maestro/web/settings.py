@@ -50,6 +50,11 @@ EDITABLE = (
         "lower wakes more easily (and wrongly more often); 0 turns it off.", live=False,
     ),
     Editable(
+        "voice.keep_audio", "Keep the sound of commands",
+        "true: each command's sound is kept to play back on the Heard page, and deleted with its entry.",
+        live=False, choices=("false", "true"),
+    ),
+    Editable(
         "voice.engine", "Recogniser",
         "auto: the fast grammar path, and Whisper for what it is unsure of, where Whisper is installed.",
         live=False, choices=("auto", "pocketsphinx", "vosk", "whisper"),
