@@ -43,7 +43,7 @@ from maestro.voice.listener import Listener  # noqa: E402
 from maestro.voice.pipeline import listener_for  # noqa: E402
 from maestro.voice.synth import VARIANTS, has_piper, rms, silence  # noqa: E402
 from maestro.web.access import Access  # noqa: E402
-from voice_bench import EVAL, in_room, natural  # noqa: E402
+from voice_bench import EVAL, alone, in_room, natural  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "corrections.tsv"
 #: The variant the correction is made from, and the other one that judges it.
@@ -58,12 +58,7 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
 
 def hear_one(base: Listener, session: Session, pcm: bytes) -> Heard | None:
     """One clip heard alone by a fresh listener on ``base``'s engines (no wake phrase)."""
-    decider = base.decider
-    listener = Listener(
-        base.engine, session.matcher, wake=False, neural=decider.neural, vad=base.segments.vad,
-        sure_posterior=decider.sure_posterior, neural_decides=decider.neural_decides,
-        scorer=decider.scorer, repairs=decider.repairs,
-    )  # fmt: skip
+    listener = alone(base, session.matcher)
     events = [e for chunk in chunks(pcm) for e in listener.feed(chunk)] + listener.flush()
     return next((e for e in events if isinstance(e, Heard)), None)
 

@@ -95,6 +95,16 @@ def in_room(
     return np.clip(np.rint(audio), -32768, 32767).astype(np.int16).tobytes()
 
 
+def alone(base: Listener, matcher: Matcher) -> Listener:
+    """A fresh listener on ``base``'s engines that needs no wake phrase: one clip heard by itself."""
+    decider = base.decider
+    return Listener(
+        base.engine, matcher, wake=False, neural=decider.neural, vad=base.segments.vad,
+        sure_posterior=decider.sure_posterior, neural_decides=decider.neural_decides,
+        scorer=decider.scorer, repairs=decider.repairs,
+    )  # fmt: skip
+
+
 def natural(text: str, variant: Any) -> bytes:
     """``text`` in Piper's voice, the same audio at every run (see ``PIPER_CACHE``)."""
     path = PIPER_CACHE / f"{hashlib.sha256(repr((text, variant)).encode()).hexdigest()[:32]}.pcm"
@@ -253,12 +263,7 @@ class Bench:
         notes = []
         base = self.listener(engine)
         for row in rows:
-            decider = base.decider
-            listener = Listener(
-                base.engine, self.matcher, wake=False, neural=decider.neural, vad=base.segments.vad,
-                sure_posterior=decider.sure_posterior, neural_decides=decider.neural_decides,
-                scorer=decider.scorer, repairs=decider.repairs,
-            )  # fmt: skip
+            listener = alone(base, self.matcher)
             pcm = read_wav(EVAL / row["local_file"])
             events = [e for chunk in chunks(pcm) for e in listener.feed(chunk)] + listener.flush()
             heard = next((e for e in events if isinstance(e, Heard) and e.intent), None)
