@@ -6,7 +6,7 @@
     │   ├── BadFileError            a state file Maestro may not read, or not a plain file (fsutil)
     │   ├── IntentFileError         a broken intents.yaml (intents.spec)
     │   ├── PhrasingError           a correction that cannot be learned as a phrasing (intents.personal)
-    │   ├── AliasError              a speaker alias that cannot be, or a broken speakers.yaml (spotify.aliases)
+    │   ├── AliasError              an alias that cannot be, or a broken speakers.yaml (spotify.aliases)
     │   └── TagError                a malformed tag mapping or card (nfc.tags)
     ├── AuthError                   signing in, or staying signed in
     │   ├── NotPairedError          no tokens yet: pair first
