@@ -4,6 +4,7 @@ and a lasting change is asked first (maestro.actions); the recogniser marks such
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,29 @@ def test_without_a_neural_pass_a_name_heard_unsurely_is_unsure(matcher: Matcher)
     assert decide(alone, play, [("play", 0.99), ("abbey", 0.4), ("road", 0.97)]) == UNSURE_SCORE
     assert decide(alone, unlike, [("unlike", 0.6), ("this", 0.99), ("song", 0.99)]) == UNSURE_SCORE
     assert decide(alone, unlike, [("unlike", 0.95), ("this", 0.99), ("song", 0.99)]) == 1.0
+
+
+def test_the_users_own_phrasing_may_sound_less_likely_to_the_neural_pass(tmp_path: Path) -> None:
+    """Whisper writes "then this one" for the user's "bin this one" (learned from a correction): its
+    sense of what people say is against the user's own words, so those get more room; the same
+    words in no phrasing of the user's get the usual room, and a reading far behind still loses."""
+    from maestro.intents.personal import PersonalPhrasings
+
+    personal = PersonalPhrasings(default_intents_path(), tmp_path)
+    learner = Matcher(personal.spec, LIBRARY)
+    personal.learn("bin this one", learner.match("next song"))
+    learner.refresh()
+    unsure_words = [("bin", 0.4), ("this", 0.5), ("one", 0.5)]
+
+    def heard(scores: dict[str, float], matcher: Matcher) -> str | None:
+        decider = Decider(matcher, neural=TranscriberTwin("then this one"), scorer=ScoresByText(scores))
+        decision = decider.decide(
+            ["bin this one"], posteriors=lambda: unsure_words, utterance=silence(1.0),
+            wake_words=["hey", "maestro"], woke_here=False, open_pass=lambda pcm: "",
+        )  # fmt: skip
+        return decision.recognition.intent
+
+    assert heard({"bin this one": -4.5}, learner) == "Next"  # 1.5 nats a word behind: the user's words
+    assert heard({"bin this one": -7.5}, learner) is None  # 2.5 behind: something else was said
+    learner.spec.own = frozenset()  # the same template, as if intents.yaml had it: the usual room
+    assert heard({"bin this one": -4.5}, learner) is None

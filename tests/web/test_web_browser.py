@@ -60,6 +60,11 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
 
         await page.click("nav >> text=Heard")
         await page.wait_for_selector("ol.heard li q:has-text('play abbey road')")
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
+            await http.post("/api/command", json={"text": "what's playing"})  # while the page is open
+        live_entry = "ol.heard li:first-child"
+        await page.wait_for_selector(f'{live_entry} q:has-text("what\'s playing")')
+        assert await page.text_content(f"{live_entry} summary") == "I meant…"  # correctable at once
         await page.goto(f"{url}/")
         await page.fill("#text", "pause")
         await page.click("form.command button")

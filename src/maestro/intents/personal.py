@@ -105,9 +105,13 @@ def write_phrasings(path: Path, phrasings: Iterable[Phrasing]) -> None:
 def spec_with(base_text: str, base_source: str, phrasings: Iterable[Phrasing]) -> IntentSpec:
     """The intents of ``base_text`` with the phrasings added to theirs."""
     extra: dict[str, list[dict[str, Any]]] = {}
+    own = set()
     for phrasing in phrasings:
         extra.setdefault(phrasing.intent, []).append(phrasing.block())
-    return parse_spec(base_text, base_source, extra)
+        own.add(phrasing.template)
+    spec = parse_spec(base_text, base_source, extra)
+    spec.own = frozenset(own)
+    return spec
 
 
 def phrasing_for(heard: str, meant: Recognition, spec: IntentSpec) -> Phrasing:

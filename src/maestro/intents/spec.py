@@ -152,6 +152,8 @@ class IntentSpec:
     prefixes: list[str]
     suffixes: list[str]
     fillers: list[str]
+    #: The templates of the user's own phrasings (:mod:`maestro.intents.personal`), as written.
+    own: frozenset[str] = frozenset()
 
     @property
     def templates(self) -> list[Template]:

@@ -52,6 +52,10 @@ MAX_TRIED = 120
 #: readings fall 3 nats a token or more behind; a right reading with a sound or two misheard,
 #: about one at most).
 MARGIN = 1.0
+#: ... and for a reading in one of the user's own phrasings, this many times as far: the neural
+#: model's sense of what people say is what the user's own words go against ("bin this one" it
+#: writes "then this one"), and the user has said these words are theirs.
+OWN_MARGIN = 2.0
 
 
 #: The score a reading keeps at most when no recogniser was sure of its very words (the neural
@@ -212,9 +216,11 @@ class Decider:
         # timer for five minutes", carries its whole deficit); of those, the likeliest with the
         # grammar's prior.
         heard_tokens = self.scorer.tokens(said + heard)
+        own = self.matcher.spec.own
         plausible = [
             (score, text) for score, text in zip(scores[:-1], texts, strict=True)
-            if (score - free) / max(1, min(self.scorer.tokens(said + text), heard_tokens)) >= -MARGIN
+            if (score - free) / max(1, min(self.scorer.tokens(said + text), heard_tokens))
+            >= -MARGIN * (OWN_MARGIN if readings[text].template in own else 1.0)
         ]  # fmt: skip
         if not plausible:
             return None

@@ -40,7 +40,43 @@ function showHeard(entry) {
   reply.className = "reply";
   reply.textContent = entry.reply;
   item.append(heard, meta, reply);
+  if (["voice", "web", "mqtt"].includes(entry.source)) item.append(correction(entry));
   list.prepend(item);
+}
+
+// "I meant…" under a command, as the page draws it for the ones it had when it loaded.
+function correction(entry) {
+  const field = (name, value) => {
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    return input;
+  };
+  const token = document.querySelector("input[name=csrf]");
+  const details = document.createElement("details");
+  const summary = document.createElement("summary");
+  summary.textContent = "I meant…";
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = "/correct";
+  form.className = "correct";
+  const label = document.createElement("label");
+  label.htmlFor = "meant-" + entry.id;
+  label.textContent = "What should “" + entry.heard + "” have done? Say it the way Maestro knows";
+  const meant = document.createElement("input");
+  meant.id = "meant-" + entry.id;
+  meant.name = "meant";
+  meant.type = "text";
+  meant.maxLength = 255;
+  meant.placeholder = "play abbey road";
+  meant.required = true;
+  const button = document.createElement("button");
+  button.className = "primary";
+  button.textContent = "Learn it";
+  form.append(field("csrf", token ? token.value : ""), field("heard", entry.heard), label, meant, button);
+  details.append(summary, form);
+  return details;
 }
 
 const events = new EventSource("/api/events");
