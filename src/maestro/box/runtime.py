@@ -38,7 +38,7 @@ from maestro.voice.events import Heard
 from maestro.voice.tts import Speaker
 
 if TYPE_CHECKING:
-    from maestro.box.web_loop import WebServer
+    from maestro.box.web_server import WebServer
 
 #: SIGTERM to exit, in all: the music put back, a token refresh under way saved.
 STOP_BUDGET_S = 2.0
@@ -114,7 +114,7 @@ class Runtime:
         await link.run(stop)
 
     async def _web(self, stop: asyncio.Event) -> None:
-        from maestro.box.web_loop import WebServer, bound_socket  # only a box with the web app on
+        from maestro.box.web_server import WebServer, bound_socket  # only a box with the web app on
 
         listen = self.session.settings.web.listen
         try:

@@ -1,5 +1,6 @@
-"""The web app (:mod:`maestro.web`) served by the running box: its commands through the box's own
-path, the box's news into what the pages show."""
+"""The running box as the web app (:mod:`maestro.web`) sees it: its commands through the box's own
+path, corrections, cards, speakers and settings into the running parts, and the box's news into
+what the pages show. Served by :mod:`maestro.box.web_server`."""
 
 from __future__ import annotations
 
@@ -7,19 +8,15 @@ import asyncio
 import contextlib
 import io
 import logging
-import socket
 import time
 import wave
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
-
-import uvicorn
 
 from maestro import config
 from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
-from maestro.config import listen_address
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError
 from maestro.fsutil import atomic_write_bytes
@@ -36,9 +33,7 @@ from maestro.session import Session, aliases_path
 from maestro.spotify.aliases import AliasError, checked_alias, write_aliases
 from maestro.spotify.player import PlaybackState
 from maestro.voice.audio import RATE
-from maestro.web.access import Access
-from maestro.web.advertise import advertised
-from maestro.web.app import Card, Saved, create_app
+from maestro.web.app import Card, Saved
 from maestro.web.live import Live
 from maestro.web.settings import BY_KEY, changed_settings, shadowed, values, write_settings
 
@@ -273,69 +268,6 @@ def playing_json(state: PlaybackState | None) -> dict[str, Any] | None:
         "speaker": device.name if device else None, "volume": device.volume_percent if device else None,
         "playing": state.is_playing,
     }  # fmt: skip
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:  # the daemon owns SIGTERM and SIGINT
-        yield
-
-
-def bound_socket(listen: str) -> socket.socket:
-    """The listening socket, bound here so a port in use is an OSError to report, not uvicorn's exit."""
-    host, port = listen_address(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without
-    # it every small answer waited 40 ms for the browser's delayed ACK (measured: 44 ms -> 1 ms)
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(64)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
-
-
-def page_url(sock: socket.socket) -> str:
-    """What a phone on the network types: this box's name (mDNS) when it listens everywhere."""
-    host, port = sock.getsockname()[:2]
-    if host in ("0.0.0.0", "::"):
-        host = f"{socket.gethostname()}.local"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
-
-
-class WebServer:
-    """The web app on its socket, in the daemon's own event loop."""
-
-    def __init__(self, runtime: Box, sock: socket.socket) -> None:
-        self.sock = sock
-        self.url = page_url(sock)
-        #: The name phones' service browsers show (``mqtt.name``: one name for the box everywhere).
-        self.name = runtime.session.settings.mqtt.name
-        self.box = WebBox(runtime, self.url)
-        self.box.forget_clips()
-        self.access = Access(runtime.session.state_dir)
-        app = create_app(self.box, self.access)
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=1)  # fmt: skip
-        self.server = _Server(config)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        serving = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        host, port = self.sock.getsockname()[:2]
-        try:
-            async with advertised(self.name, host, port):
-                await stop.wait()
-        finally:
-            self.server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
-            self.sock.close()
 
 
 def card_action(what: str, matcher: Matcher) -> TagAction:
