@@ -80,31 +80,33 @@ class Matcher:
         self.spec = spec
         #: The second parser, trained from ``spec`` and the names (None: the templates alone).
         self.learner = learner
-        self.walker = Walker(spec)
-        self.vocabulary = self.walker.vocabulary()
-        self.grammar_words = frozenset(self.vocabulary)
-        self.corrections = Corrections(self.vocabulary)
+        self._compile()
         self.names = SlotValues(library)
 
-    def refresh(self) -> None:
-        """The spec changed in place (the user's own phrasings): its words and the learned parser
-        follow at once."""
+    def _compile(self) -> None:
+        """The templates walked, and the words they know (for misheard-word corrections)."""
         self.walker = Walker(self.spec)
         self.vocabulary = self.walker.vocabulary()
         self.grammar_words = frozenset(self.vocabulary)
         self.corrections = Corrections(self.vocabulary)
-        if self.learner is not None:
-            self.learner.forget()
-            if self.learner.background:
-                self.learner.train_ahead(self.names.library)
+
+    def refresh(self) -> None:
+        """The spec changed in place (the user's own phrasings): its words and the learned parser
+        follow at once."""
+        self._compile()
+        self._retrain(delay_s=0.0)
 
     def set_library(self, library: LibraryProvider) -> None:
         """Use new names (the library refreshes in the background)."""
         self.names.use(library)
+        self._retrain(delay_s=LEARN_AFTER_S)
+
+    def _retrain(self, delay_s: float) -> None:
+        """The learned parser is out of date: the daemon trains it again after ``delay_s``."""
         if self.learner is not None:
             self.learner.forget()
             if self.learner.background:
-                self.learner.train_ahead(library, delay_s=LEARN_AFTER_S)
+                self.learner.train_ahead(self.names.library, delay_s=delay_s)
 
     @property
     def learned(self) -> LearnedParser | None:

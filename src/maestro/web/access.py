@@ -94,10 +94,7 @@ class Access:
         return bool(secret) and digest(secret or "") in self._current()["sessions"]
 
     def sign_out_browsers(self) -> int:
-        data = self._current()
-        count = len(data["sessions"])
-        self._save({**data, "sessions": {}})
-        return count
+        return self._forget_all("sessions")
 
     # -- scripts -------------------------------------------------------------------------------
 
@@ -110,10 +107,7 @@ class Access:
         return bool(secret) and digest(secret or "") in self._current()["tokens"]
 
     def revoke_tokens(self) -> int:
-        data = self._current()
-        count = len(data["tokens"])
-        self._save({**data, "tokens": {}})
-        return count
+        return self._forget_all("tokens")
 
     # -- the file ------------------------------------------------------------------------------
 
@@ -135,6 +129,11 @@ class Access:
                 data = {}
             self._data = {k: v if isinstance(v := data.get(k), dict) else {} for k in ("sessions", "tokens")}
         return self._data
+
+    def _forget_all(self, kind: str) -> int:
+        data = self._current()
+        self._save({**data, kind: {}})
+        return len(data[kind])
 
     def _change(self, kind: str, key: str, value: dict[str, Any]) -> None:
         data = self._current()
