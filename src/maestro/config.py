@@ -18,7 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import platformdirs
 
@@ -378,6 +378,20 @@ def _set(section: Any, key: str, value: Any, where: str) -> None:
     setattr(section, key, value)
 
 
+def broker_address(url: str, where: str = "mqtt.url") -> tuple[SplitResult, int]:
+    """An MQTT broker's address, split, and its port (1883, 8883 for mqtts://, unless given);
+    ConfigError names ``where`` and not the value itself, which may carry the broker's password."""
+    parts = urlsplit(url)
+    try:
+        given = parts.port
+    except ValueError:  # not a number, or past 65535
+        given = 0
+    port = (8883 if parts.scheme == "mqtts" else 1883) if given is None else given
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or not port:
+        raise ConfigError(f"{where}: must look like mqtt://user:password@host:1883 (mqtts:// for TLS)")
+    return parts, port
+
+
 def listen_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::]:8080`` for IPv6) as (host, port); ValueError when it is not one."""
     host, sep, port = text.rpartition(":")
@@ -406,14 +420,7 @@ def _check_meaning(value: Any, rules: typing.Mapping[str, Any], where: str) -> N
         except ValueError:
             raise ConfigError(f"{where}: must be HOST:PORT like 0.0.0.0:8080, got {value!r}") from None
     if rules.get("broker") and value:
-        parts = urlsplit(value)
-        try:
-            port_ok = parts.port is None or parts.port > 0
-        except ValueError:
-            port_ok = False
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or not port_ok:
-            # not the value itself: it may carry the broker's password
-            raise ConfigError(f"{where}: must look like mqtt://user:password@host:1883 (mqtts:// for TLS)")
+        broker_address(value, where)
 
 
 def _check(value: Any, expected: Any, where: str) -> Any:

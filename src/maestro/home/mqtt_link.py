@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import aiomqtt
 
+from maestro.config import broker_address
 from maestro.errors import ConfigError
 from maestro.home.discovery import OFFLINE, ONLINE, REPEAT_MODES, Topics, discovery
 
@@ -53,13 +54,7 @@ class Broker:
 def broker_from(url: str, password_file: str = "") -> Broker:
     """``mqtt://user:pass@host:1883`` or ``mqtts://...`` (TLS, port 8883 unless given); a password
     in ``password_file`` wins over one in the address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError("mqtt.url should look like mqtt://user:password@host:1883 (or mqtts:// for TLS)")
-    try:
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    except ValueError:
-        raise ConfigError("mqtt.url has a port that is not a number from 1 to 65535") from None
+    parts, port = broker_address(url)
     password = unquote(parts.password) if parts.password else None
     if password_file:
         try:
