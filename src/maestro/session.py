@@ -17,7 +17,13 @@ import httpx
 
 from maestro import config
 from maestro.actions import Actions
-from maestro.auth.device_flow import DeviceFlow, DeviceFlowNotAllowedError, Endpoints, discover
+from maestro.auth.device_flow import (
+    DeviceAuthorization,
+    DeviceFlow,
+    DeviceFlowNotAllowedError,
+    Endpoints,
+    discover,
+)
 from maestro.auth.pairing import PairingPresenter
 from maestro.auth.tokens import TokenStore
 from maestro.display.devices import Display
@@ -170,8 +176,10 @@ class Session:
         bridge_url: str = "",
         print_line: Callable[[str], None] = print,
         repeat_s: float = 30.0,
+        on_code: Callable[[DeviceAuthorization | None], None] | None = None,
     ) -> str:
-        """Sign in with the device flow; returns the account's display name."""
+        """Sign in with the device flow; returns the account's display name. ``on_code``: told of
+        each code, and of the end (None)."""
         bridge_url = bridge_url or self.settings.auth.bridge_url
         client_id = self.settings.spotify.client_id
         if bridge_url:
@@ -182,7 +190,9 @@ class Session:
         else:
             endpoints = Endpoints(self.settings.device_authorization_url, self.settings.token_url)
         flow = DeviceFlow(self.http, endpoints, client_id)
-        presenter = PairingPresenter(speaker, display, repeat_s=repeat_s, print_line=print_line)
+        presenter = PairingPresenter(
+            speaker, display, repeat_s=repeat_s, print_line=print_line, on_code=on_code
+        )
         try:
             self.tokens.check_writable()  # before the user approves anything that could not be kept
             try:
@@ -232,6 +242,14 @@ class Session:
             return None
         return str(profile.get("display_name") or profile.get("id") or "") or None
 
+    def sign_out(self) -> None:
+        """Forgets the Spotify sign-in and what Maestro learnt from the account, as `maestro logout`
+        does, in the running box too: the daemon's Spotify loop then pairs again."""
+        self.tokens.clear()
+        forget_account(self.state_dir)
+        self.library.forget()
+        self.player.memory.forget()
+
     async def learn(self, heard: str, meant: str | Recognition) -> tuple[Phrasing, Recognition]:
         """Learns ``heard`` as the user's way of saying ``meant`` (words Maestro understands, or what
         they were taken to mean); returns the phrasing and what ``heard`` means now."""
@@ -255,6 +273,14 @@ class Session:
             await self.ensure_library()
             recognition = self.matcher.match(text)
         return recognition, await self.actions.run(recognition)
+
+
+def forget_account(state_dir: Path) -> None:
+    """What Maestro learnt from the account: library names (also inside the voice model), the
+    player memory (last speaker, volume before mute), the last unknown card."""
+    names = ["library.json", "player.json", "last-unknown-card.json", "status.json"]
+    for path in [*(state_dir / name for name in names), *(state_dir / "speech").glob("commands-*")]:
+        path.unlink(missing_ok=True)
 
 
 #: Slot types whose reading depends on the user's names ("play abbey road": an album, or a search).

@@ -19,11 +19,18 @@ from tests.live import LiveSandbox
 
 @asynccontextmanager
 async def web_box(
-    live: LiveSandbox, state: Path, env: dict[str, str] | None = None, *, wait: bool = True, **runtime: Any
+    live: LiveSandbox,
+    state: Path,
+    env: dict[str, str] | None = None,
+    *,
+    wait: bool = True,
+    signed_in: bool = True,
+    **runtime: Any,
 ) -> AsyncIterator[tuple[Runtime, str]]:
-    """The box (signed in, default speaker Kitchen) and its web app's address, once it listens
-    (``wait``: False when the web app is off; the address is then "")."""
-    live.pair_into(state)
+    """The box (signed in unless ``signed_in`` is False, default speaker Kitchen) and its web app's
+    address, once it listens (``wait``: False when the web app is off; the address is then "")."""
+    if signed_in:
+        live.pair_into(state)
     env = {**live.env(state), "MAESTRO_WEB_ENABLED": "true", "MAESTRO_WEB_LISTEN": "127.0.0.1:0",
            "MAESTRO_PLAYER_DEFAULT_DEVICE": "Kitchen", **(env or {})}  # fmt: skip
     settings = config.load(env)

@@ -7,20 +7,37 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
+from starlette.routing import Route
 
 from maestro.web.access import Access
+from maestro.web.app import Box, create_app
+from maestro.web.guard import CSRF_HEADER
 from tests.live import LiveSandbox
 from tests.web.box import web_box
 
-ROUTES = [("GET", "/"), ("GET", "/heard"), ("POST", "/press/next"), ("POST", "/command"),
-          ("POST", "/sign-out"), ("POST", "/correct"), ("GET", "/phrasings"), ("POST", "/phrasings/0/forget"),
-          ("GET", "/api/state"), ("GET", "/api/history"), ("POST", "/api/command"), ("GET", "/api/events"),
-          ("GET", "/api/corrections"), ("POST", "/api/corrections"),
-          ("DELETE", "/api/corrections/0")]  # fmt: skip
+#: Sample values for the routes' path parameters.
+PATH_SAMPLES = {"button": "next", "index": "0", "entry": "1", "uid": "04A1B2C3", "alias": "the telly"}
+#: The only routes that answer a browser not yet paired.
+OPEN_ROUTES = ("/pair", "/pair/code", "/static")
+
+
+def guarded_routes() -> list[tuple[str, str]]:
+    """Every route of the app but the pairing page's and the static files, with sample parameters."""
+    app = create_app(cast(Box, None), cast(Access, None))
+    routes = []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if not isinstance(route, Route) or path in OPEN_ROUTES:
+            continue
+        filled = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: PATH_SAMPLES[m.group(1)], path)
+        routes += [(method, filled) for method in sorted(route.methods or ()) if method != "HEAD"]
+    return routes
 
 
 def said_code(said: list[str]) -> str:
@@ -41,11 +58,13 @@ def csrf_of(page: str) -> str:
 
 async def test_nothing_answers_without_pairing_or_a_token(live: LiveSandbox, tmp_path: Path) -> None:
     async with web_box(live, tmp_path) as (box, url), httpx.AsyncClient(base_url=url) as http:
-        for method, path in ROUTES:
+        routes = guarded_routes()
+        assert len(routes) >= 30 and ("GET", "/spotify/pairing.svg") in routes
+        for method, path in routes:
             answer = await http.request(
                 method, path, json={"text": "pause"} if path == "/api/command" else None
             )
-            if path.startswith("/api/"):
+            if path.startswith("/api/") or path.endswith((".svg", ".wav")):
                 assert answer.status_code == 401, path
             else:
                 assert (answer.status_code, answer.headers.get("location")) == (303, "/pair"), path
@@ -153,6 +172,58 @@ async def test_the_api_with_a_token_runs_commands_and_streams_events(
     assert box.session.settings.web.enabled
 
 
+async def until(ask: Callable[[], Awaitable[dict[str, Any]]], ready: Callable[[dict[str, Any]], Any]) -> dict:
+    """What ``ask`` answers once ``ready`` says so (10 s at most)."""
+    async with asyncio.timeout(10):
+        while not ready(answer := await ask()):
+            await asyncio.sleep(0.05)
+    return answer
+
+
+async def test_the_box_signs_in_to_spotify_from_the_page_and_out_again(
+    live: LiveSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live.state, "poll_interval", 1)  # the box asks every second whether it is approved
+    unsigned = web_box(live, tmp_path, signed_in=False)
+    async with unsigned as (box, url), httpx.AsyncClient(base_url=url) as http:
+        csrf = await paired(http, box.speaker.history)  # type: ignore[attr-defined]
+
+        async def account() -> dict[str, Any]:
+            return (await http.get("/api/account")).json()
+
+        pairing = (await until(account, lambda answer: answer["pairing"]))["pairing"]
+        code = pairing["code"]
+        assert pairing["link"] == f"{live.url}/pair?code={code}" and pairing["address"].endswith("/pair")
+        page = (await http.get("/")).text
+        assert code in page and "Sign the box in to Spotify" in page
+        qr = await http.get(f"/spotify/pairing.svg?code={code}")
+        assert qr.headers["content-type"] == "image/svg+xml" and qr.text.startswith("<svg")
+        assert (await httpx.AsyncClient(base_url=url).get("/spotify/pairing.svg")).status_code == 401
+
+        async with httpx.AsyncClient() as phone:  # the link, opened on a phone: Spotify's page, then Connect
+            assert code in (await phone.get(pairing["link"])).text
+            approved = await phone.post(f"{live.url}/pair", data={"code": code, "decision": "approve"})
+            assert "Device connected" in approved.text
+        signed_in = await until(account, lambda answer: answer["signed_in_as"])
+        assert signed_in == {"signed_in_as": "Sandbox User", "pairing": None}
+        assert "Signed in to Spotify as <strong" in (await http.get("/settings")).text
+        assert (await http.get("/spotify/pairing.svg")).status_code == 404  # no code now
+        assert (tmp_path / "tokens.json").exists()
+
+        assert (await http.delete("/api/account")).status_code == 403  # no CSRF token
+        assert (await http.post("/spotify/sign-out")).status_code == 403
+        assert (tmp_path / "tokens.json").exists()
+        gone = await http.delete("/api/account", headers={CSRF_HEADER: csrf})
+        assert gone.status_code == 200 and gone.json()["signed_out"] is True
+        assert not (tmp_path / "tokens.json").exists() and not (tmp_path / "library.json").exists()
+        again = await until(account, lambda answer: answer["pairing"])
+        assert again["signed_in_as"] is None and again["pairing"]["code"] != code  # pairing anew
+        assert [e.heard for e in box.web.box.live.history] == ["sign out of Spotify"]  # type: ignore[union-attr]
+        said = box.speaker.history  # type: ignore[attr-defined]
+        assert not any(again["pairing"]["code"] in line for line in said)  # said letter by letter
+        assert any("enter:" in line for line in said)
+
+
 async def test_a_port_in_use_is_said_and_the_rest_runs(live: LiveSandbox, tmp_path: Path) -> None:
     import socket
 
@@ -239,7 +310,7 @@ async def test_settings_are_checked_written_and_in_effect(live: LiveSandbox, tmp
             csrf = await paired(http, said)
             page = await http.get("/settings")
             assert page.status_code == 200 and 'value="30"' in page.text  # voice.duck_volume's default
-            assert "Signed in to Spotify as <strong>Sandbox User</strong>" in page.text
+            assert re.search(r"Signed in to Spotify as <strong[^>]*>Sandbox User</strong>", page.text)
             bad = await http.post("/settings", data={"csrf": csrf, "voice.duck_volume": "150"})
             assert bad.status_code == 422 and "voice.duck_volume: must be from 0 to 100" in bad.text
             saved = await http.post("/settings", data={

@@ -8,11 +8,18 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from PIL import Image
 
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+from maestro.box.runtime import Runtime
 from maestro.web.access import Access
+from tests.box.test_display import zbar
 from tests.live import LiveSandbox
 from tests.web.box import web_box
 
@@ -25,6 +32,18 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 #: Where the screenshots go to be looked at (MAESTRO_SCREENSHOTS), else the test's own directory.
 SHOTS = os.environ.get("MAESTRO_SCREENSHOTS")
+
+
+async def pair_browser(page: Page, box: Runtime, url: str, shot: Path) -> None:
+    """Pairs the page's browser with the code the box says."""
+    await page.goto(url)
+    assert page.url.endswith("/pair")
+    await page.click("form[action='/pair/code'] button")
+    said = next(line for line in reversed(box.speaker.history) if "code for your browser" in line)  # type: ignore[attr-defined]
+    await page.screenshot(path=str(shot), full_page=True)
+    await page.fill("#code", re.sub(r"\D", "", said))
+    await page.click("form[action='/pair'] button")
+    await page.wait_for_url(f"{url}/")
 
 
 @pytest.mark.parametrize("width,height", [(390, 844), (1280, 800)], ids=["phone", "desktop"])
@@ -40,14 +59,7 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
         page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: problems.append(str(error)))
 
-        await page.goto(url)
-        assert page.url.endswith("/pair")
-        await page.click("form[action='/pair/code'] button")
-        said = next(line for line in reversed(box.speaker.history) if "code for your browser" in line)  # type: ignore[attr-defined]
-        await page.screenshot(path=str(shots / f"pair-{width}.png"), full_page=True)
-        await page.fill("#code", re.sub(r"\D", "", said))
-        await page.click("form[action='/pair'] button")
-        await page.wait_for_url(f"{url}/")
+        await pair_browser(page, box, url, shots / f"pair-{width}.png")
         assert await page.text_content("[data-live='playing.title']") == "Nothing playing"
 
         # A command from elsewhere (a script): the open page follows without a reload.
@@ -98,3 +110,48 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
     assert [reply.intent for _, reply in box.replies][-1] is None  # "bin this tune", before it was taught
     assert box.session.matcher.match("bin this tune").intent == "Next"
     assert problems == []  # nothing refused by the CSP, no script error
+
+
+async def test_sign_out_of_spotify_and_in_again_from_the_phone(
+    live: LiveSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings: sign out; the code, the link and its QR code come up without a reload; the link
+    opened and approved, the page says whose account the box is signed in to."""
+    from playwright.async_api import async_playwright
+
+    monkeypatch.setattr(live.state, "poll_interval", 1)  # the box asks every second whether it is approved
+    shots = Path(SHOTS) if SHOTS else tmp_path
+    async with web_box(live, tmp_path) as (box, url), async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = await browser.new_context(viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        await pair_browser(page, box, url, shots / "pair-spotify.png")
+        await page.click("nav >> text=Settings")
+        await page.wait_for_selector("[data-live='account']:has-text('Sandbox User')")
+        await page.click("text=Sign out of Spotify, or sign in as someone else")
+        await page.click("form[action='/spotify/sign-out'] button")
+        assert "Signed out of Spotify" in (await page.text_content("p.note") or "")
+        panel = page.locator("section.account .spotify-pairing")
+        await panel.wait_for(state="visible", timeout=10_000)  # the code arrives by the event stream
+        code = await panel.locator("[data-live='pairing.code']").text_content()
+        link = await panel.locator("a").get_attribute("href")
+        assert code and link == f"{live.url}/pair?code={code}"
+        qr = panel.locator("img.qr")
+        await page.wait_for_function("document.querySelector('img.qr').naturalWidth > 0")
+        await qr.screenshot(path=str(tmp_path / "qr-shot.png"))
+        assert zbar(Image.open(tmp_path / "qr-shot.png"), tmp_path) == link  # a phone's camera reads it
+        await page.screenshot(path=str(shots / "spotify-pairing.png"), full_page=True)
+
+        async with context.expect_page() as opened:  # the link, tapped: Spotify's page in a new tab
+            await panel.locator("a").click()
+        spotify = await opened.value
+        await spotify.click("button[value=approve]")
+        await spotify.wait_for_selector("text=Device connected")
+        await page.wait_for_selector("[data-live='account']:has-text('Sandbox User')", timeout=10_000)
+        assert await panel.is_hidden()
+        await page.screenshot(path=str(shots / "spotify-signed-in.png"), full_page=True)
+        await browser.close()
+    assert (tmp_path / "tokens.json").exists()
+    assert problems == []

@@ -108,17 +108,20 @@ class PairingPresenter:
         *,
         repeat_s: float = 30.0,
         print_line: Callable[[str], None] = print,
+        on_code: Callable[[DeviceAuthorization | None], None] | None = None,
     ) -> None:
         self.speaker = speaker
         self.display = display
         self.repeat_s = repeat_s
         self.print_line = print_line
+        #: Told of each code and of the end (None): the box's web page shows the code and the link.
+        self.on_code = on_code
         self._task: asyncio.Task[None] | None = None
         self.announcements = 0
         self.codes = 0
 
     async def show(self, authorization: DeviceAuthorization) -> None:
-        await self.stop()  # a new code replaces the old one
+        await self._quiet()  # a new code replaces the old one
         self.codes += 1
         renewed = "That code expired; here is a new one." if self.codes > 1 else ""
         if renewed:
@@ -128,6 +131,8 @@ class PairingPresenter:
         minutes = max(1, round(authorization.expires_in / 60))
         self.print_line(f"Waiting for approval (the code expires in {minutes} min)…")
         await self.display.show(pairing_screen(authorization))
+        if self.on_code is not None:
+            self.on_code(authorization)
         self._task = asyncio.create_task(self._announce(authorization, renewed))
 
     async def _announce(self, authorization: DeviceAuthorization, before: str = "") -> None:
@@ -141,6 +146,11 @@ class PairingPresenter:
             await asyncio.sleep(self.repeat_s)
 
     async def stop(self) -> None:
+        await self._quiet()
+        if self.on_code is not None:
+            self.on_code(None)
+
+    async def _quiet(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -87,8 +87,9 @@ class SpotifyLoop:
                 task.cancel()
 
     async def pair(self, stop: asyncio.Event) -> None:
+        box = self.box
         pairing = asyncio.create_task(
-            self.box.session.pair(self.box.speaker, self.box.display, print_line=self.box.print_line)
+            box.session.pair(box.speaker, box.display, print_line=box.print_line, on_code=box.tell_pairing)
         )
         stopping = asyncio.create_task(stop.wait())
         try:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from maestro.auth.device_flow import DeviceAuthorization
 from maestro.box.activity import Activity
 from maestro.display.devices import Display
 from maestro.messages import Screen
@@ -79,3 +80,12 @@ class BoxParts:
     background: Background = field(default_factory=Background)
     #: Told of each look at Spotify (Home Assistant): what is playing, or None.
     playing_watchers: list[Callable[[PlaybackState | None], Awaitable[None]]] = field(default_factory=list)
+    #: Told of each Spotify pairing code while the box pairs, and of the end (None): the web page.
+    pairing_watchers: list[Callable[[DeviceAuthorization | None], None]] = field(default_factory=list)
+    #: The code up now while the box pairs (for a watcher that comes later), or None.
+    pairing: DeviceAuthorization | None = None
+
+    def tell_pairing(self, authorization: DeviceAuthorization | None) -> None:
+        self.pairing = authorization
+        for watch in self.pairing_watchers:
+            watch(authorization)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from maestro import config
+from maestro.auth.device_flow import DeviceAuthorization
+from maestro.auth.pairing import short_address
 from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
 from maestro.ducking import Ducker
@@ -64,11 +66,13 @@ class WebBox:
         self.runtime, self.url = runtime, url
         self.live = Live()
         self._tags: TagStore | None = None
-        self._account: str | None = None  # asked of Spotify once
+        self._asking = False  # whose account: a question to Spotify under way
         parts = runtime.parts
         self.live.activity = parts.state.activity.now
+        self.live.pairing = pairing_json(parts.pairing)
         parts.state.activity.watchers.append(self.live.set_activity)
         parts.playing_watchers.append(self._looked)
+        parts.pairing_watchers.append(self._pairing)
         runtime.commands.watchers.append(self._done)
 
     async def command(self, text: str) -> Reply:
@@ -181,12 +185,28 @@ class WebBox:
         return sorted(item.name for item in library.items("device") if item.name not in library.aliases)
 
     async def account(self) -> str | None:
-        if self._account is None and self.runtime.session.tokens.tokens is not None:
+        if self.live.account is None and self.runtime.session.tokens.tokens is not None:
             with contextlib.suppress(MaestroError, TimeoutError):
                 async with asyncio.timeout(ACCOUNT_WAIT_S):  # the page never waits long on Spotify
                     profile = await self.runtime.session.player.me()
-                self._account = str(profile.get("display_name") or profile.get("id") or "") or None
-        return self._account
+                self.live.set_account(str(profile.get("display_name") or profile.get("id") or "") or None)
+        return self.live.account
+
+    async def sign_out(self) -> Reply:
+        """Forgets the Spotify sign-in (as `maestro logout`); the box then pairs again, its code on
+        the page as on its screen."""
+
+        async def work() -> Reply:
+            self.runtime.session.sign_out()
+            self.live.set_account(None)
+            self.runtime.parts.state.poke.set()  # the Spotify loop notices now, not at its next look
+            speech = "Signed out of Spotify. The code to sign in again is coming up."
+            return Reply(speech, Screen("message", "Signed out", ("Pairing again…",)))
+
+        return await self.runtime.commands.run("web", work, "sign out of Spotify", speak=False)
+
+    def _pairing(self, authorization: DeviceAuthorization | None) -> None:
+        self.live.set_pairing(pairing_json(authorization))
 
     def save_settings(self, form: Mapping[str, str]) -> Saved:
         session = self.runtime.session
@@ -204,6 +224,15 @@ class WebBox:
 
     async def _looked(self, playing: PlaybackState | None) -> None:
         self.live.set_playing(playing_json(playing))
+        if self.live.account is None and not self._asking:  # signed in (again): whose account is it?
+            self._asking = True
+            self.runtime.parts.background.start(self._ask_account())
+
+    async def _ask_account(self) -> None:
+        try:
+            await self.account()
+        finally:
+            self._asking = False
 
     async def _done(self, done: Done) -> None:
         recognition = done.recognition
@@ -256,6 +285,16 @@ def wav_bytes(pcm: bytes) -> bytes:
         writer.setframerate(RATE)
         writer.writeframes(pcm)
     return out.getvalue()
+
+
+def pairing_json(authorization: DeviceAuthorization | None) -> dict[str, Any] | None:
+    if authorization is None:
+        return None
+    return {
+        "code": authorization.user_code,
+        "address": short_address(authorization.verification_uri),
+        "link": authorization.verification_uri_complete or authorization.verification_uri,
+    }
 
 
 def playing_json(state: PlaybackState | None) -> dict[str, Any] | None:

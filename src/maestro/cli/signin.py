@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 from maestro.cli.parser import Commands
 from maestro.errors import UsageError
@@ -59,6 +58,7 @@ def run_pair(args: argparse.Namespace) -> int:
 def run_logout(args: argparse.Namespace) -> int:
     from maestro import config
     from maestro.auth.tokens import TokenStore
+    from maestro.session import forget_account
 
     path = config.state_dir() / "tokens.json"
     if not path.exists():
@@ -79,11 +79,3 @@ def run_logout(args: argparse.Namespace) -> int:
         "(card mappings in tags.yaml stay). Run maestro pair to sign in again."
     )
     return 0
-
-
-def forget_account(state_dir: Path) -> None:
-    """What Maestro learnt from the account: library names (also inside the voice model), the
-    player memory (last speaker, volume before mute), the last unknown card."""
-    names = ["library.json", "player.json", "last-unknown-card.json", "status.json"]
-    for path in [*(state_dir / name for name in names), *(state_dir / "speech").glob("commands-*")]:
-        path.unlink(missing_ok=True)

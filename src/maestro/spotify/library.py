@@ -67,6 +67,14 @@ class SpotifyLibrary:
             if self.on_change:
                 self.on_change()
 
+    def forget(self) -> None:
+        """No names (signed out): the next account's are fetched afresh."""
+        self._items = {kind: [] for kind in KINDS}
+        self.fetched_at = 0.0
+        self.version += 1
+        if self.on_change:
+            self.on_change()
+
     @property
     def stale(self) -> bool:
         return self.clock() - self.fetched_at > self.max_age_s

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -81,6 +81,12 @@ class PlayerMemory:
             self.confirming_at = float(data.get("confirming_at", 0.0))
         except (OSError, ValueError, AttributeError, TypeError, BadFileError):
             pass
+
+    def forget(self) -> None:
+        """Back to nothing remembered (signed out; the file is gone or going)."""
+        fresh = PlayerMemory(self.path)
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(fresh, name))
 
     def reload_if_changed(self) -> None:
         if self.path is None or self.unsaved:  # what is in memory is newer than the file

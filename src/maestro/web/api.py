@@ -144,6 +144,19 @@ class Api(Door):
             return JSONResponse({"error": str(exc)}, 422)
         return JSONResponse({**asdict(saved), "settings": self.box.settings()})
 
+    async def account(self, request: Request) -> Response:
+        """Whom the box is signed in to Spotify as, and while it pairs, its code and link."""
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse({"signed_in_as": await self.box.account(), "pairing": self.box.live.pairing})
+
+    async def sign_out(self, request: Request) -> Response:
+        """``DELETE /api/account``: signs the box out of Spotify; it pairs again (GET for the code)."""
+        if not await self.guard.may_change(request):
+            return refused(request)
+        reply = await self.box.sign_out()
+        return JSONResponse({"signed_out": reply.ok, "speech": reply.speech})
+
     async def events(self, request: Request) -> Response:
         if not self.guard.may_read(request):
             return refused(request)

@@ -47,6 +47,8 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/speakers", web.alias_form, methods=["POST"]),
         Route("/settings", web.settings_page),
         Route("/settings", web.settings_form, methods=["POST"]),
+        Route("/spotify/sign-out", web.spotify_sign_out, methods=["POST"]),
+        Route("/spotify/pairing.svg", web.pairing_qr),
         Route("/api/state", api.state),
         Route("/api/history", api.history),
         Route("/api/command", api.command, methods=["POST"]),
@@ -61,6 +63,8 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/api/speakers/aliases/{alias}", api.alias, methods=["PUT", "DELETE"]),
         Route("/api/settings", api.settings),
         Route("/api/settings", api.save_settings, methods=["PATCH"]),
+        Route("/api/account", api.account),
+        Route("/api/account", api.sign_out, methods=["DELETE"]),
         Mount("/static", StaticFiles(packages=[("maestro.web", "static")]), name="static"),
     ]
     # a hostile client's body is cut off before anything reads it: forms and JSON here are small

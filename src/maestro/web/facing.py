@@ -3,6 +3,7 @@ by :mod:`maestro.box.web_loop`), and what both sides share."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,9 +106,22 @@ class Box(Protocol):
     async def account(self) -> str | None:
         """Whom the box is signed in to Spotify as, or None (not signed in, or Spotify can't say)."""
 
+    async def sign_out(self) -> Reply:
+        """Forgets the Spotify sign-in; the box pairs again (``live.pairing`` holds its code)."""
+
     def save_settings(self, form: Mapping[str, str]) -> Saved:
         """Checked, written to config.toml, and in effect where that needs no restart (ConfigError:
         a value is not what it must be)."""
+
+
+def pairing_qr(link: str) -> bytes:
+    """The sign-in link as a QR code (SVG), for a phone to scan off a computer's screen."""
+    import segno  # the box's own screen draws its QR code with it too
+
+    out = io.BytesIO()
+    code = segno.make(link, error="l", micro=False, boost_error=True)
+    code.save(out, kind="svg", scale=6, border=2, dark="#000", light="#fff", xmldecl=False, title=link)
+    return out.getvalue()
 
 
 class Door:

@@ -49,22 +49,34 @@ class Live:
     #: What plays (title, artist, album, uri, speaker, volume, playing), or None.
     playing: dict[str, Any] | None = None
     activity: str = "idle"
+    #: Whom the box is signed in to Spotify as (None: not signed in, or not known yet).
+    account: str | None = None
+    #: While the box pairs with Spotify: its code, the address to type and the link to open.
+    pairing: dict[str, Any] | None = None
     history: deque[Entry] = field(default_factory=lambda: deque(maxlen=HISTORY))
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _pages: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set)
 
     def state(self) -> dict[str, Any]:
         last = self.history[-1].to_json() if self.history else None
-        return {"playing": self.playing, "activity": self.activity, "last_command": last}
+        return {"playing": self.playing, "activity": self.activity, "last_command": last,
+                "account": self.account, "pairing": self.pairing}  # fmt: skip
 
     def set_playing(self, playing: dict[str, Any] | None) -> None:
-        if playing != self.playing:
-            self.playing = playing
-            self._tell("state", self.state())
+        self._set("playing", playing)
 
     def set_activity(self, activity: str) -> None:
-        if activity != self.activity:
-            self.activity = activity
+        self._set("activity", activity)
+
+    def set_account(self, account: str | None) -> None:
+        self._set("account", account)
+
+    def set_pairing(self, pairing: dict[str, Any] | None) -> None:
+        self._set("pairing", pairing)
+
+    def _set(self, name: str, value: Any) -> None:
+        if value != getattr(self, name):
+            setattr(self, name, value)
             self._tell("state", self.state())
 
     def add(self, **entry: Any) -> Entry:

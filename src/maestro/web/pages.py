@@ -16,7 +16,7 @@ from maestro.intents.personal import PhrasingError
 from maestro.nfc.tags import TagError
 from maestro.spotify.aliases import AliasError
 from maestro.web.access import Access, TooSoon
-from maestro.web.facing import BUTTONS, ICONS, MAX_COMMAND, Box, Door, Saved
+from maestro.web.facing import BUTTONS, ICONS, MAX_COMMAND, Box, Door, Saved, pairing_qr
 from maestro.web.guard import COOKIE, csrf_for
 from maestro.web.settings import BY_KEY, EDITABLE, env_variable
 
@@ -199,6 +199,23 @@ class Pages(Door):
         except ConfigError as exc:
             return await self.settings_page(request, 422, error=str(exc))
         return await self.settings_page(request, note=saved_note(saved))
+
+    async def spotify_sign_out(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        reply = await self.box.sign_out()
+        return await self.settings_page(request, note=reply.speech)
+
+    async def pairing_qr(self, request: Request) -> Response:
+        """The QR code of the Spotify sign-in link while the box pairs (the link holds the code: a
+        paired browser's only)."""
+        if self.guard.browser(request) is None:
+            return Response("Pair this browser first.", 401, media_type="text/plain")
+        pairing = self.box.live.pairing
+        if pairing is None:
+            return Response("The box is not pairing with Spotify.", 404, media_type="text/plain")
+        return Response(pairing_qr(pairing["link"]), media_type="image/svg+xml",
+                        headers={"cache-control": "no-store"})  # fmt: skip
 
     async def form_refusal(self, request: Request) -> Response | None:
         """None when a form may change something; else the pairing page (not paired) or a 403 (a

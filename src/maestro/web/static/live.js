@@ -15,6 +15,22 @@ function showState(state) {
       element.textContent = value == null ? "" : String(value) + (element.dataset.suffix || "");
     }
   }
+  // Shown while there is a value (the sign-in code, the account), or while there is none.
+  for (const element of document.querySelectorAll("[data-live-shown]")) {
+    element.hidden = valueAt(state, element.dataset.liveShown) == null;
+  }
+  for (const element of document.querySelectorAll("[data-live-hidden]")) {
+    element.hidden = valueAt(state, element.dataset.liveHidden) != null;
+  }
+  for (const element of document.querySelectorAll("[data-live-href]")) {
+    element.href = valueAt(state, element.dataset.liveHref) || "#";
+  }
+  // The QR code of the sign-in link, drawn by the box for the code now up.
+  for (const element of document.querySelectorAll("[data-live-qr]")) {
+    const code = valueAt(state, element.dataset.liveQr);
+    const source = code == null ? "data:," : "/spotify/pairing.svg?code=" + encodeURIComponent(code);
+    if (element.getAttribute("src") !== source) element.src = source;
+  }
 }
 
 function showHeard(entry) {
