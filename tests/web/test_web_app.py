@@ -22,7 +22,14 @@ from tests.live import LiveSandbox
 from tests.web.box import web_box
 
 #: Sample values for the routes' path parameters.
-PATH_SAMPLES = {"button": "next", "index": "0", "entry": "1", "uid": "04A1B2C3", "alias": "the telly"}
+PATH_SAMPLES = {
+    "button": "next",
+    "index": "0",
+    "entry": "1",
+    "uid": "04A1B2C3",
+    "alias": "the telly",
+    "kind": "album",
+}
 #: The only routes that answer a browser not yet paired.
 OPEN_ROUTES = ("/pair", "/pair/code", "/static")
 
@@ -266,6 +273,47 @@ async def test_a_correction_through_the_api_is_understood_from_then_on(
         assert (await httpx.AsyncClient(base_url=url).get("/api/corrections")).status_code == 401
     assert live.snapshot()["playback"]["album_name"] == "Kind of Blue"
     assert box.session.personal.phrasings == []
+
+
+async def test_what_was_meant_chosen_from_lists_is_learned(live: LiveSandbox, tmp_path: Path) -> None:
+    async with web_box(live, tmp_path) as (box, url), httpx.AsyncClient(base_url=url) as http:
+        csrf = await paired(http, box.speaker.history)  # type: ignore[attr-defined]
+        await http.post("/command", data={"csrf": csrf, "text": "stick on abbey road"})
+        entry = box.web.box.live.history[-1]  # type: ignore[union-attr]
+        assert entry.intent != "PlayAlbum"
+        assert f'href="/correct/{entry.id}"' in (await http.get("/heard")).text
+        listing = (await http.get(f"/correct/{entry.id}")).text
+        assert "Play album — “play album …”" in listing and 'name="slot.album"' not in listing
+        chosen = (await http.get(f"/correct/{entry.id}?intent=PlayAlbum")).text
+        assert 'name="slot.album"' in chosen and 'list="names-album"' in chosen
+        assert '<option value="Abbey Road">' in chosen  # the library's names, offered
+        found = (await http.get("/api/names/album", params={"q": "abby"})).json()["names"]
+        assert found[0] == "Abbey Road"
+        assert (await http.get("/api/names/planet")).status_code == 404
+        intents = (await http.get("/api/intents")).json()["intents"]
+        assert {"intent": "SetVolume", "label": "Set volume"}.items() <= intents[9].items()
+
+        form = {"csrf": csrf, "heard": entry.heard, "intent": "PlayAlbum", "entry": str(entry.id)}
+        wrong = await http.post("/correct", data={**form, "slot.album": "dish symphony"})
+        assert wrong.status_code == 422 and "couldn’t find" not in wrong.text
+        assert "find the album “dish symphony” in your library" in wrong.text
+        assert 'value="dish symphony"' in wrong.text  # what was typed stays, to be put right
+        near = await http.post("/correct", data={**form, "slot.album": "abbey rd"})
+        assert near.status_code == 422 and "Did you mean “Abbey Road”?" in near.text
+        learned = await http.post("/correct", data={**form, "slot.album": "abby road", "slot.device": ""})
+        assert learned.status_code == 200 and "now means PlayAlbum" in learned.text
+        again = await http.post("/api/command", json={"text": "stick on kind of blue"},
+                                headers={CSRF_HEADER: csrf})  # fmt: skip
+        assert again.json()["intent"] == "PlayAlbum"
+
+        by_api = await http.post("/api/corrections", headers={CSRF_HEADER: csrf}, json={
+            "heard": "crank it to eleven", "intent": "SetVolume", "slots": {"volume": "11"}})  # fmt: skip
+        assert by_api.status_code == 200 and by_api.json()["phrasing"]["template"] == "crank it to {volume}"
+        loud = {"heard": "x", "intent": "SetVolume", "slots": {"volume": "loud"}}
+        bad = await http.post("/api/corrections", headers={CSRF_HEADER: csrf}, json=loud)
+        assert bad.status_code == 422 and "number from 0 to 100" in bad.json()["error"]
+    assert box.session.matcher.match("crank it to forty").slots == {"volume": 40}
+    assert live.snapshot()["playback"]["album_name"] == "Kind of Blue"
 
 
 async def test_a_card_assigned_on_the_page_plays_at_the_next_tap(live: LiveSandbox, tmp_path: Path) -> None:

@@ -95,7 +95,25 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
         await page.screenshot(path=str(shots / f"correct-{width}.png"), full_page=True)
         await page.click("ol.heard li:first-child form.correct button")
         assert "now means Next" in (await page.text_content("p.note") or "")
+
+        # Taught by choosing: the intent from the list, the album searched in the library as typed.
+        await page.goto(f"{url}/")
+        await page.fill("#text", "stick on abbey road")
+        await page.click("form.command button")
+        await page.wait_for_url(f"{url}/heard")
+        await page.click("ol.heard li:first-child summary")
+        await page.click("ol.heard li:first-child a.choose")
+        await page.select_option("#intent", "PlayAlbum")  # the page moves on to its slots by itself
+        await page.wait_for_selector("input[name='slot.album']")
+        await page.locator("input[name='slot.album']").press_sequentially("abb", delay=30)
+        first = "#names-album option:first-child[value='Abbey Road']"
+        await page.wait_for_selector(first, state="attached")  # the names most like what is typed, offered
+        await page.fill("input[name='slot.album']", "Abbey Road")
+        await page.screenshot(path=str(shots / f"choose-{width}.png"), full_page=True)
+        await page.click("form.correct button")
+        assert "now means PlayAlbum" in (await page.text_content("p.note") or "")
         await page.click("nav >> text=Phrasings")
+        assert await page.text_content("ol.heard li:last-child q") == "stick on {known_album:album}"
         assert await page.text_content("ol.heard li q") == "bin this tune"
         await page.screenshot(path=str(shots / f"phrasings-{width}.png"), full_page=True)
         for name in ("Cards", "Speakers", "Settings"):  # every page drawn, nothing refused by the CSP
@@ -109,6 +127,7 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
     assert live.snapshot()["playback"]["is_playing"] is False
     assert [reply.intent for _, reply in box.replies][-1] is None  # "bin this tune", before it was taught
     assert box.session.matcher.match("bin this tune").intent == "Next"
+    assert box.session.matcher.match("stick on kind of blue").intent == "PlayAlbum"
     assert problems == []  # nothing refused by the CSP, no script error
 
 
@@ -139,7 +158,7 @@ async def test_sign_out_of_spotify_and_in_again_from_the_phone(
         link = await panel.locator("a").get_attribute("href")
         assert code and link == f"{live.url}/pair?code={code}"
         qr = panel.locator("img.qr")
-        await page.wait_for_function("document.querySelector('img.qr').naturalWidth > 0")
+        await qr.evaluate("img => img.decode()")  # drawn (not a string evaluated in the page: CSP)
         await qr.screenshot(path=str(tmp_path / "qr-shot.png"))
         assert zbar(Image.open(tmp_path / "qr-shot.png"), tmp_path) == link  # a phone's camera reads it
         await page.screenshot(path=str(shots / "spotify-pairing.png"), full_page=True)

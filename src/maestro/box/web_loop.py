@@ -24,6 +24,7 @@ from maestro.errors import MaestroError
 from maestro.fsutil import atomic_write_bytes
 from maestro.intents import Matcher
 from maestro.intents.library import KINDS
+from maestro.intents.meaning import IntentChoice, choices, meaning, near_names
 from maestro.intents.normalize import normalize
 from maestro.intents.personal import Phrasing
 from maestro.intents.recognition import NameValue, Recognition
@@ -36,6 +37,7 @@ from maestro.spotify.aliases import AliasError, checked_alias, write_aliases
 from maestro.spotify.player import PlaybackState
 from maestro.voice.audio import RATE
 from maestro.web.app import Card, Saved
+from maestro.web.facing import MAX_NAMES
 from maestro.web.live import Live
 from maestro.web.settings import BY_KEY, changed_settings, shadowed, values, write_settings
 
@@ -45,6 +47,9 @@ log = logging.getLogger(__name__)
 CODE_SHOWN_S = 60.0
 #: Where the commands' sounds are kept (``voice.keep_audio``), in the state directory.
 CLIPS_DIR = "heard"
+#: How like the typed words (rapidfuzz WRatio, 0-100) a name must be to be offered: "abb" finds
+#: "Abbey Road".
+NAME_SEARCH_CUTOFF = 60
 #: The Settings page asks Spotify whose account this is at most this long (once).
 ACCOUNT_WAIT_S = 2.0
 
@@ -104,6 +109,21 @@ class WebBox:
 
     async def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
         return await self.runtime.session.learn(heard, meant)
+
+    async def learn_meaning(
+        self, heard: str, intent: str, slots: Mapping[str, str]
+    ) -> tuple[Phrasing, Recognition]:
+        session = self.runtime.session
+        if session.library.stale:  # the names typed are looked up in the library
+            await session.ensure_library()
+        return await session.learn(heard, meaning(session.spec, session.matcher.names, intent, slots))
+
+    def intents(self) -> list[IntentChoice]:
+        return choices(self.runtime.session.spec)
+
+    def names(self, kind: str, query: str) -> list[str]:
+        library = self.runtime.session.library
+        return near_names(library, kind, query, limit=MAX_NAMES, cutoff=NAME_SEARCH_CUTOFF)
 
     def phrasings(self) -> list[Phrasing]:
         return list(self.runtime.session.personal.phrasings)

@@ -13,12 +13,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from maestro.errors import ConfigError
+from maestro.intents.library import KINDS
 from maestro.intents.personal import PhrasingError
 from maestro.nfc.tags import TagError
 from maestro.spotify.aliases import AliasError
 from maestro.web.facing import MAX_COMMAND, Door
 from maestro.web.guard import COOKIE, CSRF_HEADER
 
+CORRECTION_SHAPE = (
+    'send JSON: {"heard": "...", "meant": "..."} or '
+    '{"heard": "...", "intent": "PlayAlbum", "slots": {"album": "..."}}'
+)
+#: What /api/names searches.
+NAME_KINDS = KINDS
 #: A comment line this often keeps an idle event stream open through proxies.
 KEEPALIVE_S = 15.0
 
@@ -51,17 +58,42 @@ class Api(Door):
 
     async def correct(self, request: Request) -> Response:
         """``{"heard": "stick on abbey road", "meant": "play abbey road"}``: from now on, the first
-        means the second (and so does "stick on kind of blue")."""
+        means the second (and so does "stick on kind of blue"). Or, what was meant chosen:
+        ``{"heard": ..., "intent": "PlayAlbum", "slots": {"album": "abbey road"}}``."""
         if not await self.guard.may_change(request):
             return refused(request)
         body = await json_body(request)
-        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("heard", "meant")):
-            return JSONResponse({"error": 'send JSON: {"heard": "...", "meant": "..."}'}, 400)
+        if not isinstance(body, dict) or not isinstance(body.get("heard"), str):
+            return JSONResponse({"error": CORRECTION_SHAPE}, 400)
+        heard, slots = body["heard"].strip(), body.get("slots", {})
+        chosen = isinstance(body.get("intent"), str) and isinstance(slots, dict)
+        if not chosen and not isinstance(body.get("meant"), str):
+            return JSONResponse({"error": CORRECTION_SHAPE}, 400)
         try:
-            phrasing, now = await self.learn(body["heard"].strip(), body["meant"].strip())
+            if chosen:
+                phrasing, now = await self.learn_meaning(
+                    heard, body["intent"], {str(k): str(v) for k, v in slots.items()}
+                )
+            else:
+                phrasing, now = await self.learn(heard, body["meant"].strip())
         except PhrasingError as exc:
             return JSONResponse({"error": str(exc)}, 422)
         return JSONResponse({"phrasing": phrasing.to_json(), "now": now.to_json()})
+
+    async def intents(self, request: Request) -> Response:
+        """What a correction can choose: every intent with a sample and its slots."""
+        if not self.guard.may_read(request):
+            return refused(request)
+        return JSONResponse({"intents": [choice.to_json() for choice in self.box.intents()]})
+
+    async def names(self, request: Request) -> Response:
+        """``/api/names/album?q=abb``: the library's names most like the words (the page's search)."""
+        if not self.guard.may_read(request):
+            return refused(request)
+        kind = request.path_params["kind"]
+        if kind not in NAME_KINDS:
+            return JSONResponse({"error": f"kind is one of: {', '.join(NAME_KINDS)}"}, 404)
+        return JSONResponse({"names": self.box.names(kind, request.query_params.get("q", "")[:MAX_COMMAND])})
 
     async def forget(self, request: Request) -> Response:
         if not await self.guard.may_change(request):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from maestro.intents.meaning import IntentChoice
 from maestro.intents.personal import Phrasing, PhrasingError
 from maestro.intents.recognition import Recognition
 from maestro.messages import Reply
@@ -25,6 +26,10 @@ ICONS = {
 }
 #: Longest command accepted (the MQTT text entity's limit too).
 MAX_COMMAND = 255
+#: Most slot values a chosen meaning may carry (an intent has at most a handful).
+MAX_SLOTS = 8
+#: The library's names a search offers at once.
+MAX_NAMES = 12
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,19 @@ class Box(Protocol):
     async def learn(self, heard: str, meant: str) -> tuple[Phrasing, Recognition]:
         """Learns ``heard`` as a way of saying ``meant`` (PhrasingError: it can't be); returns the
         phrasing and what ``heard`` means now."""
+
+    async def learn_meaning(
+        self, heard: str, intent: str, slots: Mapping[str, str]
+    ) -> tuple[Phrasing, Recognition]:
+        """Learns ``heard`` as a way of asking for ``intent`` with these slots' values (as typed: a
+        name is found in the library); PhrasingError: it can't be."""
+
+    def intents(self) -> list[IntentChoice]:
+        """What a correction can choose: every intent, its sample and its slots."""
+
+    def names(self, kind: str, query: str) -> list[str]:
+        """The library's names of a kind (album, artist, playlist, track, device) most like
+        ``query`` (the first ones when it is empty)."""
 
     def phrasings(self) -> list[Phrasing]: ...
 
@@ -135,3 +153,12 @@ class Door:
         if not 0 < len(heard) <= MAX_COMMAND or not 0 < len(meant) <= MAX_COMMAND:
             raise PhrasingError(f"Both what was heard and what you meant: 1 to {MAX_COMMAND} characters.")
         return await self.box.learn(heard, meant)
+
+    async def learn_meaning(
+        self, heard: str, intent: str, slots: Mapping[str, str]
+    ) -> tuple[Phrasing, Recognition]:
+        if not 0 < len(heard) <= MAX_COMMAND:
+            raise PhrasingError(f"What was heard: 1 to {MAX_COMMAND} characters.")
+        if len(slots) > MAX_SLOTS or any(len(value) > MAX_COMMAND for value in slots.values()):
+            raise PhrasingError(f"At most {MAX_SLOTS} values, each of up to {MAX_COMMAND} characters.")
+        return await self.box.learn_meaning(heard, intent, slots)

@@ -97,18 +97,48 @@ class Pages(Door):
         return response
 
     async def correct_form(self, request: Request) -> Response:
+        """What a heard command meant: words Maestro knows (``meant``), or an intent with its slots'
+        values (``intent``, ``slot.<name>``: the choosing page's form)."""
         if (refusal := await self.form_refusal(request)) is not None:
             return refusal
         form = await request.form()
         heard, meant = str(form.get("heard", "")).strip(), str(form.get("meant", "")).strip()
+        intent = str(form.get("intent", ""))
+        slots = {k.removeprefix("slot."): str(v) for k, v in form.items() if k.startswith("slot.")}
         try:
-            phrasing, now = await self.learn(heard, meant)
+            if intent:
+                phrasing, now = await self.learn_meaning(heard, intent, slots)
+            else:
+                phrasing, now = await self.learn(heard, meant)
         except PhrasingError as exc:
+            if intent:
+                entry = int(str(form.get("entry", "0"))) if str(form.get("entry", "")).isdigit() else 0
+                return self.choosing_page(request, entry, heard, intent, slots, 422, error=str(exc))
             return self.heard_page(request, 422, error=str(exc))
         done = f"Learned: “{heard}” now means {now.intent}" + (
             " (as “" + phrasing.template + "”)." if now else "."
         )
         return self.heard_page(request, note=done)
+
+    async def choose(self, request: Request) -> Response:
+        """``/correct/{entry}?intent=PlayAlbum``: what a heard command should have done, chosen
+        from Maestro's intents, its slots filled (names searched in the library)."""
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        entry = next((e for e in self.box.live.history if e.id == request.path_params["entry"]), None)
+        if entry is None:
+            return RedirectResponse("/heard", 303)  # gone from the history since
+        return self.choosing_page(request, entry.id, entry.heard, request.query_params.get("intent", ""), {})
+
+    def choosing_page(self, request: Request, entry: int, heard: str, intent: str, values: dict[str, str],
+                      status: int = 200, **context: Any) -> Response:  # fmt: skip
+        intents = self.box.intents()
+        chosen = next((choice for choice in intents if choice.name == intent), None)
+        names = (
+            {slot.kind: self.box.names(slot.kind, "") for slot in chosen.slots if slot.kind} if chosen else {}
+        )
+        return self.page(request, "correct.html", status, title="I meant…", heard=heard, intents=intents,
+                         chosen=chosen, values=values, names=names, entry=entry, **context)  # fmt: skip
 
     async def phrasings_page(self, request: Request) -> Response:
         if self.guard.browser(request) is None:

@@ -90,9 +90,32 @@ function correction(entry) {
   const button = document.createElement("button");
   button.className = "primary";
   button.textContent = "Learn it";
-  form.append(field("csrf", token ? token.value : ""), field("heard", entry.heard), label, meant, button);
+  const choose = document.createElement("a");
+  choose.href = "/correct/" + entry.id;
+  choose.className = "choose";
+  choose.textContent = "or choose what it should have done";
+  form.append(field("csrf", token ? token.value : ""), field("heard", entry.heard), label, meant, button, choose);
   details.append(summary, form);
   return details;
+}
+
+// "I meant…" by choosing: the intent list takes you to its slots at once; a name field offers the
+// library's names most like what is typed so far.
+for (const select of document.querySelectorAll("select[data-submit-on-change]")) {
+  select.addEventListener("change", () => select.form.submit());
+}
+for (const input of document.querySelectorAll("input[data-names]")) {
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const kind = input.dataset.names;
+      const answer = await fetch("/api/names/" + kind + "?q=" + encodeURIComponent(input.value));
+      if (!answer.ok) return;
+      const list = document.getElementById("names-" + kind);
+      list.replaceChildren(...(await answer.json()).names.map((name) => new Option(name, name)));
+    }, 150);
+  });
 }
 
 const events = new EventSource("/api/events");
