@@ -20,6 +20,13 @@ if "MAESTRO_STATE_DIR" not in os.environ:
     os.environ["MAESTRO_STATE_DIR"] = tempfile.mkdtemp(prefix="maestro-test-state-")
     atexit.register(shutil.rmtree, os.environ["MAESTRO_STATE_DIR"], ignore_errors=True)
 
+# Nor the user's own config directory (tags.yaml, speakers.yaml beside config.toml): a test that
+# writes there without naming a config of its own writes into this one, deleted after the run.
+if "MAESTRO_CONFIG" not in os.environ:
+    _config_dir = tempfile.mkdtemp(prefix="maestro-test-config-")
+    os.environ["MAESTRO_CONFIG"] = os.path.join(_config_dir, "config.toml")
+    atexit.register(shutil.rmtree, _config_dir, ignore_errors=True)
+
 # `maestro run` serves its web app on 0.0.0.0:8080 by default; no test takes that port (the web
 # app's own tests turn it on, on a free loopback port).
 os.environ.setdefault("MAESTRO_WEB_ENABLED", "false")

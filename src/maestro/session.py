@@ -287,9 +287,14 @@ def forget_account(state_dir: Path) -> None:
 NAMED_SLOTS = frozenset({"library", "device", "text"})
 
 
+def user_file(settings: config.Settings, name: str) -> Path:
+    """One of the user's files (``speakers.yaml``, ``tags.yaml``), beside the config file in use."""
+    return (settings.source.parent if settings.source else config.config_dir()) / name
+
+
 def aliases_path(settings: config.Settings) -> Path:
     """``speakers.yaml``, beside the config file in use."""
-    return (settings.source.parent if settings.source else config.config_dir()) / ALIASES_FILE
+    return user_file(settings, ALIASES_FILE)
 
 
 def needs_names(recognition: Recognition, spec: IntentSpec) -> bool:

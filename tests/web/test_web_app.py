@@ -349,6 +349,39 @@ async def test_a_card_assigned_on_the_page_plays_at_the_next_tap(live: LiveSandb
     assert "04A1B2C3" not in (tmp_path / "tags.yaml").read_text()
 
 
+async def test_a_card_gets_what_a_search_found_in_the_library_or_on_spotify(
+    live: LiveSandbox, tmp_path: Path
+) -> None:
+    async with web_box(live, tmp_path) as (box, url), httpx.AsyncClient(base_url=url) as http:
+        csrf = await paired(http, box.speaker.history)  # type: ignore[attr-defined]
+        page = await http.get("/cards/find", params={"uid": "04A1B2C3", "q": "ziggy stardust"})
+        assert page.status_code == 200 and "for card 04A1B2C3" in page.text
+        ziggy = "spotify:album:wg89QH14vTcfeM6Ky0YNDQ"  # not saved in the sandbox user's library
+        assert "The Rise and Fall of Ziggy Stardust" in page.text and f'value="{ziggy}"' in page.text
+        assert "Spotify</span>" in page.text
+        found = (await http.get("/api/cards/find", params={"q": "abbey road"})).json()
+        assert found["problem"] is None
+        abbey = "spotify:album:p20IVD9KD4N2EBDzU5oRJd"
+        assert found["found"][0] == {"name": "Abbey Road", "kind": "album", "uri": abbey,
+                                     "artist": "The Beatles", "source": "library"}  # fmt: skip
+        assert (await http.get("/api/cards/find")).status_code == 400
+
+        await http.get("/cards/find", params={"uid": "04A1B2C3", "q": "ziggy stardust"})  # the page, again
+        put = await http.post("/cards", data={"csrf": csrf, "uid": "04A1B2C3", "what": ziggy})
+        assert put.status_code == 200 and "now plays The Rise and Fall of Ziggy Stardust (album)" in put.text
+        cards = (await http.get("/api/cards")).json()["cards"]
+        assert cards == [
+            {"uid": "04A1B2C3", "action": ziggy, "name": "The Rise and Fall of Ziggy Stardust (album)"}
+        ]
+
+        live.control("faults", {"path": "/v1/search", "status": 503, "count": 5})
+        offline = await http.get("/cards/find", params={"uid": "04A1B2C3", "q": "abbey road"})
+        assert (
+            "Spotify could not be searched" in offline.text and "Abbey Road" in offline.text
+        )  # the library's still
+    assert (tmp_path / "tags.yaml").read_text().count(ziggy) == 1
+
+
 async def test_settings_are_checked_written_and_in_effect(live: LiveSandbox, tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("# my box\n[player]\n# the kids' room\nmax_volume = 100\n")
     token = Access(tmp_path).new_token("test")

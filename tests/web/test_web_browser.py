@@ -120,6 +120,18 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
             await page.click(f"nav >> text={name}")
             await page.wait_for_url(f"{url}/{name.lower()}")
             await page.screenshot(path=str(shots / f"{name.lower()}-{width}.png"), full_page=True)
+        # A card gets what a search found on Spotify (not in the library), by a button.
+        await page.click("nav >> text=Cards")
+        await page.click("text=Add a card by its number")
+        await page.fill("#find-uid", "04A1B2C3")
+        await page.fill("#find-q", "ziggy stardust")
+        await page.click("form[action='/cards/find'] button")
+        await page.screenshot(path=str(shots / f"cards-found-{width}.png"), full_page=True)
+        await page.click("section.found li:first-child button")
+        assert "now plays The Rise and Fall of Ziggy Stardust (album)" in (
+            await page.text_content("p.note") or ""
+        )
+        await page.click("nav >> text=Settings")
         await page.select_option("select[name='voice.engine']", "whisper")
         await page.click("form.settings button")
         assert "After Maestro restarts: Recogniser" in (await page.text_content("p.note") or "")

@@ -9,14 +9,14 @@ templates can fill (a number's range, an enum's values, a name's kind for the li
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 
 from maestro.intents.grammar import deep_refs
-from maestro.intents.library import LibraryProvider
+from maestro.intents.library import LibraryItem, LibraryProvider
 from maestro.intents.normalize import normalize
 from maestro.intents.personal import PhrasingError
 from maestro.intents.recognition import Recognition
@@ -154,9 +154,16 @@ def near_names(library: LibraryProvider, kind: str, query: str, *, limit: int, c
     names = sorted({item.name for item in library.items(kind)}, key=str.casefold)
     if not query.strip():
         return names[:limit]
-    found = process.extract(query, names, scorer=fuzz.WRatio, processor=utils.default_process, limit=limit,
-                            score_cutoff=cutoff)  # fmt: skip
-    return [name for name, _, _ in found]
+    return [item.name for item in near_items([LibraryItem(kind, name, "") for name in names], query,
+                                             limit=limit, cutoff=cutoff)]  # fmt: skip
+
+
+def near_items(items: Sequence[LibraryItem], query: str, *, limit: int, cutoff: float) -> list[LibraryItem]:
+    """The items whose names are most like ``query`` as typed (rapidfuzz WRatio: "abb" is like
+    "Abbey Road"), best first."""
+    found = process.extract(query, [item.name for item in items], scorer=fuzz.WRatio,
+                            processor=utils.default_process, limit=limit, score_cutoff=cutoff)  # fmt: skip
+    return [items[index] for _, _, index in found]
 
 
 def _listed(slots: Mapping[str, SlotChoice]) -> str:

@@ -113,6 +113,17 @@ class Api(Door):
         return JSONResponse({"cards": [asdict(card) for card in box.cards()], "unknown": box.unknown_card(),
                              "problem": box.cards_problem()})  # fmt: skip
 
+    async def find(self, request: Request) -> Response:
+        """``/api/cards/find?q=abbey``: what a card could play, from the library and from Spotify
+        (assign one by its ``uri``)."""
+        if not self.guard.may_read(request):
+            return refused(request)
+        query = request.query_params.get("q", "").strip()
+        if not 0 < len(query) <= MAX_COMMAND:
+            return JSONResponse({"error": f"q: 1 to {MAX_COMMAND} characters"}, 400)
+        found, problem = await self.box.find(query)
+        return JSONResponse({"found": [asdict(f) for f in found], "problem": problem})
+
     async def assign(self, request: Request) -> Response:
         """``PUT /api/cards/04A1B2C3 {"action": "abbey road"}`` (a name, a link or a command)."""
         if not await self.guard.may_change(request):

@@ -42,6 +42,18 @@ class Card:
 
 
 @dataclass(frozen=True)
+class Found:
+    """Something a card can play, found by name: in the user's library or on Spotify."""
+
+    name: str
+    kind: str  # album, playlist, artist, track
+    uri: str
+    artist: str = ""
+    #: "library" or "spotify".
+    source: str = "library"
+
+
+@dataclass(frozen=True)
 class Saved:
     changed: list[str]
     #: Of those, the ones in effect after `maestro run` starts again.
@@ -107,6 +119,10 @@ class Box(Protocol):
         """TagError: not a card's UID, or nothing Maestro could do."""
 
     def remove_card(self, uid: str) -> bool: ...
+
+    async def find(self, query: str) -> tuple[list[Found], str | None]:
+        """What a card could play, by name: the library's best matches, then Spotify's; and why
+        Spotify could not be asked (None: it was)."""
 
     def settings(self) -> dict[str, Any]:
         """The values of :data:`maestro.web.settings.EDITABLE`, as they are in effect."""

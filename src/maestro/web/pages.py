@@ -165,6 +165,17 @@ class Pages(Door):
         return self.page(request, "cards.html", status, title="Cards", cards=box.cards(),
                          unknown=box.unknown_card(), problem=box.cards_problem(), **context)  # fmt: skip
 
+    async def find_form(self, request: Request) -> Response:
+        """``/cards/find?uid=04A1B2C3&q=abbey``: what the card could play, from the library and from
+        Spotify, each one button away from the card."""
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        uid, query = request.query_params.get("uid", "")[:64], request.query_params.get("q", "").strip()
+        if not query:
+            return RedirectResponse("/cards", 303)
+        found, problem = await self.box.find(query[:MAX_COMMAND])
+        return await self.cards_page(request, found=found, query=query, for_uid=uid, error=problem)
+
     async def assign_form(self, request: Request) -> Response:
         if (refusal := await self.form_refusal(request)) is not None:
             return refusal
