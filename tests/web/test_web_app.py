@@ -231,6 +231,21 @@ async def test_the_box_signs_in_to_spotify_from_the_page_and_out_again(
         assert any("enter:" in line for line in said)
 
 
+async def test_the_pages_say_what_is_wrong_while_it_is(live: LiveSandbox, tmp_path: Path) -> None:
+    async with web_box(live, tmp_path) as (box, url), httpx.AsyncClient(base_url=url) as http:
+        await paired(http, box.speaker.history)  # type: ignore[attr-defined]
+
+        async def state() -> dict[str, Any]:
+            return (await http.get("/api/state")).json()
+
+        assert (await state())["troubles"] == [] and 'class="troubles"' in (await http.get("/")).text
+        live.control("faults", {"path": "/v1/me/player", "status": 503, "count": 15})
+        troubled = await until(state, lambda answer: answer["troubles"])
+        assert "Spotify" in troubled["troubles"][0] and troubled["activity"] == "trouble"
+        assert "answering properly right now" in (await http.get("/settings")).text  # on every page
+        assert (await until(state, lambda answer: not answer["troubles"]))["troubles"] == []  # back
+
+
 async def test_a_port_in_use_is_said_and_the_rest_runs(live: LiveSandbox, tmp_path: Path) -> None:
     import socket
 

@@ -32,12 +32,19 @@ class Troubles:
         #: source -> the message said about it, while the trouble lasts.
         self.current: dict[str, str] = {}
         self.activity = activity or Activity()
+        #: Told of every change to ``current`` (the web app's pages show what is wrong).
+        self.watchers: list[Callable[[dict[str, str]], None]] = []
+
+    def _changed(self) -> None:
+        for watch in self.watchers:
+            watch(dict(self.current))
 
     async def report(self, message: str, source: str = "spotify") -> None:
         if self.current.get(source) == message:
             return  # once per trouble, not once per poll or retry
         self.current[source] = message
         self.activity.set("trouble")
+        self._changed()
         if self.status is not None:
             self.status.trouble(source, message)
         log.info("trouble (%s): %s", source, message)  # printed just below: one line is enough
@@ -49,11 +56,13 @@ class Troubles:
         """Trouble already said elsewhere (pairing says its own): only "back" is still to come."""
         self.current[source] = message
         self.activity.set("trouble")
+        self._changed()
 
     async def resolved(self, source: str, message: str) -> None:
         """The source's trouble is over: say ``message``, if there was trouble."""
         if self.current.pop(source, None) is not None:
             self.activity.set("trouble", bool(self.current))
+            self._changed()
             if self.status is not None:
                 self.status.resolved(source)
             self.print_line(message)

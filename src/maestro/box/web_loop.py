@@ -20,6 +20,7 @@ from maestro.auth.device_flow import DeviceAuthorization
 from maestro.auth.pairing import short_address
 from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
+from maestro.box.troubles import Troubles
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError
 from maestro.fsutil import BadFileError, atomic_write_bytes, atomic_write_text, read_json
@@ -72,6 +73,7 @@ class Box(Protocol):
     parts: BoxParts
     ducker: Ducker
     cards: Cards | None
+    troubles: Troubles
 
 
 class WebBox:
@@ -89,6 +91,8 @@ class WebBox:
         parts.state.activity.watchers.append(self.live.set_activity)
         parts.playing_watchers.append(self._looked)
         parts.pairing_watchers.append(self._pairing)
+        self.live.troubles = dict(runtime.troubles.current)
+        runtime.troubles.watchers.append(self.live.set_troubles)
         runtime.commands.watchers.append(self._done)
 
     async def command(self, text: str) -> Reply:

@@ -53,6 +53,8 @@ class Live:
     account: str | None = None
     #: While the box pairs with Spotify: its code, the address to type and the link to open.
     pairing: dict[str, Any] | None = None
+    #: What is wrong now (Spotify unreachable, no microphone...), as the box said it: source -> message.
+    troubles: dict[str, str] = field(default_factory=dict)
     history: deque[Entry] = field(default_factory=lambda: deque(maxlen=HISTORY))
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _pages: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set)
@@ -60,7 +62,8 @@ class Live:
     def state(self) -> dict[str, Any]:
         last = self.history[-1].to_json() if self.history else None
         return {"playing": self.playing, "activity": self.activity, "last_command": last,
-                "account": self.account, "pairing": self.pairing}  # fmt: skip
+                "account": self.account, "pairing": self.pairing,
+                "troubles": list(self.troubles.values())}  # fmt: skip
 
     def set_playing(self, playing: dict[str, Any] | None) -> None:
         self._set("playing", playing)
@@ -73,6 +76,9 @@ class Live:
 
     def set_pairing(self, pairing: dict[str, Any] | None) -> None:
         self._set("pairing", pairing)
+
+    def set_troubles(self, troubles: dict[str, str]) -> None:
+        self._set("troubles", troubles)
 
     def _set(self, name: str, value: Any) -> None:
         if value != getattr(self, name):

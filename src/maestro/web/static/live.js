@@ -25,6 +25,12 @@ function showState(state) {
   for (const element of document.querySelectorAll("[data-live-href]")) {
     element.href = valueAt(state, element.dataset.liveHref) || "#";
   }
+  // What is wrong now, as the box said it (Spotify unreachable, no microphone...).
+  for (const list of document.querySelectorAll("[data-live-troubles]")) {
+    const troubles = state.troubles || [];
+    list.replaceChildren(...troubles.map((message) => Object.assign(document.createElement("li"), { textContent: message })));
+    list.hidden = troubles.length === 0;
+  }
   // The QR code of the sign-in link, drawn by the box for the code now up.
   for (const element of document.querySelectorAll("[data-live-qr]")) {
     const code = valueAt(state, element.dataset.liveQr);
