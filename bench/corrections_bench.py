@@ -24,6 +24,7 @@ import csv
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,16 @@ def hear_one(base: Listener, session: Session, pcm: bytes) -> Heard | None:
     return next((e for e in events if isinstance(e, Heard)), None)
 
 
+def settled(session: Session, timeout_s: float = 300.0) -> None:
+    """Waits for the learned parser of the phrasings and names now in use: every clip is then heard
+    by the same parsers (the daemon trains it in the background, and answers with the one before
+    until it is ready: a run that listened meanwhile heard some clips with each)."""
+    learner, deadline = session.matcher.learner, time.monotonic() + timeout_s
+    while learner is not None and not learner.up_to_date and time.monotonic() < deadline:
+        learner.parser(session.library)  # starts the training if none is under way
+        time.sleep(0.2)
+
+
 def understood(heard: Heard | None, meant: Any) -> bool:
     return heard is not None and heard.intent == meant.intent and slot_names(
         heard.recognition.slots_json()) == slot_names(meant.slots_json())  # fmt: skip
@@ -92,6 +103,7 @@ async def run(show: bool) -> int:
             meant = [session.matcher.match(m, learned=False) for _, m in pairs]
 
             def listen_all() -> tuple[dict[str, list[Heard | None]], list[Heard]]:
+                settled(session)
                 listener = listener_for(session.settings, session.spec, session.library, session.matcher,
                                         wake=False, cache_dir=state / "speech")  # fmt: skip
                 heard = {

@@ -386,6 +386,11 @@ class Learner:
         trained before answers until then)."""
         self._wanted += 1
 
+    @property
+    def up_to_date(self) -> bool:
+        """The parser answering is the one for the names and phrasings in use now."""
+        return self._trained == self._wanted
+
     def stop(self) -> None:
         """No more training (the process is going): none that has not started, and one under way
         stopped and waited for, so no thread is still in the model's C++ code when Python exits."""
