@@ -445,6 +445,13 @@ async def test_a_speaker_called_by_another_name(live: LiveSandbox, tmp_path: Pat
             assert taken.status_code == 422 and "is already a speaker" in taken.text
             added = await http.post("/speakers", data={**form, "alias": "The Telly"})
             assert added.status_code == 200 and "“the telly” now means Den TV" in added.text
+            assert "Kitchen</q> <small>(default)" in added.text and "loudest volume,\n100%" in added.text
+            unknown = await http.post("/speakers/default", data={"csrf": csrf, "speaker": "Garage"})
+            assert unknown.status_code == 422 and "Garage is not one of your speakers" in unknown.text
+            made = await http.post("/speakers/default", data=form)
+            assert made.status_code == 200 and "Den TV</q> <small>(default)" in made.text
+            assert box.session.player.preferred_device == "Den TV"  # in effect at once
+            assert 'default_device = "Den TV"' in (tmp_path / "config.toml").read_text()
         bearer = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=url, headers=bearer) as api:
             moved = await api.post("/api/command", json={"text": "play abbey road on the telly"})

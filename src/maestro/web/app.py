@@ -47,6 +47,7 @@ def create_app(box: Box, access: Access) -> Starlette:
         Route("/cards/{uid}/remove", web.remove_form, methods=["POST"]),
         Route("/speakers", web.speakers_page),
         Route("/speakers", web.alias_form, methods=["POST"]),
+        Route("/speakers/default", web.default_speaker_form, methods=["POST"]),
         Route("/settings", web.settings_page),
         Route("/settings", web.settings_form, methods=["POST"]),
         Route("/spotify/sign-out", web.spotify_sign_out, methods=["POST"]),

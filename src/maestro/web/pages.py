@@ -208,8 +208,10 @@ class Pages(Door):
         aliases = self.box.aliases()
         speakers = [(name, sorted(a for a, target in aliases.items() if target == name))
                     for name in self.box.speakers()]  # fmt: skip
+        settings = self.box.settings()
         return self.page(request, "speakers.html", status, title="Speakers", speakers=speakers,
-                         default=self.box.settings()["player.default_device"], **context)  # fmt: skip
+                         default=settings["player.default_device"], max_volume=settings["player.max_volume"],
+                         **context)  # fmt: skip
 
     async def alias_form(self, request: Request) -> Response:
         if (refusal := await self.form_refusal(request)) is not None:
@@ -222,6 +224,19 @@ class Pages(Door):
         except AliasError as exc:
             return await self.speakers_page(request, 422, error=str(exc))
         note = f"“{kept}” is no longer a name for a speaker." if forget else f"“{kept}” now means {speaker}."
+        return await self.speakers_page(request, note=note)
+
+    async def default_speaker_form(self, request: Request) -> Response:
+        if (refusal := await self.form_refusal(request)) is not None:
+            return refusal
+        speaker = str((await request.form()).get("speaker", ""))
+        if speaker not in self.box.speakers():
+            return await self.speakers_page(request, 422, error=f"{speaker} is not one of your speakers.")
+        try:
+            saved = self.box.save_settings({"player.default_device": speaker})
+        except ConfigError as exc:
+            return await self.speakers_page(request, 422, error=str(exc))
+        note = f"{speaker} is the default speaker. {saved_note(saved)}"
         return await self.speakers_page(request, note=note)
 
     async def settings_page(self, request: Request, status: int = 200, **context: Any) -> Response:
