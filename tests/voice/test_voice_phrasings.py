@@ -39,3 +39,20 @@ def test_listen_hears_a_learned_phrasing(
     personal.learn("bin this tune", Matcher(personal.spec, LIBRARY).match("next song"))
     after = heard()
     assert (after["transcript"], after["intent"]) == ("bin this tune", "Next")
+
+
+def test_a_short_phrasing_of_ones_own_is_heard_only_whole(tmp_path: Path) -> None:
+    """ "a keeper" taught: heard, "keeper" alone (a word in passing, the article left out as the
+    templates allow) is no command; typed, it still is. Longer phrasings keep the templates' slack."""
+    from maestro.voice.decide import Decider
+
+    personal = PersonalPhrasings(default_intents_path(), tmp_path)
+    matcher = Matcher(personal.spec, LIBRARY)
+    for heard, meant in (("a keeper", "like this song"), ("stick on the kitchen", "play on the kitchen")):
+        personal.learn(heard, matcher.match(meant))
+    matcher.refresh()
+    decider = Decider(matcher)
+    assert decider.match("a keeper").intent == "Like"
+    assert decider.match("keeper").intent is None
+    assert matcher.match("keeper").intent == "Like"  # typed: the user's own word, on purpose
+    assert decider.match("stick on kitchen").intent == "Transfer"  # a longer one: "the" may go

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -57,6 +58,11 @@ MARGIN = 1.0
 #: writes "then this one"), and the user has said these words are theirs.
 OWN_MARGIN = 2.0
 
+
+#: A phrasing of the user's own of at most this many words, and nothing else (no slot), is heard
+#: only with all of them (:func:`said_whole`).
+SHORT_OWN = 2
+_PLAIN_WORD = re.compile(r"[a-z']+\Z")
 
 #: The score a reading keeps at most when no recogniser was sure of its very words (the neural
 #: pass wrote something near it, or was not asked in time): below 1, a name in it is read back
@@ -313,6 +319,8 @@ class Decider:
         """``learned``: the learned parser may read ``text`` too; only for free transcripts (the
         grammar path's readings are the templates' own words)."""
         recognition = self.matcher.match(text, learned=learned)
+        if recognition.template in self.matcher.spec.own and not said_whole(text, recognition.template):
+            return Recognition(text, None)
         if any(
             isinstance(v, NameValue) and v.kind == "device" and not v.uri for v in recognition.slots.values()
         ):
@@ -320,6 +328,17 @@ class Decider:
             # name the recogniser knows is never missing: this was not a command.
             return Recognition(text, None)
         return recognition
+
+
+def said_whole(text: str, template: str) -> bool:
+    """A short phrasing of the user's own is heard only with every word they taught it with: "a
+    keeper" is the user's, "keeper" (the article left out, as templates allow) is anyone's word in
+    passing. A phrasing of more words, or one with a name in it, carries evidence enough."""
+    taught = template.split()
+    if len(taught) > SHORT_OWN or any(not _PLAIN_WORD.match(word) for word in taught):
+        return True
+    heard = set(text.split())
+    return all(word in heard for word in taught)
 
 
 def cut_runaway(text: str, seconds: float) -> tuple[str, bool]:
