@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,9 +14,33 @@ from maestro import config
 from maestro.box.runtime import Runtime
 from maestro.display.devices import NullDisplay
 from maestro.intents.spec import default_intents_path
+from maestro.nfc.readers import Emit, TagEvent
 from maestro.session import Session
 from maestro.voice.tts import SilentSpeaker
 from tests.live import LiveSandbox
+
+
+class HandReader:
+    """A card reader the test lays cards on when it is ready (``tap``), unlike a script's fixed times."""
+
+    description = "card reader (test)"
+
+    def __init__(self) -> None:
+        self.cards: queue.Queue[str] = queue.Queue()
+
+    def tap(self, uid: str) -> None:
+        """The card laid on the reader and lifted again."""
+        self.cards.put(uid)
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                uid = self.cards.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            emit(TagEvent("tap", uid))
+            stop.wait(0.2)
+            emit(TagEvent("removed", uid))
 
 
 @asynccontextmanager

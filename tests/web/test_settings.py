@@ -20,8 +20,8 @@ def test_values_are_checked_and_the_file_keeps_its_comments(tmp_path: Path) -> N
     assert changed == ["tts.rate"]  # the same value is no change
     write_settings(path, new, changed)
     assert path.read_text() == "# mine\n[voice]\nduck_volume = 30  # quieter\n\n[tts]\nrate = 170\n"
-    for form, message in [({"tts.rate": "fast"}, "tts.rate: must be an integer"),
-                          ({"voice.engine": "siri"}, "voice.engine: must be one of"),
+    for form, message in [({"tts.rate": "fast"}, r"Speaking rate \(tts.rate\): must be an integer"),
+                          ({"voice.engine": "siri"}, r"Recogniser \(voice.engine\): must be one of"),
                           ({"spotify.client_id": "x"}, "not a setting the web app changes")]:  # fmt: skip
         with pytest.raises(ConfigError, match=message):
             changed_settings(settings, form)

@@ -408,7 +408,7 @@ async def test_settings_are_checked_written_and_in_effect(live: LiveSandbox, tmp
             assert page.status_code == 200 and 'value="30"' in page.text  # voice.duck_volume's default
             assert re.search(r"Signed in to Spotify as <strong[^>]*>Sandbox User</strong>", page.text)
             bad = await http.post("/settings", data={"csrf": csrf, "voice.duck_volume": "150"})
-            assert bad.status_code == 422 and "voice.duck_volume: must be from 0 to 100" in bad.text
+            assert bad.status_code == 422 and "(voice.duck_volume): must be from 0 to 100" in bad.text
             saved = await http.post("/settings", data={
                 "csrf": csrf, "voice.duck_volume": "20", "player.max_volume": "60",
                 "player.default_device": "Living Room", "voice.engine": "whisper",

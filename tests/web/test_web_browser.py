@@ -21,7 +21,7 @@ from maestro.box.runtime import Runtime
 from maestro.web.access import Access
 from tests.box.test_display import zbar
 from tests.live import LiveSandbox
-from tests.web.box import web_box
+from tests.web.box import HandReader, web_box
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -102,7 +102,8 @@ async def test_pair_then_watch_it_play(live: LiveSandbox, tmp_path: Path, width:
         await page.click("form.command button")
         await page.wait_for_url(f"{url}/heard")
         await page.click("ol.heard li:first-child summary")
-        await page.click("ol.heard li:first-child a.choose")
+        async with page.expect_navigation(wait_until="domcontentloaded"):  # its script listens by then
+            await page.click("ol.heard li:first-child a.choose")
         await page.select_option("#intent", "PlayAlbum")  # the page moves on to its slots by itself
         await page.wait_for_selector("input[name='slot.album']")
         await page.locator("input[name='slot.album']").press_sequentially("abb", delay=30)
@@ -186,3 +187,61 @@ async def test_sign_out_of_spotify_and_in_again_from_the_phone(
         await browser.close()
     assert (tmp_path / "tokens.json").exists()
     assert problems == []
+
+
+async def test_a_card_assigned_in_the_browser_plays_at_the_next_tap_and_settings_explain(
+    live: LiveSandbox, tmp_path: Path
+) -> None:
+    """An unknown card tapped; the Cards page offers it; searched and put on the card in the
+    browser; tapped again, it plays. A bad setting is explained, a good one in effect at once."""
+    from playwright.async_api import async_playwright
+
+    from maestro.nfc.cards import Cards
+    from maestro.nfc.tags import TagStore
+
+    shots = Path(SHOTS) if SHOTS else tmp_path
+    reader = HandReader()
+    cards = Cards(TagStore(tmp_path / "tags.yaml", in_use=True), window_s=0.5)
+    async with (
+        web_box(live, tmp_path, reader=reader, cards=cards) as (box, url),
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        await pair_browser(page, box, url, tmp_path / "pair.png")
+
+        reader.tap("04A1B2C3")
+        await page.click("nav >> text=Cards")
+        for _ in range(50):  # the tap reaches the box in a moment
+            if await page.locator("section.unknown").count():
+                break
+            await page.wait_for_timeout(100)
+            await page.reload()
+        await page.fill("#find-unknown", "abbey road")
+        await page.click("section.unknown form[action='/cards/find'] button")
+        await page.screenshot(path=str(shots / "card-found.png"), full_page=True)
+        await page.click("section.found li:first-child button")
+        assert "Card 04A1B2C3 now plays Abbey Road (album)" in (await page.text_content("p.note") or "")
+        await page.wait_for_timeout(600)  # past the second-tap window: the next tap is a new one
+        reader.tap("04A1B2C3")
+        await page.click("nav >> text=Now")
+        await page.wait_for_selector("[data-live='playing.album']:has-text('Abbey Road')", timeout=10_000)
+
+        await page.click("nav >> text=Settings")
+        await page.fill("input[name='player.max_volume']", "loud")
+        await page.click("form.settings button")
+        error = await page.text_content("p.error") or ""
+        assert error.startswith("Loudest volume (player.max_volume):") and "loud" in error  # explained
+        assert await page.input_value("input[name='player.max_volume']") == "loud"  # as typed, to put right
+        await page.screenshot(path=str(shots / "setting-bad.png"), full_page=True)
+        await page.fill("input[name='player.max_volume']", "40")
+        await page.click("form.settings button")
+        assert "In effect now: Loudest volume" in (await page.text_content("p.note") or "")
+        await browser.close()
+    assert box.session.actions.max_volume == 40
+    assert "max_volume = 40" in (tmp_path / "config.toml").read_text()
+    assert live.snapshot()["playback"]["album_name"] == "Abbey Road"
+    assert [r.intent for source, r in box.replies if source == "card"][-1] == "PlayCard"
+    assert [p for p in problems if "status of 422" not in p] == []  # the bad value's page is a 422

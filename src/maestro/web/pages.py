@@ -242,9 +242,10 @@ class Pages(Door):
     async def settings_page(self, request: Request, status: int = 200, **context: Any) -> Response:
         if self.guard.browser(request) is None:
             return RedirectResponse("/pair", 303)
+        context.setdefault("values", self.box.settings())
+        account = await self.box.account()
         return self.page(request, "settings.html", status, title="Settings", editable=EDITABLE,
-                         values=self.box.settings(), speakers=self.box.speakers(),
-                         account=await self.box.account(), **context)  # fmt: skip
+                         speakers=self.box.speakers(), account=account, **context)  # fmt: skip
 
     async def settings_form(self, request: Request) -> Response:
         if (refusal := await self.form_refusal(request)) is not None:
@@ -252,8 +253,10 @@ class Pages(Door):
         form = {k: str(v) for k, v in (await request.form()).items() if k in BY_KEY}
         try:
             saved = self.box.save_settings(form)
-        except ConfigError as exc:
-            return await self.settings_page(request, 422, error=str(exc))
+        except ConfigError as exc:  # the page as it was sent, to be put right
+            return await self.settings_page(
+                request, 422, error=str(exc), values={**self.box.settings(), **form}
+            )
         return await self.settings_page(request, note=saved_note(saved))
 
     async def spotify_sign_out(self, request: Request) -> Response:

@@ -81,7 +81,11 @@ def changed_settings(settings: config.Settings, form: Mapping[str, str]) -> tupl
     new = copy.deepcopy(settings)
     changed = []
     for key in (item.key for item in EDITABLE if item.key in form):  # in the page's order
-        config.set_value(new, key, str(form[key]).strip())
+        try:
+            config.set_value(new, key, str(form[key]).strip())
+        except ConfigError as exc:  # said as the page names it, the file's key beside it
+            reason = str(exc).removeprefix(f"{key}: ")
+            raise ConfigError(f"{BY_KEY[key].label} ({key}): {reason}") from None
         if config.get_value(new, key) != config.get_value(settings, key):
             changed.append(key)
     return new, changed
