@@ -84,6 +84,23 @@ async def test_nothing_answers_without_pairing_or_a_token(live: LiveSandbox, tmp
     assert not box.session.personal.path.exists()  # nor taught it anything
 
 
+async def test_every_change_needs_the_pages_csrf_token(live: LiveSandbox, tmp_path: Path) -> None:
+    """A paired browser's cookie alone changes nothing: every form and every API change of the app
+    is refused without the page's token (or from another origin with it)."""
+    async with web_box(live, tmp_path) as (box, url), httpx.AsyncClient(base_url=url) as http:
+        csrf = await paired(http, box.speaker.history)  # type: ignore[attr-defined]
+        changes = [(method, path) for method, path in guarded_routes() if method != "GET"]
+        assert len(changes) >= 15
+        for method, path in changes:
+            bare = await http.request(method, path, data={"text": "pause"} if method == "POST" else None)
+            assert bare.status_code == 403, (method, path)
+            elsewhere = await http.request(method, path, data={"csrf": csrf}, headers={"Origin": "http://evil.test",
+                                           CSRF_HEADER: csrf})  # fmt: skip
+            assert elsewhere.status_code == 403, (method, path)
+    assert not box.replies and not box.session.personal.path.exists()
+    assert (tmp_path / "tokens.json").exists()  # not signed out of Spotify either
+
+
 async def test_a_browser_pairs_with_the_spoken_code_and_its_forms_need_their_token(
     live: LiveSandbox, tmp_path: Path
 ) -> None:
