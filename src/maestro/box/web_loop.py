@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import logging
 import time
 import wave
@@ -21,22 +20,18 @@ from maestro.auth.pairing import short_address
 from maestro.box.commands import Commands, Done
 from maestro.box.state import BoxParts
 from maestro.box.troubles import Troubles
+from maestro.box.web_cards import CardDesk
 from maestro.ducking import Ducker
 from maestro.errors import MaestroError
-from maestro.fsutil import BadFileError, atomic_write_bytes, atomic_write_text, read_json
-from maestro.intents import Matcher
-from maestro.intents.library import KINDS
-from maestro.intents.meaning import IntentChoice, choices, meaning, near_items, near_names
+from maestro.fsutil import atomic_write_bytes
+from maestro.intents.meaning import IntentChoice, choices, meaning, near_names
 from maestro.intents.normalize import normalize
 from maestro.intents.personal import Phrasing
-from maestro.intents.recognition import NameValue, Recognition
+from maestro.intents.recognition import Recognition
 from maestro.messages import Reply, Screen
 from maestro.nfc.cards import Cards
-from maestro.nfc.learn import check_action, recent_unknown
-from maestro.nfc.tags import TagAction, TagStore
-from maestro.session import Session, aliases_path, user_file
+from maestro.session import Session, aliases_path
 from maestro.spotify.aliases import AliasError, checked_alias, write_aliases
-from maestro.spotify.client import deadline
 from maestro.spotify.player import PlaybackState
 from maestro.voice.audio import RATE
 from maestro.web.app import Card, Saved
@@ -53,14 +48,6 @@ CLIPS_DIR = "heard"
 #: How like the typed words (rapidfuzz WRatio, 0-100) a name must be to be offered: "abb" finds
 #: "Abbey Road".
 NAME_SEARCH_CUTOFF = 60
-#: What a card can play, searched by name (the Cards page).
-CARD_KINDS = ("album", "playlist", "artist", "track")
-#: How many of the library's and of Spotify's (each kind) best matches a search offers.
-FIND_IN_LIBRARY, FIND_ON_SPOTIFY = 6, 3
-#: How like (rapidfuzz WRatio, 0-100) a library name must be to the words searched for.
-FIND_CUTOFF = 70
-#: Names of what cards play from outside the library, in the state directory.
-CARD_NAMES = "card-names.json"
 #: The Settings page asks Spotify whose account this is at most this long (once).
 ACCOUNT_WAIT_S = 2.0
 
@@ -82,9 +69,8 @@ class WebBox:
     def __init__(self, runtime: Box, url: str) -> None:
         self.runtime, self.url = runtime, url
         self.live = Live()
-        self._tags: TagStore | None = None
+        self.desk = CardDesk(runtime.session, runtime.cards)
         self._asking = False  # whose account: a question to Spotify under way
-        self._found: dict[str, Found] = {}  # the last search's results, by URI
         parts = runtime.parts
         self.live.activity = parts.state.activity.now
         self.live.pairing = pairing_json(parts.pairing)
@@ -149,87 +135,25 @@ class WebBox:
     def forget(self, index: int) -> Phrasing:
         return self.runtime.session.forget_phrasing(index)
 
-    # -- cards -----------------------------------------------------------------------------------
-
-    @property
-    def tags(self) -> TagStore:
-        """The daemon's own card list when it has a reader (a change is in effect at the next tap),
-        else tags.yaml itself."""
-        cards = self.runtime.cards
-        if cards is not None:
-            return cards.store
-        if self._tags is None:
-            self._tags = TagStore(user_file(self.runtime.session.settings, "tags.yaml"), in_use=True)
-        return self._tags
+    # -- cards: what each plays, searched in the library and on Spotify (box/web_cards.py) ---------
 
     def cards(self) -> list[Card]:
-        names = {**self._card_names(), **{item.uri: f"{item.name} ({item.kind})" for kind in KINDS
-                                          for item in self.runtime.session.library.items(kind)}}  # fmt: skip
-        self.tags.reload()
-        return [Card(uid, value, names.get(value, value if value.startswith("spotify:") else f"“{value}”"))
-                for uid, value in sorted(self.tags.mapping.items())]  # fmt: skip
+        return self.desk.cards()
 
     def cards_problem(self) -> str | None:
-        return self.tags.problem
+        return self.desk.tags.problem
 
     def unknown_card(self) -> str | None:
-        uid = recent_unknown(self.runtime.session.state_dir)
-        return uid if uid is not None and uid not in self.tags.mapping else None
+        return self.desk.unknown_card()
 
     async def assign_card(self, uid: str, what: str) -> Card:
-        """``what``: a Spotify link, a command ("volume 30"), or a name in the library ("abbey
-        road", played from its URI); TagError says why it can't be."""
-        session = self.runtime.session
-        if session.library.stale:
-            await session.ensure_library()
-        action = card_action(what, session.matcher)
-        stored = self.tags.add(uid, action)
-        found = self._found.get(action.uri or "")
-        if found is not None and found.source == "spotify":  # not in the library: its name kept aside
-            self._name_card(found)
-        return next(card for card in self.cards() if card.uid == stored)
-
-    async def find(self, query: str) -> tuple[list[Found], str | None]:
-        session = self.runtime.session
-        if session.library.stale:
-            await session.ensure_library()
-        items = [item for kind in CARD_KINDS for item in session.library.items(kind)]
-        found = [Found(item.name, item.kind, item.uri, item.artist)
-                 for item in near_items(items, query, limit=FIND_IN_LIBRARY, cutoff=FIND_CUTOFF)]  # fmt: skip
-        problem = None
-        try:
-            with deadline():
-                results = await session.player.search(query, CARD_KINDS, limit=FIND_ON_SPOTIFY)
-        except MaestroError as exc:  # offline, Spotify trouble: the library's matches still help
-            problem = f"Spotify could not be searched: {exc}"
-        else:
-            seen = {f.uri for f in found}
-            found += [Found(item.name, item.kind, item.uri, item.artist, "spotify")
-                      for kind in CARD_KINDS for item in results[kind] if item.uri not in seen]  # fmt: skip
-        self._found = {f.uri: f for f in found}  # what the page offers now, by the URI it posts back
-        return found, problem
-
-    @property
-    def _card_names_path(self) -> Path:
-        return self.runtime.session.state_dir / CARD_NAMES
-
-    def _card_names(self) -> dict[str, str]:
-        """Names of what cards play from outside the library (found on Spotify): URI -> name."""
-        try:
-            data = read_json(self._card_names_path)
-        except (OSError, ValueError, BadFileError):  # none yet, or damaged: the URI is shown instead
-            return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    def _name_card(self, found: Found) -> None:
-        names = {**self._card_names(), found.uri: f"{found.name} ({found.kind})"}
-        try:
-            atomic_write_text(self._card_names_path, json.dumps(names, indent=1) + "\n", private=True)
-        except OSError as exc:  # a full disk: the card works, its page shows the URI
-            log.warning("could not keep the name of a card's music: %s", exc)
+        return await self.desk.assign(uid, what)
 
     def remove_card(self, uid: str) -> bool:
-        return self.tags.remove(uid)
+        return self.desk.tags.remove(uid)
+
+    async def find(self, query: str) -> tuple[list[Found], str | None]:
+        return await self.desk.find(query)
 
     # -- speakers ----------------------------------------------------------------------------------
 
@@ -384,22 +308,3 @@ def playing_json(state: PlaybackState | None) -> dict[str, Any] | None:
         "speaker": device.name if device else None, "volume": device.volume_percent if device else None,
         "playing": state.is_playing,
     }  # fmt: skip
-
-
-def card_action(what: str, matcher: Matcher) -> TagAction:
-    """What a card should do, from words typed on the page: a name in the library plays that item
-    (stored as its URI, so a renamed playlist still plays), else a link or a command."""
-    what = what.strip()
-    recognition = matcher.match(what)
-    if recognition.intent is None and not what.lower().startswith(("spotify:", "http", "open.spotify")):
-        recognition = matcher.match(f"play {what}")
-    named = [
-        v for v in recognition.slots.values() if isinstance(v, NameValue) and v.kind != "device" and v.uri
-    ]
-    if recognition.intent in PLAYS_A_NAME and len(named) == 1:
-        return TagAction(uri=named[0].uri)
-    return check_action(what, matcher)
-
-
-#: Intents that play one named thing: a card for them keeps the thing's URI.
-PLAYS_A_NAME = frozenset({"PlayAlbum", "PlayArtist", "PlayPlaylist", "PlayTrack"})
