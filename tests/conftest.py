@@ -25,6 +25,7 @@ if "MAESTRO_STATE_DIR" not in os.environ:
 if "MAESTRO_CONFIG" not in os.environ:
     _config_dir = tempfile.mkdtemp(prefix="maestro-test-config-")
     os.environ["MAESTRO_CONFIG"] = os.path.join(_config_dir, "config.toml")
+    open(os.environ["MAESTRO_CONFIG"], "w").close()  # named, so it must be there: empty, the defaults
     atexit.register(shutil.rmtree, _config_dir, ignore_errors=True)
 
 # `maestro run` serves its web app on 0.0.0.0:8080 by default; no test takes that port (the web
