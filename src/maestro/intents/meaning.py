@@ -124,7 +124,7 @@ def meaning(spec: IntentSpec, names: SlotValues, intent: str, values: Mapping[st
         if not text:
             continue  # a slot left empty: the command doesn't say it
         if name not in slots:
-            raise PhrasingError(f"{choice.label} has no {name}: it takes {_listed(slots) or 'nothing'}.")
+            raise PhrasingError(f"{choice.label} has no {name}: it takes {', '.join(slots) or 'nothing'}.")
         read[name] = _value(slots[name], names, text, str(raw))
     slot_names = " ".join(f"{{{name}}}" for name in read)
     return Recognition(text=f"{choice.sample} {slot_names}".strip(), intent=intent, slots=read, score=1.0)
@@ -164,7 +164,3 @@ def near_items(items: Sequence[LibraryItem], query: str, *, limit: int, cutoff: 
     found = process.extract(query, [item.name for item in items], scorer=fuzz.WRatio,
                             processor=utils.default_process, limit=limit, score_cutoff=cutoff)  # fmt: skip
     return [items[index] for _, _, index in found]
-
-
-def _listed(slots: Mapping[str, SlotChoice]) -> str:
-    return ", ".join(slots)
