@@ -140,6 +140,14 @@ async def test_a_browser_pairs_with_the_spoken_code_and_its_forms_need_their_tok
             assert (
                 "play abbey road" in heard.text and "PlayAlbum" in heard.text and "Abbey Road" in heard.text
             )
+            volume = next(d["volume_percent"] for d in live.snapshot()["devices"] if d["is_active"])
+            assert 'aria-label="Volume up"' in (await http.get("/")).text
+            await http.post("/press/volume_up", data={"csrf": csrf})
+            louder = next(d["volume_percent"] for d in live.snapshot()["devices"] if d["is_active"])
+            assert louder > volume and box.replies[-1][1].intent == "VolumeUp"
+            await http.post("/press/volume_down", data={"csrf": csrf})
+            assert box.replies[-1][1].intent == "VolumeDown"
+            assert (await http.post("/press/eject", data={"csrf": csrf})).status_code == 404
             signed_out = await http.post("/sign-out", data={"csrf": csrf})
             assert signed_out.status_code == 303
             assert (await http.get("/")).headers["location"] == "/pair"

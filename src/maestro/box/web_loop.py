@@ -48,6 +48,13 @@ CLIPS_DIR = "heard"
 #: How like the typed words (rapidfuzz WRatio, 0-100) a name must be to be offered: "abb" finds
 #: "Abbey Road".
 NAME_SEARCH_CUTOFF = 60
+#: What the Now page's buttons do (play/pause toggles, as a card's second tap does).
+BUTTON_INTENTS = {
+    "next": "Next",
+    "previous": "Previous",
+    "volume_down": "VolumeDown",
+    "volume_up": "VolumeUp",
+}
 #: The Settings page asks Spotify whose account this is at most this long (once).
 ACCOUNT_WAIT_S = 2.0
 
@@ -89,14 +96,15 @@ class WebBox:
 
     async def press(self, button: str) -> Reply:
         actions = self.runtime.session.actions
-        intent = {"next": "Next", "previous": "Previous"}.get(button)
+        intent = BUTTON_INTENTS.get(button)
 
         async def work() -> Reply:
             if intent is None:
                 return await actions.toggle()
             return await actions.run(Recognition(text="", intent=intent, score=1.0))
 
-        return await self.runtime.commands.run("web", work, button.replace("_", "/"), speak=False)
+        heard = "play/pause" if button == "play_pause" else button.replace("_", " ")
+        return await self.runtime.commands.run("web", work, heard, speak=False)
 
     async def show_code(self, code: str) -> None:
         parts = self.runtime.parts

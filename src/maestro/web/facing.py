@@ -17,13 +17,20 @@ from maestro.web.access import Access
 from maestro.web.guard import Guard
 from maestro.web.live import Live
 
-BUTTONS = ("previous", "play_pause", "next")
+#: The Now page's buttons, a row each: the transport, then the volume.
+BUTTON_ROWS = (("previous", "play_pause", "next"), ("volume_down", "volume_up"))
+BUTTONS = tuple(button for row in BUTTON_ROWS for button in row)
 #: The buttons' icons (SVG paths in a 24-unit box): drawn by the page, no font needed.
 ICONS = {
     "previous": "M6 5h2v14H6zM20 5v14L9 12z",
     "play_pause": "M3 5v14l9-7zM14 5h3v14h-3zM19 5h3v14h-3z",
     "next": "M16 5h2v14h-2zM4 5v14l11-7z",
+    "volume_down": "M3 9v6h4l5 5V4L7 9zM15 11h7v2h-7z",
+    "volume_up": "M3 9v6h4l5 5V4L7 9zM17.5 8.5h2V11H22v2h-2.5v2.5h-2V13H15v-2h2.5z",
 }
+#: What a screen reader says for each.
+LABELS = {"previous": "Previous", "play_pause": "Play or pause", "next": "Next",
+          "volume_down": "Volume down", "volume_up": "Volume up"}  # fmt: skip
 #: Longest command accepted (the MQTT text entity's limit too).
 MAX_COMMAND = 255
 #: Most slot values a chosen meaning may carry (an intent has at most a handful).

@@ -16,7 +16,7 @@ from maestro.intents.personal import PhrasingError
 from maestro.nfc.tags import TagError
 from maestro.spotify.aliases import AliasError
 from maestro.web.access import Access, TooSoon
-from maestro.web.facing import BUTTONS, ICONS, MAX_COMMAND, Box, Door, Saved, pairing_qr
+from maestro.web.facing import BUTTON_ROWS, BUTTONS, ICONS, LABELS, MAX_COMMAND, Box, Door, Saved, pairing_qr
 from maestro.web.guard import COOKIE, csrf_for
 from maestro.web.settings import BY_KEY, EDITABLE, env_variable
 
@@ -37,7 +37,9 @@ class Pages(Door):
     async def now(self, request: Request) -> Response:
         if self.guard.browser(request) is None:
             return RedirectResponse("/pair", 303)
-        return self.page(request, "now.html", title="Now playing", buttons=BUTTONS, icons=ICONS)
+        return self.page(
+            request, "now.html", title="Now playing", rows=BUTTON_ROWS, icons=ICONS, labels=LABELS
+        )
 
     async def heard(self, request: Request) -> Response:
         if self.guard.browser(request) is None:
