@@ -63,14 +63,16 @@ class SpotifyLibrary:
         """Other names for speakers (``{"the telly": "Den TV"}``): names of their own from now on."""
         if aliases != self.aliases:
             self.aliases = dict(aliases)
-            self.version += 1
-            if self.on_change:
-                self.on_change()
+            self._changed()
 
     def forget(self) -> None:
         """No names (signed out): the next account's are fetched afresh."""
         self._items = {kind: [] for kind in KINDS}
         self.fetched_at = 0.0
+        self._changed()
+
+    def _changed(self) -> None:
+        """The names changed: readers that keep the last version they saw look again."""
         self.version += 1
         if self.on_change:
             self.on_change()
@@ -132,9 +134,7 @@ class SpotifyLibrary:
             atomic_write_text(self.cache_path, json.dumps(body, ensure_ascii=False) + "\n", private=True)
         except OSError as exc:  # a cache: the names are in memory and fetched again next time
             log.warning("could not keep the library's names in %s (%s)", self.cache_path, exc.strerror or exc)
-        self.version += 1
-        if self.on_change:
-            self.on_change()
+        self._changed()
 
     async def _top(self) -> tuple[list[Item], list[Item]]:
         async def page(kind: str) -> list[Item]:
