@@ -232,12 +232,13 @@ class Session:
             pass
         return self.tokens.tokens is not None
 
-    async def account_name(self) -> str | None:
-        """The signed-in account's name, or None (not signed in, or Spotify not answering)."""
+    async def account_name(self, timeout_s: float = ACCOUNT_NAME_TIMEOUT_S) -> str | None:
+        """The signed-in account's name, or None (not signed in, or Spotify not answering within
+        ``timeout_s``)."""
         if self.tokens.tokens is None:
             return None
         try:
-            profile = await asyncio.wait_for(self.player.me(), ACCOUNT_NAME_TIMEOUT_S)
+            profile = await asyncio.wait_for(self.player.me(), timeout_s)
         except (MaestroError, TimeoutError):
             return None
         return str(profile.get("display_name") or profile.get("id") or "") or None

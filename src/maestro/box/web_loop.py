@@ -4,8 +4,6 @@ what the pages show. Served by :mod:`maestro.box.web_server`."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import logging
 import time
@@ -22,7 +20,6 @@ from maestro.box.state import BoxParts
 from maestro.box.troubles import Troubles
 from maestro.box.web_cards import CardDesk
 from maestro.ducking import Ducker
-from maestro.errors import MaestroError
 from maestro.fsutil import atomic_write_bytes
 from maestro.intents.meaning import IntentChoice, choices, meaning, near_names
 from maestro.intents.normalize import normalize
@@ -194,11 +191,8 @@ class WebBox:
         return sorted(item.name for item in library.items("device") if item.name not in library.aliases)
 
     async def account(self) -> str | None:
-        if self.live.account is None and self.runtime.session.tokens.tokens is not None:
-            with contextlib.suppress(MaestroError, TimeoutError):
-                async with asyncio.timeout(ACCOUNT_WAIT_S):  # the page never waits long on Spotify
-                    profile = await self.runtime.session.player.me()
-                self.live.set_account(str(profile.get("display_name") or profile.get("id") or "") or None)
+        if self.live.account is None:  # asked once: the page never waits long on Spotify
+            self.live.set_account(await self.runtime.session.account_name(ACCOUNT_WAIT_S))
         return self.live.account
 
     async def sign_out(self) -> Reply:
