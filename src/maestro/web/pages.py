@@ -4,6 +4,8 @@ pairing page for one not yet paired. Forms carry the session's CSRF token and po
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -24,6 +26,21 @@ from maestro.web.settings import BY_KEY, EDITABLE, env_variable
 SESSION_DAYS = 400
 
 
+Handler = Callable[..., Awaitable[Response]]
+
+
+def paired(handler: Handler) -> Handler:
+    """A page for a paired browser: any other is sent to the pairing page."""
+
+    @functools.wraps(handler)
+    async def page(self: Pages, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if self.guard.browser(request) is None:
+            return RedirectResponse("/pair", 303)
+        return await handler(self, request, *args, **kwargs)
+
+    return page
+
+
 class Pages(Door):
     def __init__(self, box: Box, access: Access) -> None:
         super().__init__(box, access)
@@ -34,16 +51,14 @@ class Pages(Door):
         context = {"csrf": csrf_for(secret) if secret else "", "live": self.box.live, **context}
         return self.templates.TemplateResponse(request, template, context, status_code=status)
 
+    @paired
     async def now(self, request: Request) -> Response:
-        if self.guard.browser(request) is None:
-            return RedirectResponse("/pair", 303)
         return self.page(
             request, "now.html", title="Now playing", rows=BUTTON_ROWS, icons=ICONS, labels=LABELS
         )
 
+    @paired
     async def heard(self, request: Request) -> Response:
-        if self.guard.browser(request) is None:
-            return RedirectResponse("/pair", 303)
         return self.heard_page(request)
 
     async def pair_page(self, request: Request) -> Response:
@@ -122,11 +137,10 @@ class Pages(Door):
         )
         return self.heard_page(request, note=done)
 
+    @paired
     async def choose(self, request: Request) -> Response:
         """``/correct/{entry}?intent=PlayAlbum``: what a heard command should have done, chosen
         from Maestro's intents, its slots filled (names searched in the library)."""
-        if self.guard.browser(request) is None:
-            return RedirectResponse("/pair", 303)
         entry = next((e for e in self.box.live.history if e.id == request.path_params["entry"]), None)
         if entry is None:
             return RedirectResponse("/heard", 303)  # gone from the history since
@@ -142,9 +156,8 @@ class Pages(Door):
         return self.page(request, "correct.html", status, title="I meant…", heard=heard, intents=intents,
                          chosen=chosen, values=values, names=names, entry=entry, **context)  # fmt: skip
 
+    @paired
     async def phrasings_page(self, request: Request) -> Response:
-        if self.guard.browser(request) is None:
-            return RedirectResponse("/pair", 303)
         return self.page(request, "phrasings.html", title="Your phrasings", phrasings=self.box.phrasings(),
                          problem=self.box.phrasings_problem())  # fmt: skip
 
@@ -160,18 +173,16 @@ class Pages(Door):
         return self.page(request, "heard.html", status, title="Heard", entries=entries,
                          keeps_audio=self.box.keeps_audio(), **context)  # fmt: skip
 
+    @paired
     async def cards_page(self, request: Request, status: int = 200, **context: Any) -> Response:
-        if self.guard.browser(request) is None:
-            return RedirectResponse("/pair", 303)
         box = self.box
         return self.page(request, "cards.html", status, title="Cards", cards=box.cards(),
                          unknown=box.unknown_card(), problem=box.cards_problem(), **context)  # fmt: skip
 
+    @paired
     async def find_form(self, request: Request) -> Response:
         """``/cards/find?uid=04A1B2C3&q=abbey``: what the card could play, from the library and from
         Spotify, each one button away from the card."""
-        if self.guard.browser(request) is None:
-            return RedirectResponse("/pair", 303)
         uid, query = request.query_params.get("uid", "")[:64], request.query_params.get("q", "").strip()
         if not query:
             return RedirectResponse("/cards", 303)
@@ -204,9 +215,8 @@ class Pages(Door):
             return Response("No sound was kept for that command.", 404, media_type="text/plain")
         return FileResponse(path, media_type="audio/wav")
 
+    @paired
     async def speakers_page(self, request: Request, status: int = 200, **context: Any) -> Response:
-        if self.guard.browser(request) is None:
-            return RedirectResponse("/pair", 303)
         aliases = self.box.aliases()
         speakers = [(name, sorted(a for a, target in aliases.items() if target == name))
                     for name in self.box.speakers()]  # fmt: skip
@@ -241,9 +251,8 @@ class Pages(Door):
         note = f"{speaker} is the default speaker. {saved_note(saved)}"
         return await self.speakers_page(request, note=note)
 
+    @paired
     async def settings_page(self, request: Request, status: int = 200, **context: Any) -> Response:
-        if self.guard.browser(request) is None:
-            return RedirectResponse("/pair", 303)
         context.setdefault("values", self.box.settings())
         account = await self.box.account()
         return self.page(request, "settings.html", status, title="Settings", editable=EDITABLE,
