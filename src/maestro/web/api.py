@@ -44,11 +44,10 @@ class Api(Door):
     async def command(self, request: Request) -> Response:
         if not await self.guard.may_change(request):
             return refused(request)
-        body = await json_body(request)
-        text = body.get("text") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not 0 < len(text.strip()) <= MAX_COMMAND:
+        text = words_in(await json_body(request), "text")
+        if text is None:
             return JSONResponse({"error": f'"text" must be a command of 1 to {MAX_COMMAND} characters'}, 400)
-        reply = await self.box.command(text.strip())
+        reply = await self.box.command(text)
         return JSONResponse(reply.to_json(), 200 if reply.ok else 422)
 
     async def phrasings(self, request: Request) -> Response:
@@ -128,9 +127,8 @@ class Api(Door):
         """``PUT /api/cards/04A1B2C3 {"action": "abbey road"}`` (a name, a link or a command)."""
         if not await self.guard.may_change(request):
             return refused(request)
-        body = await json_body(request)
-        what = body.get("action") if isinstance(body, dict) else None
-        if not isinstance(what, str) or not 0 < len(what.strip()) <= MAX_COMMAND:
+        what = words_in(await json_body(request), "action")
+        if what is None:
             return JSONResponse({"error": 'send JSON: {"action": "abbey road"}'}, 400)
         try:
             card = await self.box.assign_card(request.path_params["uid"], what)
@@ -223,6 +221,15 @@ async def json_body(request: Request) -> Any:
         return await request.json()
     except ValueError:  # not JSON, or not UTF-8
         return None
+
+
+def words_in(body: Any, key: str) -> str | None:
+    """``body[key]`` when the body is a JSON object and that is 1 to MAX_COMMAND characters of text
+    (stripped), else None."""
+    value = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= MAX_COMMAND:
+        return None
+    return value.strip()
 
 
 def refused(request: Request) -> Response:
