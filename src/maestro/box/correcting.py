@@ -3,6 +3,7 @@ own way of saying what follows (:mod:`maestro.intents.personal`), and what was m
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable
@@ -62,5 +63,4 @@ class Corrector:
 def _said_first(words: str, reply: Reply) -> Reply:
     if not words:
         return reply
-    return Reply(f"{words} {reply.speech}", reply.screen, reply.ok, reply.exit_code, reply.intent, reply.data,
-                 reply.question)  # fmt: skip
+    return dataclasses.replace(reply, speech=f"{words} {reply.speech}")
